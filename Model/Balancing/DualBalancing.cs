@@ -1,0 +1,62 @@
+using Moe.Model.Routing;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Moe.Model.Balancing;
+
+/// <summary>
+/// The LP dual of the capacitated top-K assignment (DESIGN.md section 3), as tensor code that runs on whatever
+/// device the scores live on. With <c>clip</c> it is BIP (inequality constraints, prices >= 0); without, it is
+/// Quantile Balancing (equality constraints).
+/// </summary>
+public static class DualBalancing
+{
+    /// <summary>Per-expert capacity c = ceil(n K / m): the smallest integer capacity that fits every token.</summary>
+    public static long Capacity(long tokens, int experts, int topK) => ((tokens * topK) + experts - 1) / experts;
+
+    /// <summary>p[i] = (K+1)-th largest over j of (s[i,j] - q[j]), clipped at 0 when <paramref name="clip"/>.</summary>
+    public static Tensor TokenPrices(Tensor scores, Tensor q, int topK, bool clip)
+    {
+        var experts = (int)scores.shape[1];
+        if (topK >= experts)
+            return zeros(scores.shape[0], dtype: scores.dtype, device: scores.device); // every expert is taken
+        using var shifted = scores - q.unsqueeze(0);
+        var (p, index) = shifted.kthvalue(experts - topK, dim: 1); // (K+1)-th largest = (m-K)-th smallest
+        index.Dispose();
+        return clip ? p.clamp_min_(0) : p;
+    }
+
+    /// <summary>q[j] = (c+1)-th largest over i of (s[i,j] - p[i]), clipped at 0 when <paramref name="clip"/>.</summary>
+    public static Tensor ExpertPrices(Tensor scores, Tensor p, long capacity, bool clip)
+    {
+        var tokens = scores.shape[0];
+        if (capacity >= tokens)
+            return zeros(scores.shape[1], dtype: scores.dtype, device: scores.device); // capacity never binds
+        using var shifted = scores - p.unsqueeze(1);
+        var (q, index) = shifted.kthvalue(tokens - capacity, dim: 0);
+        index.Dispose();
+        return clip ? q.clamp_min_(0) : q;
+    }
+
+    /// <summary>
+    /// Runs T dual coordinate iterations from the warm start <paramref name="q"/> and returns the new q.
+    /// Inputs are not modified.
+    /// </summary>
+    public static Tensor Solve(Tensor scores, Tensor q, int topK, int iterations, bool clip)
+    {
+        var experts = (int)scores.shape[1];
+        RoutingGuards.TopK(topK, experts);
+        RoutingGuards.Iterations(iterations);
+        RoutingGuards.Prices(q, experts, nameof(q));
+        var capacity = Capacity(scores.shape[0], experts, topK);
+
+        using var scope = NewDisposeScope();
+        var current = q.to(scores.dtype, scores.device);
+        for (var t = 0; t < iterations; t++)
+        {
+            var p = TokenPrices(scores, current, topK, clip);
+            current = ExpertPrices(scores, p, capacity, clip);
+        }
+        return current.MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,71 @@
+using System.Runtime.InteropServices;
+using Moe.Model.Balancing;
+using static TorchSharp.torch;
+
+namespace Moe.Model.Routing;
+
+/// <summary>
+/// Shared body of BIP and Quantile Balancing: solve the dual on the current batch from the previous step's q
+/// (warm start), then take top-K of s - q. q only reorders experts; gate weights come from s.
+/// </summary>
+public abstract class DualPriceRouter : IRouter
+{
+    private readonly bool _clip;
+    private Tensor _q;
+
+    protected DualPriceRouter(RouterConfig config, bool clip)
+    {
+        config.Validate();
+        Config = config;
+        _clip = clip;
+        _q = zeros(config.Experts, dtype: ScalarType.Float32).DetachFromDisposeScope();
+    }
+
+    public abstract RouterKind Kind { get; }
+
+    public RouterConfig Config { get; }
+
+    /// <summary>The current q (float32, on the device of the last batch routed).</summary>
+    public Tensor? State => _q;
+
+    public void LoadState(Tensor state)
+    {
+        RoutingGuards.Prices(state, Config.Experts, "q");
+        var next = state.detach().to(ScalarType.Float32).clone().DetachFromDisposeScope();
+        if (!next.isfinite().all().item<bool>())
+            throw new ArgumentException("q contains NaN or infinite values.", nameof(state));
+        _q.Dispose();
+        _q = next;
+    }
+
+    public RoutingDecision Route(Tensor scores)
+    {
+        RoutingGuards.Scores(scores, Config.Experts);
+        using (no_grad())
+        {
+            var s = scores.detach().to(ScalarType.Float32);
+            Tensor next;
+            if (Config.CpuFastPath && s.device_type == TorchSharp.DeviceType.CPU)
+            {
+                var host = _q.cpu().data<float>().ToArray();
+                var contiguous = s.contiguous();
+                DualBalancingCpu.Solve(
+                    MemoryMarshal.Cast<byte, float>(contiguous.bytes), (int)s.shape[0], Config.Experts, host,
+                    Config.TopK, Config.Iterations, _clip);
+                next = tensor(host);
+            }
+            else
+            {
+                next = DualBalancing.Solve(s, _q.to(s.device), Config.TopK, Config.Iterations, _clip);
+            }
+            _q.Dispose();
+            _q = next.DetachFromDisposeScope();
+        }
+        return TopKSelection.Route(scores, scores.detach() - _q.to(scores.dtype), Config);
+    }
+
+    /// <summary>q is updated before routing (on the current batch), so there is nothing to do after the step.</summary>
+    public void AfterStep(RoutingDecision decision)
+    {
+    }
+}

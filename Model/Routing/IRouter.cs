@@ -1,0 +1,23 @@
+using static TorchSharp.torch;
+
+namespace Moe.Model.Routing;
+
+/// <summary>Routes the tokens of one MoE layer to K of m experts, and keeps whatever state its method needs.</summary>
+public interface IRouter
+{
+    RouterKind Kind { get; }
+
+    RouterConfig Config { get; }
+
+    /// <summary>Routes a batch of scores [tokens, experts] (see <see cref="Scoring"/>).</summary>
+    RoutingDecision Route(Tensor scores);
+
+    /// <summary>Called once after the optimiser step that used <paramref name="decision"/>.</summary>
+    void AfterStep(RoutingDecision decision);
+
+    /// <summary>The per-expert state that must survive a restart (q or the bias), or null when there is none.</summary>
+    Tensor? State { get; }
+
+    /// <summary>Restores <see cref="State"/> (a checkpoint, or q published by the cluster's layer balancer).</summary>
+    void LoadState(Tensor state);
+}
