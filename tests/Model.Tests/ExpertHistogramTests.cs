@@ -1,0 +1,71 @@
+using Moe.Model.Balancing;
+using static TorchSharp.torch;
+
+namespace Moe.Model.Tests;
+
+public class ExpertHistogramTests
+{
+    [Theory]
+    [InlineData(1000, 8, 2, true)]
+    [InlineData(4096, 16, 2, false)]
+    [InlineData(3000, 64, 8, true)]
+    public void Global_prices_from_the_summary_are_within_one_bin_of_the_exact_quantile(int n, int m, int k, bool clip)
+    {
+        using var scope = NewDisposeScope();
+        var scores = TestScores.Make(n, m, seed: n, skew: 4);
+        var q = DualBalancing.Solve(scores, zeros(m), k, 2, clip);
+        var p = DualBalancing.TokenPrices(scores, q, k, clip);
+        var range = HistogramRange.Default;
+
+        var exact = TestScores.ToArray(DualBalancing.ExpertPrices(scores, p, DualBalancing.Capacity(n, m, k), clip));
+        var fromSummary = ExpertHistogram.Build(scores, p, range).ExpertPrices(k, clip);
+
+        for (var j = 0; j < m; j++)
+            Assert.True(Math.Abs(exact[j] - fromSummary[j]) <= range.Width, $"expert {j}: exact {exact[j]} vs summary {fromSummary[j]}");
+    }
+
+    [Fact]
+    public void Values_outside_the_range_are_counted_in_the_edge_bins()
+    {
+        using var scope = NewDisposeScope();
+        var range = new HistogramRange(-0.5f, 0.5f, 10);
+        var scores = tensor(new[] { 0.9f, 0.0f, 0.1f, 0.2f }, [2, 2]);
+        var histogram = ExpertHistogram.Build(scores, tensor(new[] { -0.5f, 0.1f }), range);
+
+        Assert.Equal(2, histogram.Tokens);
+        Assert.Equal(1, histogram.CountsOf(0)[9]); // 0.9 + 0.5 = 1.4 lies above the range
+        Assert.Equal(1, histogram.CountsOf(0)[5]); // 0.1 - 0.1 = 0
+        Assert.Equal(1, histogram.CountsOf(1)[10 - 1]); // 0.0 + 0.5 = 0.5 is the upper edge
+        Assert.Equal(1, histogram.CountsOf(1)[6]); // 0.2 - 0.1 = 0.1
+    }
+
+    [Fact]
+    public void Bad_ranges_and_bad_counts_are_rejected_with_a_reason()
+    {
+        Assert.Contains("low < high", Assert.Throws<ArgumentException>(() => new HistogramRange(1f, 1f, 10)).Message);
+        Assert.Contains("low < high", Assert.Throws<ArgumentException>(() => new HistogramRange(float.NaN, 1f, 10)).Message);
+        Assert.Contains("at least 2 bins", Assert.Throws<ArgumentException>(() => new HistogramRange(-1f, 1f, 1)).Message);
+
+        var range = new HistogramRange(-1f, 1f, 4);
+        Assert.Contains("Expected 2 x 4", Assert.Throws<ArgumentException>(() => ExpertHistogram.FromCounts(2, range, 1, new long[7])).Message);
+        Assert.Contains("non-negative", Assert.Throws<ArgumentException>(() => ExpertHistogram.FromCounts(2, range, 0, [1, -1, 0, 0, 0, 0, 0, 0])).Message);
+        Assert.Contains("says 2", Assert.Throws<ArgumentException>(() => ExpertHistogram.FromCounts(2, range, 2, [1, 0, 0, 0, 0, 2, 0, 0])).Message);
+        Assert.Contains("Cannot merge", Assert.Throws<ArgumentException>(() => new ExpertHistogram(2, range).Add(new ExpertHistogram(3, range))).Message);
+        Assert.Contains("Cannot merge", Assert.Throws<ArgumentException>(() => new ExpertHistogram(2, range).Add(new ExpertHistogram(2, new HistogramRange(-1f, 1f, 5)))).Message);
+        Assert.Throws<InvalidOperationException>(() => new ExpertHistogram(2, range).ExpertPrices(1, true));
+
+        using var scope = NewDisposeScope();
+        Assert.Contains("one entry per token", Assert.Throws<ArgumentException>(() => ExpertHistogram.Build(rand(3, 2), zeros(2), range)).Message);
+    }
+
+    [Fact]
+    public void Counts_restored_from_a_message_equal_the_original()
+    {
+        using var scope = NewDisposeScope();
+        var scores = TestScores.Make(100, 4, seed: 1);
+        var original = ExpertHistogram.Build(scores, zeros(100), HistogramRange.Default);
+        var restored = ExpertHistogram.FromCounts(4, HistogramRange.Default, original.Tokens, original.Counts);
+        Assert.True(original.Counts.SequenceEqual(restored.Counts));
+        Assert.Equal(original.ExpertPrices(1, false), restored.ExpertPrices(1, false));
+    }
+}
