@@ -1,0 +1,33 @@
+using System.CommandLine;
+using Moe.Cluster.Host.Commands;
+
+namespace Moe.Cluster.Host;
+
+/// <summary>The command line: one root command, one file per sub-command under Commands/.</summary>
+public static class Cli
+{
+    public static RootCommand Build() => new("Elastic MoE training cluster with BIP-based expert balancing.")
+    {
+        BalanceCommand.Create(),
+    };
+
+    /// <summary>Runs the command line; a malformed command line is bad input (exit 2), like a malformed file.</summary>
+    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error)
+    {
+        var parse = Build().Parse(args);
+        if (parse.Errors.Count > 0 && !args.Any(a => a is "--help" or "-h" or "-?"))
+        {
+            foreach (var problem in parse.Errors)
+                await error.WriteLineAsync($"error: {problem.Message}");
+            await error.WriteLineAsync($"Run '{parse.CommandResult.Command.Name} --help' for usage.");
+            return ExitCodes.BadInput;
+        }
+        return await parse.InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
+    }
+
+    /// <summary>The one-line message of a bad-input exception, without .NET's "(Parameter 'x')" suffix.</summary>
+    public static string Describe(Exception e) =>
+        e is ArgumentException { ParamName: { } name } argument
+            ? argument.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal)
+            : e.Message;
+}

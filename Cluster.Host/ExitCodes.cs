@@ -1,0 +1,12 @@
+namespace Moe.Cluster.Host;
+
+public static class ExitCodes
+{
+    public const int Success = 0;
+
+    /// <summary>Something unexpected failed; the message and stack trace went to standard error.</summary>
+    public const int Failure = 1;
+
+    /// <summary>The input (a file, an option value) is wrong; the one-line message says what to change.</summary>
+    public const int BadInput = 2;
+}

@@ -1,0 +1,3 @@
+using Moe.Cluster.Host;
+
+return await Cli.RunAsync(args, Console.Out, Console.Error);
