@@ -1,19 +1,32 @@
 using System.Buffers;
 using System.Numerics;
+using System.Runtime.InteropServices;
 using Moe.Model.Routing;
 
 namespace Moe.Model.Balancing;
 
 /// <summary>
 /// The same dual iterations as <see cref="DualBalancing"/> on a row-major float32 matrix in memory, written for
-/// the CPU: the matrix is transposed once per solve so that both order statistics read contiguous memory.
-/// Token prices keep a running top-(K+1) per SIMD lane (one lane per token); expert prices find the (c+1)-th
-/// largest by a sampled window, one vectorised pass, and a selection inside the window (Floyd-Rivest style),
-/// falling back to a full selection when the window misses. Results are bit-identical to the tensor path.
+/// the CPU; results are bit-identical to the tensor path.
+/// <para>
+/// The matrix is repacked once per solve into tiles of <see cref="Tile"/> tokens: inside a tile, expert j's
+/// scores of those tokens are adjacent (one cache line with AVX2). Token prices then read each tile once and keep
+/// a running top-(K+1) per SIMD lane (one lane per token). Expert prices narrow a bracket around a warm guess
+/// (the previous iteration's price) with vectorised counting passes that read one line per tile, and select
+/// among the few values left inside it. Padding tokens hold -inf and never count.
+/// </para>
 /// </summary>
 public static class DualBalancingCpu
 {
-    private const int SampleSize = 256;
+    /// <summary>Counting passes per expert before the bracket is extracted whatever its size.</summary>
+    private const int MaxCountingPasses = 8;
+
+    /// <summary>The first bracket half-width when nothing is known yet (scores live in [0, 1]).</summary>
+    private const float InitialWidth = 0.01f;
+
+    private static int Lanes => Vector<float>.Count;
+
+    private static int Tile => 2 * Vector<float>.Count;
 
     /// <summary>Runs T iterations in place on <paramref name="q"/> (the warm start on entry).</summary>
     public static void Solve(ReadOnlySpan<float> scores, int tokens, int experts, Span<float> q, int topK,
@@ -27,28 +40,42 @@ public static class DualBalancingCpu
         RoutingGuards.TopK(topK, experts);
         RoutingGuards.Iterations(iterations);
         RoutingGuards.Prices(q, experts, nameof(q));
-        foreach (var v in scores)
-        {
-            if (!float.IsFinite(v))
-                throw new ArgumentException("Scores contain NaN or infinite values.", nameof(scores));
-        }
+        if (!AllFinite(scores))
+            throw new ArgumentException("Scores contain NaN or infinite values.", nameof(scores));
+        SolveValidated(scores, tokens, experts, q, topK, iterations, clip);
+    }
 
+    /// <summary><see cref="Solve"/> for callers that have validated every argument already.</summary>
+    internal static void SolveValidated(ReadOnlySpan<float> scores, int tokens, int experts, Span<float> q, int topK,
+        int iterations, bool clip)
+    {
         var capacity = DualBalancing.Capacity(tokens, experts, topK);
-        var transposed = ArrayPool<float>.Shared.Rent(tokens * experts);
-        var p = ArrayPool<float>.Shared.Rent(tokens);
+        var tiles = (tokens + Tile - 1) / Tile;
+        var padded = tiles * Tile;
+        var tiled = ArrayPool<float>.Shared.Rent(padded * experts);
+        var p = ArrayPool<float>.Shared.Rent(padded);
         var window = ArrayPool<float>.Shared.Rent(tokens);
+        var guesses = q.ToArray(); // unclipped prices of the last iteration: where each bracket starts
+        var widths = new float[experts];
+        Array.Fill(widths, InitialWidth);
         try
         {
-            Transpose(scores, tokens, experts, transposed);
+            Pack(scores, tokens, experts, tiled);
             for (var t = 0; t < iterations; t++)
             {
-                TokenPrices(transposed, tokens, experts, q, topK, clip, p.AsSpan(0, tokens));
+                TokenPrices(tiled, tiles, experts, q, topK, clip, p);
+                p.AsSpan(tokens, padded - tokens).Clear(); // -inf - 0 stays -inf: padding never counts
                 for (var j = 0; j < experts; j++)
                 {
-                    var column = transposed.AsSpan(j * tokens, tokens);
-                    q[j] = capacity >= tokens
-                        ? 0f
-                        : ExpertPrice(column, p.AsSpan(0, tokens), (int)capacity + 1, window.AsSpan(0, tokens), clip);
+                    if (capacity >= tokens)
+                    {
+                        q[j] = 0f;
+                        continue;
+                    }
+                    var price = ExpertPrice(tiled, tiles, experts, j, p, (int)capacity + 1, window, clip, guesses[j], widths[j]);
+                    widths[j] = MathF.Max(2 * MathF.Abs(price - guesses[j]), 1e-6f);
+                    guesses[j] = price;
+                    q[j] = clip ? MathF.Max(price, 0f) : price;
                 }
             }
         }
@@ -56,153 +83,228 @@ public static class DualBalancingCpu
         {
             ArrayPool<float>.Shared.Return(window);
             ArrayPool<float>.Shared.Return(p);
-            ArrayPool<float>.Shared.Return(transposed);
+            ArrayPool<float>.Shared.Return(tiled);
         }
     }
 
-    private static void Transpose(ReadOnlySpan<float> source, int rows, int columns, Span<float> target)
+    private static bool AllFinite(ReadOnlySpan<float> values)
     {
-        for (var i = 0; i < rows; i++)
+        // x - x is 0 for finite x and NaN for NaN and infinities.
+        var i = 0;
+        for (; i + Lanes <= values.Length; i += Lanes)
         {
-            var row = source.Slice(i * columns, columns);
-            for (var j = 0; j < columns; j++)
-                target[(j * rows) + i] = row[j];
+            var v = new Vector<float>(values[i..]);
+            if (!Vector.EqualsAll(v - v, Vector<float>.Zero))
+                return false;
+        }
+        for (; i < values.Length; i++)
+        {
+            if (!float.IsFinite(values[i]))
+                return false;
+        }
+        return true;
+    }
+
+    /// <summary>Row-major [tokens, experts] to tiles: element (i, j) at (i / Tile) * Tile * m + j * Tile + i % Tile.</summary>
+    private static void Pack(ReadOnlySpan<float> source, int tokens, int experts, float[] tiled)
+    {
+        var tiles = (tokens + Tile - 1) / Tile;
+        for (var t = 0; t < tiles; t++)
+        {
+            var tile = tiled.AsSpan(t * Tile * experts, Tile * experts);
+            for (var lane = 0; lane < Tile; lane++)
+            {
+                var i = (t * Tile) + lane;
+                if (i < tokens)
+                {
+                    var row = source.Slice(i * experts, experts);
+                    for (var j = 0; j < experts; j++)
+                        tile[(j * Tile) + lane] = row[j];
+                }
+                else
+                {
+                    for (var j = 0; j < experts; j++)
+                        tile[(j * Tile) + lane] = float.NegativeInfinity;
+                }
+            }
         }
     }
 
-    /// <summary>p[i] = (K+1)-th largest of s[i,:] - q over experts; scores given expert-major.</summary>
-    private static void TokenPrices(float[] transposed, int tokens, int experts, ReadOnlySpan<float> q, int topK,
-        bool clip, Span<float> p)
+    /// <summary>p[i] = (K+1)-th largest of s[i,:] - q over experts, for every (padded) token.</summary>
+    private static void TokenPrices(float[] tiled, int tiles, int experts, ReadOnlySpan<float> q, int topK, bool clip,
+        float[] p)
     {
         if (topK >= experts)
         {
-            p.Clear();
+            Array.Clear(p);
             return;
         }
 
         // The (K+1)-th largest is the (m-K)-th smallest; keep whichever of the two running sets is smaller.
         var keepLargest = topK + 1 <= experts - topK;
         var kept = keepLargest ? topK + 1 : experts - topK;
-        var lanes = Vector<float>.Count;
         Span<Vector<float>> best = kept <= 64 ? stackalloc Vector<float>[kept] : new Vector<float>[kept];
+        Span<Vector<float>> prices = experts <= 256 ? stackalloc Vector<float>[experts] : new Vector<float>[experts];
+        for (var j = 0; j < experts; j++)
+            prices[j] = new Vector<float>(q[j]);
         var fill = new Vector<float>(keepLargest ? float.NegativeInfinity : float.PositiveInfinity);
+        ref var s = ref MemoryMarshal.GetArrayDataReference(tiled);
 
-        var i = 0;
-        for (; i + lanes <= tokens; i += lanes)
+        for (var t = 0; t < tiles; t++)
         {
-            best.Fill(fill);
-            for (var j = 0; j < experts; j++)
+            for (var half = 0; half < Tile; half += Lanes)
             {
-                var v = new Vector<float>(transposed, (j * tokens) + i) - new Vector<float>(q[j]);
-                if (keepLargest)
+                var offset = (nuint)((t * Tile * experts) + half);
+                best.Fill(fill);
+                for (var j = 0; j < experts; j++)
                 {
-                    for (var k = 0; k < kept; k++)
+                    var v = Vector.LoadUnsafe(ref s, offset + (nuint)(j * Tile)) - prices[j];
+                    if (keepLargest)
                     {
-                        var b = best[k];
-                        best[k] = Vector.Max(b, v);
-                        v = Vector.Min(b, v);
+                        for (var k = 0; k < kept; k++)
+                        {
+                            var b = best[k];
+                            best[k] = Vector.Max(b, v);
+                            v = Vector.Min(b, v);
+                        }
+                    }
+                    else
+                    {
+                        for (var k = 0; k < kept; k++)
+                        {
+                            var b = best[k];
+                            best[k] = Vector.Min(b, v);
+                            v = Vector.Max(b, v);
+                        }
                     }
                 }
-                else
-                {
-                    for (var k = 0; k < kept; k++)
-                    {
-                        var b = best[k];
-                        best[k] = Vector.Min(b, v);
-                        v = Vector.Max(b, v);
-                    }
-                }
+                var price = best[kept - 1];
+                if (clip)
+                    price = Vector.Max(price, Vector<float>.Zero);
+                price.CopyTo(p, (t * Tile) + half);
             }
-            var price = best[kept - 1];
-            if (clip)
-                price = Vector.Max(price, Vector<float>.Zero);
-            price.CopyTo(p.Slice(i, lanes));
         }
-
-        Span<float> row = experts <= 1024 ? stackalloc float[experts] : new float[experts];
-        for (; i < tokens; i++)
-        {
-            for (var j = 0; j < experts; j++)
-                row[j] = transposed[(j * tokens) + i] - q[j];
-            var price = Selection.KthLargest(row, topK + 1);
-            p[i] = clip ? MathF.Max(price, 0f) : price;
-        }
-    }
-
-    /// <summary>The rank-th largest of column[i] - p[i], clipped at 0 when asked.</summary>
-    private static float ExpertPrice(ReadOnlySpan<float> column, ReadOnlySpan<float> p, int rank, Span<float> window,
-        bool clip)
-    {
-        var n = column.Length;
-        var price = n <= 4 * SampleSize
-            ? FullSelection(column, p, rank, window)
-            : WindowedSelection(column, p, rank, window) ?? FullSelection(column, p, rank, window);
-        return clip ? MathF.Max(price, 0f) : price;
-    }
-
-    private static float FullSelection(ReadOnlySpan<float> column, ReadOnlySpan<float> p, int rank, Span<float> buffer)
-    {
-        var values = buffer[..column.Length];
-        for (var i = 0; i < column.Length; i++)
-            values[i] = column[i] - p[i];
-        return Selection.KthLargest(values, rank);
     }
 
     /// <summary>
-    /// Estimates the rank's position from a strided sample, counts what lies above a window around it in one
-    /// vectorised pass, and selects within the window. Returns null when the window misses the rank.
+    /// The rank-th largest of v[i] = s[i,j] - p[i] (unclipped, except that with <paramref name="clip"/> any value
+    /// at or below 0 may be returned as 0). Keeps a bracket (low, high] that holds it, known by the counts
+    /// #(v &gt; low) &gt;= rank &gt; #(v &gt; high); each counting pass tests two thresholds around the guess.
     /// </summary>
-    private static float? WindowedSelection(ReadOnlySpan<float> column, ReadOnlySpan<float> p, int rank,
-        Span<float> window)
+    private static float ExpertPrice(float[] tiled, int tiles, int experts, int expert, float[] p, int rank,
+        Span<float> buffer, bool clip, float guess, float width)
     {
-        var n = column.Length;
-        Span<float> sample = stackalloc float[SampleSize];
-        for (var k = 0; k < SampleSize; k++)
+        var column = new Column(tiled, tiles, experts, expert, p);
+        float low = float.NegativeInfinity, high = float.PositiveInfinity;
+        int countLow = int.MaxValue, countHigh = 0;
+        var small = Math.Max(64, tiles * Tile / 128);
+        for (var pass = 0; pass < MaxCountingPasses && countLow - countHigh > small; pass++)
         {
-            var i = (int)((long)k * n / SampleSize);
-            sample[k] = column[i] - p[i];
-        }
-        sample.Sort();
-        sample.Reverse(); // descending
-
-        var fraction = (double)rank / n;
-        var expected = fraction * SampleSize;
-        var margin = (3.0 * Math.Sqrt(SampleSize * fraction * (1 - fraction))) + 2;
-        var upper = (int)Math.Floor(expected - margin);
-        var lower = (int)Math.Ceiling(expected + margin);
-        var hi = upper < 0 ? float.PositiveInfinity : sample[upper];
-        var lo = lower >= SampleSize ? float.NegativeInfinity : sample[lower];
-
-        var lanes = Vector<float>.Count;
-        var above = Vector<int>.Zero;
-        var hiV = new Vector<float>(hi);
-        var loV = new Vector<float>(lo);
-        var inside = 0;
-        var i0 = 0;
-        for (; i0 + lanes <= n; i0 += lanes)
-        {
-            var v = new Vector<float>(column[i0..]) - new Vector<float>(p[i0..]);
-            above -= Vector.GreaterThan(v, hiV); // true lanes are -1
-            var inWindow = Vector.BitwiseAnd(Vector.GreaterThanOrEqual(v, loV), Vector.LessThanOrEqual(v, hiV));
-            if (inWindow == Vector<int>.Zero)
-                continue;
-            for (var l = 0; l < lanes; l++)
+            var (upper, lower) = Thresholds(low, high, guess, width);
+            if (clip)
             {
-                if (inWindow[l] != 0)
-                    window[inside++] = v[l];
+                // A price at or below 0 is clipped to 0, so the bracket never needs to reach below 0.
+                upper = MathF.Max(upper, 0f);
+                lower = MathF.Max(lower, 0f);
+            }
+            var (aboveUpper, aboveLower) = column.CountAbove(upper, lower);
+            if (aboveUpper >= rank)
+            {
+                (low, countLow) = (upper, aboveUpper);
+            }
+            else
+            {
+                (high, countHigh) = (upper, aboveUpper);
+                if (aboveLower >= rank)
+                    (low, countLow) = (lower, aboveLower);
+                else
+                    (high, countHigh) = (lower, aboveLower);
+            }
+            if (clip && high <= 0f)
+                return 0f;
+
+            if (float.IsFinite(low) && float.IsFinite(high))
+            {
+                // Interpolate the rank's position inside the bracket; aim the next two thresholds tightly at it.
+                var share = (double)(rank - countHigh) / (countLow - countHigh);
+                guess = (float)(high - (share * (high - low)));
+                width = (float)((high - low) * Math.Clamp((double)small / (countLow - countHigh), 1.0 / 64, 0.25));
+            }
+            else
+            {
+                width *= 4; // still searching for one side of the bracket
             }
         }
-        var countAbove = Vector.Sum(above);
-        for (; i0 < n; i0++)
+
+        var inside = column.Extract(low, high, buffer);
+        return Selection.KthLargest(buffer[..inside], rank - countHigh);
+    }
+
+    /// <summary>Two thresholds upper &gt; lower strictly inside (low, high), around guess where possible.</summary>
+    private static (float Upper, float Lower) Thresholds(float low, float high, float guess, float width)
+    {
+        if (float.IsFinite(low) && float.IsFinite(high))
         {
-            var v = column[i0] - p[i0];
-            if (v > hi)
-                countAbove++;
-            else if (v >= lo)
-                window[inside++] = v;
+            var upper = MathF.Min(guess + width, high - ((high - low) / 64));
+            var lower = MathF.Max(guess - width, low + ((high - low) / 64));
+            return upper > lower ? (upper, lower) : (low + ((high - low) * 2 / 3), low + ((high - low) / 3));
+        }
+        if (float.IsFinite(high))
+            return (MathF.Min(guess + width, high - width), MathF.Min(guess - width, high - (2 * width)));
+        if (float.IsFinite(low))
+            return (MathF.Max(guess + width, low + (2 * width)), MathF.Max(guess - width, low + width));
+        return (guess + width, guess - width);
+    }
+
+    /// <summary>One expert's values s[i,j] - p[i] over the tiled matrix, two vectors (one tile) at a time.</summary>
+    private readonly ref struct Column(float[] tiled, int tiles, int experts, int expert, float[] p)
+    {
+        private readonly ref float _s = ref MemoryMarshal.GetArrayDataReference(tiled);
+        private readonly ref float _p = ref MemoryMarshal.GetArrayDataReference(p);
+
+        private Vector<float> Load(int tile, int half) =>
+            Vector.LoadUnsafe(ref _s, (nuint)((((tile * experts) + expert) * Tile) + half))
+            - Vector.LoadUnsafe(ref _p, (nuint)((tile * Tile) + half));
+
+        /// <summary>#(v &gt; upper) and #(v &gt; lower) in one pass.</summary>
+        public (int AboveUpper, int AboveLower) CountAbove(float upper, float lower)
+        {
+            var upperV = new Vector<float>(upper);
+            var lowerV = new Vector<float>(lower);
+            Vector<int> aboveUpper = default, aboveLower = default;
+            for (var t = 0; t < tiles; t++)
+            {
+                var v0 = Load(t, 0);
+                var v1 = Load(t, Lanes);
+                // Lanes where the comparison holds are -1.
+                aboveUpper -= Vector.GreaterThan(v0, upperV) + Vector.GreaterThan(v1, upperV);
+                aboveLower -= Vector.GreaterThan(v0, lowerV) + Vector.GreaterThan(v1, lowerV);
+            }
+            return (Vector.Sum(aboveUpper), Vector.Sum(aboveLower));
         }
 
-        var within = rank - countAbove;
-        return within >= 1 && within <= inside ? Selection.KthLargest(window[..inside], within) : null;
+        /// <summary>Copies every v in (low, high] into buffer; returns how many.</summary>
+        public int Extract(float low, float high, Span<float> buffer)
+        {
+            var lowV = new Vector<float>(low);
+            var highV = new Vector<float>(high);
+            var count = 0;
+            for (var t = 0; t < tiles; t++)
+            {
+                for (var half = 0; half < Tile; half += Lanes)
+                {
+                    var v = Load(t, half);
+                    var inside = Vector.BitwiseAnd(Vector.GreaterThan(v, lowV), Vector.LessThanOrEqual(v, highV));
+                    if (inside == Vector<int>.Zero)
+                        continue;
+                    for (var l = 0; l < Lanes; l++)
+                    {
+                        if (inside[l] != 0)
+                            buffer[count++] = v[l];
+                    }
+                }
+            }
+            return count;
+        }
     }
 }

@@ -49,7 +49,7 @@ public abstract class DualPriceRouter : IRouter
             {
                 var host = _q.cpu().data<float>().ToArray();
                 var contiguous = s.contiguous();
-                DualBalancingCpu.Solve(
+                DualBalancingCpu.SolveValidated(
                     MemoryMarshal.Cast<byte, float>(contiguous.bytes), (int)s.shape[0], Config.Experts, host,
                     Config.TopK, Config.Iterations, _clip);
                 next = tensor(host);
