@@ -30,12 +30,9 @@ public abstract class DualPriceRouter : IRouter
 
     public void LoadState(Tensor state)
     {
-        RoutingGuards.Prices(state, Config.Experts, "q");
-        var next = state.detach().to(ScalarType.Float32).clone().DetachFromDisposeScope();
-        if (!next.isfinite().all().item<bool>())
-            throw new ArgumentException("q contains NaN or infinite values.", nameof(state));
+        RoutingGuards.State(state, Config.Experts, "q");
         _q.Dispose();
-        _q = next;
+        _q = state.detach().to(ScalarType.Float32).clone().DetachFromDisposeScope();
     }
 
     public RoutingDecision Route(Tensor scores)

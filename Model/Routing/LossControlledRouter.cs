@@ -6,21 +6,11 @@ namespace Moe.Model.Routing;
 /// Plain top-K plus the Switch/GShard auxiliary loss alpha * m * sum_j f[j] * P[j], where f[j] is the share of
 /// routed slots on expert j (no gradient) and P[j] the mean score of expert j (differentiable).
 /// </summary>
-public sealed class LossControlledRouter : IRouter
+public sealed class LossControlledRouter(RouterConfig config) : StatelessRouter(config)
 {
-    public LossControlledRouter(RouterConfig config)
-    {
-        config.Validate();
-        Config = config;
-    }
+    public override RouterKind Kind => RouterKind.LossControlled;
 
-    public RouterKind Kind => RouterKind.LossControlled;
-
-    public RouterConfig Config { get; }
-
-    public Tensor? State => null;
-
-    public RoutingDecision Route(Tensor scores)
+    public override RoutingDecision Route(Tensor scores)
     {
         RoutingGuards.Scores(scores, Config.Experts);
         var decision = TopKSelection.Route(scores, scores.detach(), Config);
@@ -29,11 +19,4 @@ public sealed class LossControlledRouter : IRouter
         var aux = (share * meanScore).sum() * (Config.AuxLossAlpha * Config.Experts);
         return decision with { AuxLoss = aux };
     }
-
-    public void AfterStep(RoutingDecision decision)
-    {
-    }
-
-    public void LoadState(Tensor state) =>
-        throw new InvalidOperationException("The loss-controlled router has no state to load.");
 }

@@ -43,7 +43,7 @@ public sealed class LossFreeRouter : IRouter
 
     public void LoadState(Tensor state)
     {
-        RoutingGuards.Prices(state, Config.Experts, "bias");
+        RoutingGuards.State(state, Config.Experts, "bias");
         _bias.Dispose();
         _bias = state.detach().to(ScalarType.Float32).clone().DetachFromDisposeScope();
     }

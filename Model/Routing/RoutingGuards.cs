@@ -45,6 +45,15 @@ public static class RoutingGuards
                 $"{name} must have one entry per expert ({experts}), got shape [{string.Join(", ", q.shape)}].", name);
     }
 
+    /// <summary>Checks a per-expert state vector restored from a checkpoint or a message: length m, all finite.</summary>
+    public static void State(Tensor state, int experts, string name)
+    {
+        Prices(state, experts, name);
+        using var finite = state.isfinite().all();
+        if (!finite.item<bool>())
+            throw new ArgumentException($"{name} contains NaN or infinite values.", name);
+    }
+
     public static void Prices(ReadOnlySpan<float> q, int experts, string name)
     {
         if (q.Length != experts)

@@ -6,12 +6,10 @@ namespace Moe.Model.Tests;
 
 public class RouterTests
 {
+    public static TheoryData<RouterKind> AllKinds => [.. RouterKinds.All];
+
     [Theory]
-    [InlineData(RouterKind.TopK)]
-    [InlineData(RouterKind.Bip)]
-    [InlineData(RouterKind.QuantileBalancing)]
-    [InlineData(RouterKind.LossFree)]
-    [InlineData(RouterKind.LossControlled)]
+    [MemberData(nameof(AllKinds))]
     public void Gate_weights_come_from_the_original_scores(RouterKind kind)
     {
         using var scope = NewDisposeScope();
@@ -131,11 +129,7 @@ public class RouterTests
     }
 
     [Theory]
-    [InlineData(RouterKind.TopK)]
-    [InlineData(RouterKind.Bip)]
-    [InlineData(RouterKind.QuantileBalancing)]
-    [InlineData(RouterKind.LossFree)]
-    [InlineData(RouterKind.LossControlled)]
+    [MemberData(nameof(AllKinds))]
     public void Bad_input_is_rejected_with_a_reason(RouterKind kind)
     {
         using var scope = NewDisposeScope();
@@ -151,7 +145,14 @@ public class RouterTests
         nan[2, 1] = float.NaN;
         Assert.Contains("NaN", Assert.Throws<ArgumentException>(() => router.Route(nan)).Message);
         if (router.State is not null)
+        {
             Assert.Contains("one entry per expert", Assert.Throws<ArgumentException>(() => router.LoadState(zeros(3))).Message);
+            Assert.Contains("NaN", Assert.Throws<ArgumentException>(() => router.LoadState(full(4, float.NaN))).Message);
+        }
+        else
+        {
+            Assert.Throws<InvalidOperationException>(() => router.LoadState(zeros(4)));
+        }
     }
 
     [Fact]
