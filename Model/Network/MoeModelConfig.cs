@@ -1,0 +1,82 @@
+using Moe.Model.Routing;
+
+namespace Moe.Model.Network;
+
+/// <summary>
+/// One record describes the whole model (nanoGPT style). Presets are named; every field can be overridden.
+/// </summary>
+public sealed record MoeModelConfig
+{
+    public int VocabSize { get; init; } = 8192;
+
+    public int ContextLength { get; init; } = 128;
+
+    public int Dim { get; init; } = 64;
+
+    public int Layers { get; init; } = 2;
+
+    public int Heads { get; init; } = 4;
+
+    /// <summary>The first layers use a dense SwiGLU feed-forward instead of experts.</summary>
+    public int DenseLayers { get; init; }
+
+    public int DenseHidden { get; init; } = 256;
+
+    public int Experts { get; init; } = 8;
+
+    public int TopK { get; init; } = 2;
+
+    public int ExpertHidden { get; init; } = 128;
+
+    /// <summary>One always-on expert beside the routed ones (DeepSeekMoE style).</summary>
+    public bool SharedExpert { get; init; }
+
+    /// <summary>Tokens an expert takes at most, as a multiple of n K / m; 0 means no limit (no dropping).</summary>
+    public double CapacityFactor { get; init; }
+
+    public RouterKind Router { get; init; } = RouterKind.Bip;
+
+    public ScoreFunction ScoreFunction { get; init; } = ScoreFunction.Softmax;
+
+    public bool NormalizeTopK { get; init; } = true;
+
+    public int BalanceIterations { get; init; } = 4;
+
+    public float BiasUpdateRate { get; init; } = 1e-3f;
+
+    public float AuxLossAlpha { get; init; } = 1e-3f;
+
+    public double RopeTheta { get; init; } = 10000;
+
+    public double NormEpsilon { get; init; } = 1e-5;
+
+    public int HeadDim => Dim / Heads;
+
+    public RouterConfig RouterConfig => new(Experts, TopK, ScoreFunction, NormalizeTopK, BalanceIterations,
+        BiasUpdateRate, AuxLossAlpha);
+
+    public void Validate()
+    {
+        static void Positive(int value, string name)
+        {
+            if (value < 1)
+                throw new ArgumentException($"{name} must be at least 1, got {value}.", name);
+        }
+
+        Positive(VocabSize, nameof(VocabSize));
+        Positive(ContextLength, nameof(ContextLength));
+        Positive(Dim, nameof(Dim));
+        Positive(Layers, nameof(Layers));
+        Positive(Heads, nameof(Heads));
+        Positive(DenseHidden, nameof(DenseHidden));
+        Positive(ExpertHidden, nameof(ExpertHidden));
+        if (Dim % Heads != 0 || HeadDim % 2 != 0)
+            throw new ArgumentException(
+                $"Dim ({Dim}) must split into {Heads} heads of an even size for rotary embeddings.", nameof(Dim));
+        if (DenseLayers < 0 || DenseLayers > Layers)
+            throw new ArgumentException($"DenseLayers must be in [0, {Layers}], got {DenseLayers}.", nameof(DenseLayers));
+        if (CapacityFactor < 0 || double.IsNaN(CapacityFactor))
+            throw new ArgumentException($"CapacityFactor must be 0 (no limit) or positive, got {CapacityFactor}.", nameof(CapacityFactor));
+        RouterConfig.Validate();
+    }
+}

@@ -1,0 +1,76 @@
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Moe.Model.Network;
+
+/// <summary>
+/// A Minimind-style decoder-only MoE language model: token embedding, pre-norm blocks with rotary causal
+/// attention and (dense or MoE) SwiGLU feed-forwards, a final RMSNorm, and an output head tied to the embedding.
+/// </summary>
+public sealed class MoeTransformer : nn.Module<Tensor, Tensor>
+{
+    private readonly Embedding embedding;
+    private readonly ModuleList<Block> blocks;
+    private readonly RmsNorm norm;
+    private readonly Rotary _rotary;
+
+    public MoeTransformer(MoeModelConfig config) : base(nameof(MoeTransformer))
+    {
+        config.Validate();
+        Config = config;
+        _rotary = new Rotary(config.HeadDim, config.ContextLength, config.RopeTheta);
+        embedding = nn.Embedding(config.VocabSize, config.Dim);
+        blocks = nn.ModuleList([.. Enumerable.Range(0, config.Layers).Select(l => new Block(config, _rotary, dense: l < config.DenseLayers))]);
+        norm = new RmsNorm(config.Dim, config.NormEpsilon);
+        RegisterComponents();
+
+        // GPT-2 style initialisation: every matrix N(0, 0.02); norms stay at 1.
+        using (no_grad())
+        {
+            foreach (var (_, parameter) in named_parameters())
+            {
+                if (parameter.dim() >= 2)
+                    nn.init.normal_(parameter, 0, 0.02);
+            }
+        }
+        MoeLayers = [.. blocks.Select(b => b.Moe).OfType<MoeFeedForward>()];
+    }
+
+    public MoeModelConfig Config { get; }
+
+    public IReadOnlyList<MoeFeedForward> MoeLayers { get; }
+
+    /// <summary>tokens [batch, time] (int64) to logits [batch, time, vocab].</summary>
+    public override Tensor forward(Tensor tokens)
+    {
+        if (tokens.dim() != 2 || tokens.shape[1] > Config.ContextLength)
+            throw new ArgumentException(
+                $"Tokens must be [batch, time] with time <= the context length {Config.ContextLength}, got [{string.Join(", ", tokens.shape)}].",
+                nameof(tokens));
+        var x = embedding.forward(tokens);
+        foreach (var block in blocks)
+            x = block.forward(x);
+        return norm.forward(x).matmul(embedding.weight!.t());
+    }
+
+    /// <summary>Next-token cross-entropy of a forward pass, plus the routers' auxiliary losses (if any).</summary>
+    public (Tensor Total, Tensor LanguageModel) Loss(Tensor tokens, Tensor targets)
+    {
+        var logits = forward(tokens);
+        var lm = nn.functional.cross_entropy(logits.reshape(-1, Config.VocabSize), targets.reshape(-1));
+        var total = lm;
+        foreach (var layer in MoeLayers)
+        {
+            if (layer.LastDecision?.AuxLoss is { } aux)
+                total = total + aux;
+        }
+        return (total, lm);
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+            _rotary.Dispose();
+        base.Dispose(disposing);
+    }
+}

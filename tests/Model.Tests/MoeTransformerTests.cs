@@ -1,0 +1,110 @@
+using Moe.Model.Network;
+using Moe.Model.Routing;
+using static TorchSharp.torch;
+
+namespace Moe.Model.Tests;
+
+public class MoeTransformerTests
+{
+    private static readonly MoeModelConfig Tiny = new()
+    {
+        VocabSize = 64,
+        ContextLength = 16,
+        Dim = 32,
+        Layers = 2,
+        Heads = 4,
+        Experts = 4,
+        TopK = 2,
+        ExpertHidden = 32,
+        DenseHidden = 64,
+    };
+
+    [Fact]
+    public void Forward_gives_logits_for_every_position()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(1);
+        using var model = new MoeTransformer(Tiny with { DenseLayers = 1, SharedExpert = true });
+        var logits = model.forward(randint(0, 64, [3, 16]));
+        Assert.Equal([3L, 16, 64], logits.shape);
+        Assert.Single(model.MoeLayers);
+        Assert.Contains("context", Assert.Throws<ArgumentException>(() => model.forward(randint(0, 64, [1, 17]))).Message, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public void Grouped_dispatch_equals_routing_every_token_by_hand()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(2);
+        using var layer = new MoeFeedForward(Tiny with { Router = RouterKind.TopK });
+        var x = randn(2, 5, 32);
+
+        var output = layer.forward(x).reshape(-1, 32);
+
+        var tokens = x.reshape(-1, 32);
+        var experts = TestScores.ToLongs(layer.LastDecision!.Experts);
+        var weights = TestScores.ToArray(layer.LastDecision.Weights);
+        for (var i = 0; i < 10; i++)
+        {
+            var expected = zeros(32);
+            for (var k = 0; k < 2; k++)
+                expected += layer.Expert((int)experts[(i * 2) + k]).forward(tokens[i].unsqueeze(0))[0] * weights[(i * 2) + k];
+            Assert.True(output[i].allclose(expected, rtol: 1e-5, atol: 1e-6), $"token {i}");
+        }
+    }
+
+    [Fact]
+    public void Capacity_limit_drops_and_counts_the_overflow()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(3);
+        using var layer = new MoeFeedForward(Tiny with { Router = RouterKind.TopK, CapacityFactor = 0.5 });
+        layer.forward(randn(4, 16, 32));
+
+        var capacity = (long)Math.Ceiling(0.5 * 64 * 2 / 4);
+        var loads = TestScores.ToLongs(layer.LastDecision!.Loads);
+        Assert.Equal(loads.Sum(l => Math.Max(0, l - capacity)), layer.LastDropped);
+        Assert.True(layer.LastDropped >= 64, "half the capacity must turn away at least half the slots");
+    }
+
+    [Theory]
+    [MemberData(nameof(RouterTests.AllKinds), MemberType = typeof(RouterTests))]
+    public void Every_router_trains_the_tiny_model_and_its_loss_drops(RouterKind router)
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(4);
+        using var model = new MoeTransformer(Tiny with { Router = router, AuxLossAlpha = 0.01f });
+        using var optimizer = optim.AdamW(model.parameters(), lr: 3e-3);
+        // A fixed batch of periodic sequences: easy to learn, so 40 steps must cut the loss.
+        var sequence = arange(17).remainder(7).unsqueeze(0).repeat(4, 1) + randint(0, 5, [4, 1]);
+        var inputs = sequence.narrow(1, 0, 16);
+        var targets = sequence.narrow(1, 1, 16);
+
+        float first = 0, last = 0;
+        for (var step = 0; step < 40; step++)
+        {
+            using var stepScope = NewDisposeScope();
+            optimizer.zero_grad();
+            var (total, lm) = model.Loss(inputs, targets);
+            total.backward();
+            foreach (var parameter in model.parameters())
+                Assert.True(parameter.grad is null || parameter.grad.isfinite().all().item<bool>());
+            optimizer.step();
+            foreach (var layer in model.MoeLayers)
+                layer.AfterStep();
+            if (step == 0)
+                first = lm.item<float>();
+            last = lm.item<float>();
+        }
+        Assert.True(last < first * 0.5, $"{router}: loss went from {first:F3} to {last:F3}");
+    }
+
+    [Fact]
+    public void Bad_configurations_are_named()
+    {
+        Assert.Contains("heads", Assert.Throws<ArgumentException>(() => (Tiny with { Heads = 5 }).Validate()).Message);
+        Assert.Contains("DenseLayers", Assert.Throws<ArgumentException>(() => (Tiny with { DenseLayers = 3 }).Validate()).Message);
+        Assert.Contains("CapacityFactor", Assert.Throws<ArgumentException>(() => (Tiny with { CapacityFactor = -1 }).Validate()).Message);
+        Assert.Contains("top-K", Assert.Throws<ArgumentException>(() => (Tiny with { TopK = 5 }).Validate()).Message);
+    }
+}
