@@ -66,7 +66,7 @@ public sealed class DataTests : IDisposable
         Assert.Contains(first.Train, id => id == TokenDataset.Unknown); // 40 entries cannot hold every token
         // Documents 19 and 39 validate: each ends with an end-of-text token.
         Assert.Equal(2, first.Validation.Count(id => id == TokenDataset.EndOfText));
-        Assert.Contains("Document 19 tells of the jury", first.Decode(first.Validation));
+        Assert.StartsWith("Document? tells of the jury, the county", first.Decode(first.Validation)); // " 19" is outside a 40-token vocabulary
     }
 
     [Fact]
