@@ -60,12 +60,11 @@ public sealed class MoeFeedForward : nn.Module<Tensor, Tensor>
         {
             var kept = Math.Min(loads[e], capacity);
             dropped += loads[e] - kept;
-            if (kept > 0)
-            {
-                var index = tokenOfSlot.narrow(0, offset, kept);
-                var y = experts[e].forward(tokens.index_select(0, index)) * weightOfSlot.narrow(0, offset, kept);
-                output = output.index_add(0, index, y, alpha: 1.0);
-            }
+            // An expert without tokens still runs on an empty batch, so that its gradient is zero rather than
+            // missing: every parameter then takes every optimiser step, and a resumed run matches a straight one.
+            var index = tokenOfSlot.narrow(0, offset, kept);
+            var y = experts[e].forward(tokens.index_select(0, index)) * weightOfSlot.narrow(0, offset, kept);
+            output = output.index_add(0, index, y, alpha: 1.0);
             offset += loads[e];
         }
         if (shared is not null)

@@ -1,0 +1,44 @@
+namespace Moe.Model.Training;
+
+/// <summary>Optimisation and bookkeeping settings of one training run.</summary>
+public sealed record TrainingConfig
+{
+    public int Steps { get; init; } = 200;
+
+    public int BatchSize { get; init; } = 8;
+
+    public double LearningRate { get; init; } = 3e-3;
+
+    /// <summary>Cosine decay ends at LearningRate * MinLearningRateRatio.</summary>
+    public double MinLearningRateRatio { get; init; } = 0.1;
+
+    public int WarmupSteps { get; init; } = 20;
+
+    public double WeightDecay { get; init; } = 0.1;
+
+    public double GradientClip { get; init; } = 1.0;
+
+    public int Seed { get; init; } = 1;
+
+    /// <summary>Validate every this many steps (0: only at the end).</summary>
+    public int EvaluationInterval { get; init; }
+
+    /// <summary>Validation batches per evaluation (the first ones of the validation split, in order).</summary>
+    public int EvaluationBatches { get; init; } = 8;
+
+    public void Validate()
+    {
+        if (Steps < 1)
+            throw new ArgumentException($"Steps must be at least 1, got {Steps}.", nameof(Steps));
+        if (BatchSize < 1)
+            throw new ArgumentException($"BatchSize must be at least 1, got {BatchSize}.", nameof(BatchSize));
+        if (!(LearningRate > 0) || double.IsInfinity(LearningRate))
+            throw new ArgumentException($"LearningRate must be positive and finite, got {LearningRate}.", nameof(LearningRate));
+        if (MinLearningRateRatio is < 0 or > 1)
+            throw new ArgumentException($"MinLearningRateRatio must be in [0, 1], got {MinLearningRateRatio}.", nameof(MinLearningRateRatio));
+        if (WarmupSteps < 0 || EvaluationInterval < 0 || EvaluationBatches < 1)
+            throw new ArgumentException("WarmupSteps and EvaluationInterval must be >= 0 and EvaluationBatches >= 1.");
+        if (!(GradientClip > 0))
+            throw new ArgumentException($"GradientClip must be positive, got {GradientClip}.", nameof(GradientClip));
+    }
+}

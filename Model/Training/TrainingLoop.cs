@@ -1,0 +1,115 @@
+using System.Diagnostics;
+using Moe.Model.Balancing;
+using Moe.Model.Data;
+using Moe.Model.Network;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Moe.Model.Training;
+
+/// <summary>
+/// Single-process training of the MoE model: AdamW, warmup then cosine decay, gradient clipping, and after every
+/// step the routers' own update (Loss-Free's bias). Every tensor of a step lives in that step's dispose scope.
+/// </summary>
+public sealed class TrainingLoop : IDisposable
+{
+    private readonly AdamW _optimizer;
+    private readonly SequenceSampler _validation;
+
+    public TrainingLoop(MoeModelConfig model, TrainingConfig training, TokenDataset data)
+    {
+        training.Validate();
+        if (model.VocabSize != data.VocabSize)
+            throw new ArgumentException(
+                $"The model's vocabulary ({model.VocabSize}) differs from the dataset's ({data.VocabSize}).", nameof(model));
+        Training = training;
+        manual_seed(training.Seed);
+        Model = new MoeTransformer(model);
+        _optimizer = optim.AdamW(Model.parameters(), lr: training.LearningRate, beta1: 0.9, beta2: 0.95, weight_decay: training.WeightDecay);
+        Sampler = new SequenceSampler(data.Train, model.ContextLength, training.Seed);
+        _validation = new SequenceSampler(data.Validation, model.ContextLength, training.Seed);
+    }
+
+    public MoeTransformer Model { get; }
+
+    public TrainingConfig Training { get; }
+
+    public SequenceSampler Sampler { get; }
+
+    internal AdamW Optimizer => _optimizer;
+
+    /// <summary>Steps taken so far (the next step's index).</summary>
+    public int Step { get; internal set; }
+
+    public StepMetrics TrainStep()
+    {
+        using var scope = NewDisposeScope();
+        var watch = Stopwatch.StartNew();
+        Model.train();
+        var learningRate = LearningRateSchedule.At(Step, Training);
+        foreach (var group in _optimizer.ParamGroups)
+            group.LearningRate = learningRate;
+
+        var (inputs, targets) = Sampler.Next(Training.BatchSize);
+        _optimizer.zero_grad();
+        var (total, languageModel) = Model.Loss(inputs, targets);
+        total.backward();
+        var norm = nn.utils.clip_grad_norm_(Model.parameters(), Training.GradientClip);
+        _optimizer.step();
+        foreach (var layer in Model.MoeLayers)
+            layer.AfterStep();
+
+        var loss = languageModel.item<float>();
+        if (!float.IsFinite(loss))
+            throw new InvalidOperationException($"The training loss became {loss} at step {Step}; lower the learning rate.");
+        var layers = Model.MoeLayers.Select((l, k) =>
+        {
+            var loads = l.LastDecision!.Loads.cpu().data<long>().ToArray();
+            return new LayerBalance(k, loads, BalanceMeasures.FromLoads(loads), l.LastDropped);
+        }).ToArray();
+        var metrics = new StepMetrics(Step, loss, learningRate, norm, watch.Elapsed, (int)inputs.numel(), layers);
+        Step++;
+        return metrics;
+    }
+
+    /// <summary>
+    /// Loss over the first validation batches, and each layer's balance over the whole pass. The routers' state
+    /// (q) is put back afterwards: validation never changes training.
+    /// </summary>
+    public Evaluation Evaluate()
+    {
+        using var scope = NewDisposeScope();
+        Model.eval();
+        var saved = Model.MoeLayers.Select(l => l.Router.State?.clone()).ToArray();
+        var loads = Model.MoeLayers.Select(_ => new long[Model.Config.Experts]).ToArray();
+        double lossSum = 0;
+        var batches = 0;
+        using (no_grad())
+        {
+            foreach (var (inputs, targets) in _validation.InOrder(Training.BatchSize, Training.EvaluationBatches))
+            {
+                lossSum += Model.Loss(inputs, targets).LanguageModel.item<float>();
+                batches++;
+                for (var k = 0; k < loads.Length; k++)
+                {
+                    var batchLoads = Model.MoeLayers[k].LastDecision!.Loads.cpu().data<long>().ToArray();
+                    for (var e = 0; e < batchLoads.Length; e++)
+                        loads[k][e] += batchLoads[e];
+                }
+            }
+        }
+        for (var k = 0; k < saved.Length; k++)
+        {
+            if (saved[k] is { } state)
+                Model.MoeLayers[k].Router.LoadState(state);
+        }
+        var layers = loads.Select((l, k) => new LayerBalance(k, l, BalanceMeasures.FromLoads(l), 0)).ToArray();
+        return new Evaluation(Step, lossSum / batches, layers);
+    }
+
+    public void Dispose()
+    {
+        _optimizer.Dispose();
+        Model.Dispose();
+    }
+}
