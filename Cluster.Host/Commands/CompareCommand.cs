@@ -1,0 +1,109 @@
+using System.CommandLine;
+using Moe.Cluster.Host.Reports;
+using Moe.Model.Data;
+using Moe.Model.Network;
+using Moe.Model.Routing;
+using Moe.Model.Training;
+using Spectre.Console;
+
+namespace Moe.Cluster.Host.Commands;
+
+/// <summary>
+/// `compare`: trains the same model on the same data, seed and token budget once per routing method, side by
+/// side, and writes the comparison table (console, Markdown, CSV), every step's figures and PNG plots.
+/// </summary>
+public static class CompareCommand
+{
+    private static readonly RouterKind[] DefaultMethods =
+        [RouterKind.TopK, RouterKind.LossControlled, RouterKind.LossFree, RouterKind.Bip, RouterKind.QuantileBalancing];
+
+    public static Command Create()
+    {
+        var preset = new Option<string>("--preset")
+        {
+            Description = $"Model preset: {string.Join(", ", ModelPresets.All.Select(p => $"{p.Name} ({p.Description})"))}.",
+            DefaultValueFactory = _ => "small-16e",
+        };
+        preset.AcceptOnlyFromAmong([.. ModelPresets.All.Select(p => p.Name)]);
+        var methods = new Option<string>("--methods")
+        {
+            Description = "Comma-separated routing methods to compare (topk, losscontrolled, lossfree, bip, qb).",
+            DefaultValueFactory = _ => string.Join(',', DefaultMethods.Select(m => m.ShortName())),
+        };
+        var seed = new Option<int>("--seed") { Description = "Seed of initialisation and data order.", DefaultValueFactory = _ => 1 };
+        var steps = new Option<int?>("--steps") { Description = "Training steps per method (default: the preset's)." };
+        var text = new Option<string?>("--text") { Description = "Train on this .txt file, folder of .txt files or .jsonl file instead of the Brown Corpus." };
+        var dataDirectory = new Option<string>("--data-dir") { Description = "Cache of corpora and tokenised data.", DefaultValueFactory = _ => "data" };
+        var output = new Option<string?>("--out") { Description = "Folder for the report (default: runs/compare-PRESET-seedN)." };
+
+        var command = new Command("compare", "Train one model per routing method side by side and compare balance, perplexity and speed.")
+        {
+            preset, methods, seed, steps, text, dataDirectory, output,
+        };
+        command.SetAction((result, cancellation) =>
+        {
+            var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(result.InvocationConfiguration.Output) });
+            if (!console.Profile.Capabilities.Interactive)
+                console.Profile.Width = 160; // logs and files: room for the whole table
+            try
+            {
+                var chosen = ModelPresets.Get(result.GetValue(preset)!);
+                var kinds = result.GetValue(methods)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                    .Select(RouterKinds.Parse).ToArray();
+                var training = chosen.Training with
+                {
+                    Seed = result.GetValue(seed),
+                    Steps = result.GetValue(steps) ?? chosen.Training.Steps,
+                };
+                var folder = result.GetValue(output) ?? Path.Combine("runs", $"compare-{chosen.Name}-seed{training.Seed}");
+                Run(console, chosen, training, kinds, result.GetValue(text), result.GetValue(dataDirectory)!, folder, cancellation);
+                return Task.FromResult(ExitCodes.Success);
+            }
+            catch (Exception e) when (e is ArgumentException or InvalidOperationException or IOException)
+            {
+                result.InvocationConfiguration.Error.WriteLine($"error: {Cli.Describe(e)}");
+                return Task.FromResult(e is ArgumentException ? ExitCodes.BadInput : ExitCodes.Failure);
+            }
+        });
+        return command;
+    }
+
+    private static void Run(IAnsiConsole console, ModelPresets.Preset preset, TrainingConfig training, RouterKind[] methods,
+        string? text, string dataDirectory, string folder, CancellationToken cancellation)
+    {
+        var data = Corpus.Load(text, dataDirectory, preset.Model.VocabSize, m => console.MarkupLineInterpolated($"[grey]{m}[/]"));
+        var model = preset.Model with { VocabSize = data.VocabSize };
+        console.MarkupLineInterpolated(
+            $"Comparing {string.Join(", ", methods.Select(m => m.ShortName()))} on [bold]{preset.Name}[/]: {training.Steps} steps of {training.BatchSize} x {model.ContextLength} tokens, seed {training.Seed}.");
+
+        IReadOnlyList<MethodRun> runs = [];
+        console.Progress()
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .Start(context =>
+            {
+                var tasks = methods.ToDictionary(m => m, m => context.AddTask(m.ShortName(), maxValue: training.Steps));
+                runs = Comparison.Run(model, training, data, methods, (method, step) =>
+                {
+                    var task = tasks[method];
+                    task.Description = $"{method.ShortName(),-15} loss {step.Loss,6:F3}  MaxVio {step.MeanMaxVio,5:F3} (worst {step.WorstMaxVio:F3})  {step.TokensPerSecond,6:F0} tok/s";
+                    task.Increment(1);
+                }, cancellation: cancellation);
+            });
+
+        var summaries = Comparison.Summarize(runs);
+        var table = new Table().Title($"{preset.Name}, seed {training.Seed}");
+        foreach (var column in ComparisonReport.Columns)
+            table.AddColumn(column);
+        foreach (var summary in summaries)
+            table.AddRow(ComparisonReport.Cells(summary));
+        console.Write(table);
+
+        Directory.CreateDirectory(folder);
+        var title = $"{preset.Name}, seed {training.Seed}, {training.Steps} steps";
+        File.WriteAllText(Path.Combine(folder, "compare.md"), ComparisonReport.Markdown(summaries, title));
+        File.WriteAllText(Path.Combine(folder, "compare.csv"), ComparisonReport.Csv(summaries));
+        File.WriteAllText(Path.Combine(folder, "steps.csv"), ComparisonReport.StepsCsv(runs));
+        var plots = ComparisonPlots.Write(runs, folder, $"{preset.Name}, seed {training.Seed}");
+        console.MarkupLineInterpolated($"Report: {Path.GetFullPath(folder)} (compare.md, compare.csv, steps.csv, {string.Join(", ", plots.Select(Path.GetFileName))})");
+    }
+}

@@ -1,0 +1,60 @@
+namespace Moe.Cluster.Host.Tests;
+
+/// <summary>`Cluster.Host compare` on the tiny preset, through the real command line.</summary>
+public sealed class CompareCommandTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("compare-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    private string WriteText()
+    {
+        var random = new Random(3);
+        string[] words = ["the", "jury", "said", "county", "election", "mayor", "city", "voters", "budget", "report", "of", "and"];
+        var path = Path.Combine(_directory, "text.txt");
+        File.WriteAllText(path, string.Join(' ', Enumerable.Range(0, 20000).Select(_ => words[random.Next(words.Length)])));
+        return path;
+    }
+
+    [Fact]
+    public async Task Compare_writes_the_table_the_step_log_and_the_plots()
+    {
+        var output = Path.Combine(_directory, "report");
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+
+        var code = await Cli.RunAsync(
+            ["compare", "--preset", "tiny", "--methods", "topk,bip", "--steps", "12", "--text", WriteText(),
+             "--data-dir", Path.Combine(_directory, "data"), "--out", output], stdout, stderr);
+
+        Assert.True(code == 0, stderr.ToString());
+        var csv = File.ReadAllLines(Path.Combine(output, "compare.csv"));
+        Assert.StartsWith("method,val ppl,AvgMaxVio_batch", csv[0]);
+        Assert.Equal(["topk", "bip"], csv[1..].Select(l => l.Split(',')[0]));
+        Assert.Equal("1.000", csv[1].Split(',')[8]); // top-K's step time relative to itself
+        Assert.Equal(1 + (2 * 12), File.ReadAllLines(Path.Combine(output, "steps.csv")).Length);
+        Assert.Contains("| bip |", File.ReadAllText(Path.Combine(output, "compare.md")));
+        foreach (var plot in new[] { "maxvio-mean.png", "maxvio-worst.png", "loss.png" })
+        {
+            var bytes = File.ReadAllBytes(Path.Combine(output, plot));
+            Assert.True(bytes.Length > 10_000, plot);
+            Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, bytes[..4]);
+        }
+        Assert.Contains("AvgMaxVio_batch", stdout.ToString());
+        Assert.Contains("Report:", stdout.ToString());
+    }
+
+    [Fact]
+    public async Task Bad_methods_and_missing_text_are_named()
+    {
+        var stderr = new StringWriter();
+        var code = await Cli.RunAsync(["compare", "--preset", "tiny", "--methods", "topk,bogus", "--text", WriteText()], new StringWriter(), stderr);
+        Assert.Equal(2, code);
+        Assert.Contains("Unknown router 'bogus'", stderr.ToString());
+
+        stderr = new StringWriter();
+        code = await Cli.RunAsync(["compare", "--preset", "tiny", "--text", Path.Combine(_directory, "nothing.txt")], new StringWriter(), stderr);
+        Assert.Equal(2, code);
+        Assert.Contains("no such file or folder", stderr.ToString());
+    }
+}
