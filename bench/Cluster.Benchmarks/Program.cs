@@ -2,6 +2,17 @@ using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
 using BenchmarkDotNet.Toolchains.InProcess.Emit;
+using Moe.Benchmarks;
+
+switch (args)
+{
+    case ["memory", ..]:
+        TrainingBench.Memory(args.Length > 1 ? args[1] : "data");
+        return;
+    case ["throughput", var preset, ..]:
+        TrainingBench.Throughput(preset, args.Length > 2 ? args[2] : "data", steps: 20);
+        return;
+}
 
 // In-process: the generated benchmark project would not carry our libtorch fix, and one process keeps every
 // method of a case side by side on the same machine state.
