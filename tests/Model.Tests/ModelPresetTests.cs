@@ -24,8 +24,17 @@ public class ModelPresetTests
     {
         var config = new MoeModelConfig
         {
-            VocabSize = 100, ContextLength = 10, Dim = 8, Layers = 2, Heads = 2, DenseLayers = 1, DenseHidden = 16,
-            Experts = 4, TopK = 2, ExpertHidden = 6, SharedExpert = true,
+            VocabSize = 100,
+            ContextLength = 10,
+            Dim = 8,
+            Layers = 2,
+            Heads = 2,
+            DenseLayers = 1,
+            DenseHidden = 16,
+            Experts = 4,
+            TopK = 2,
+            ExpertHidden = 6,
+            SharedExpert = true,
         };
         double attention = (2 * 8 * 24) + (2 * 8 * 8) + (4 * 10 * 8);
         double moe = (2 * 8 * 4) + (2 * 6 * 8 * 6) + (6 * 8 * 6);
