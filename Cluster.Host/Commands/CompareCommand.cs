@@ -34,11 +34,12 @@ public static class CompareCommand
         var steps = new Option<int?>("--steps") { Description = "Training steps per method (default: the preset's)." };
         var text = new Option<string?>("--text") { Description = "Train on this .txt file, folder of .txt files or .jsonl file instead of the Brown Corpus." };
         var dataDirectory = new Option<string>("--data-dir") { Description = "Cache of corpora and tokenised data.", DefaultValueFactory = _ => "data" };
+        var device = new Option<string>("--device") { Description = "auto (a GPU when TorchSharp finds one), cpu, cuda or cuda:N.", DefaultValueFactory = _ => "auto" };
         var output = new Option<string?>("--out") { Description = "Folder for the report (default: runs/compare-PRESET-seedN)." };
 
         var command = new Command("compare", "Train one model per routing method side by side and compare balance, perplexity and speed.")
         {
-            preset, methods, seed, steps, text, dataDirectory, output,
+            preset, methods, seed, steps, text, dataDirectory, device, output,
         };
         command.SetAction((result, cancellation) =>
         {
@@ -54,7 +55,9 @@ public static class CompareCommand
                 {
                     Seed = result.GetValue(seed),
                     Steps = result.GetValue(steps) ?? chosen.Training.Steps,
+                    Device = result.GetValue(device)!,
                 };
+                training.Validate();
                 var folder = result.GetValue(output) ?? Path.Combine("runs", $"compare-{chosen.Name}-seed{training.Seed}");
                 Run(console, chosen, training, kinds, result.GetValue(text), result.GetValue(dataDirectory)!, folder, cancellation);
                 return Task.FromResult(ExitCodes.Success);

@@ -26,6 +26,9 @@ public sealed record TrainingConfig
     /// <summary>Validation batches per evaluation (the first ones of the validation split, in order).</summary>
     public int EvaluationBatches { get; init; } = 8;
 
+    /// <summary>"cpu", "cuda", "cuda:N", or "auto" (the first GPU TorchSharp finds, else the CPU).</summary>
+    public string Device { get; init; } = "auto";
+
     public void Validate()
     {
         if (Steps < 1)
@@ -38,6 +41,7 @@ public sealed record TrainingConfig
             throw new ArgumentException($"MinLearningRateRatio must be in [0, 1], got {MinLearningRateRatio}.", nameof(MinLearningRateRatio));
         if (WarmupSteps < 0 || EvaluationInterval < 0 || EvaluationBatches < 1)
             throw new ArgumentException("WarmupSteps and EvaluationInterval must be >= 0 and EvaluationBatches >= 1.");
+        TrainingDevice.Resolve(Device);
         if (!(GradientClip > 0))
             throw new ArgumentException($"GradientClip must be positive, got {GradientClip}.", nameof(GradientClip));
     }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Moe.Model.Balancing;
 using Moe.Model.Data;
 using Moe.Model.Network;
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -24,7 +25,9 @@ public sealed class TrainingLoop : IDisposable
                 $"The model's vocabulary ({model.VocabSize}) differs from the dataset's ({data.VocabSize}).", nameof(model));
         Training = training;
         manual_seed(training.Seed);
+        Device = TrainingDevice.Resolve(training.Device);
         Model = new MoeTransformer(model);
+        Model.to(Device);
         _optimizer = optim.AdamW(Model.parameters(), lr: training.LearningRate, beta1: 0.9, beta2: 0.95, weight_decay: training.WeightDecay);
         Sampler = new SequenceSampler(data.Train, model.ContextLength, training.Seed);
         _validation = new SequenceSampler(data.Validation, model.ContextLength, training.Seed);
@@ -33,6 +36,8 @@ public sealed class TrainingLoop : IDisposable
     public MoeTransformer Model { get; }
 
     public TrainingConfig Training { get; }
+
+    public Device Device { get; }
 
     public SequenceSampler Sampler { get; }
 
@@ -51,6 +56,7 @@ public sealed class TrainingLoop : IDisposable
             group.LearningRate = learningRate;
 
         var (inputs, targets) = Sampler.Next(Training.BatchSize);
+        (inputs, targets) = (inputs.to(Device), targets.to(Device));
         _optimizer.zero_grad();
         var (total, languageModel) = Model.Loss(inputs, targets);
         total.backward();
@@ -88,7 +94,7 @@ public sealed class TrainingLoop : IDisposable
         {
             foreach (var (inputs, targets) in _validation.InOrder(Training.BatchSize, Training.EvaluationBatches))
             {
-                lossSum += Model.Loss(inputs, targets).LanguageModel.item<float>();
+                lossSum += Model.Loss(inputs.to(Device), targets.to(Device)).LanguageModel.item<float>();
                 batches++;
                 for (var k = 0; k < loads.Length; k++)
                 {

@@ -122,6 +122,17 @@ public sealed class TrainingTests : IDisposable
     }
 
     [Fact]
+    public void Devices_resolve_and_unknown_or_missing_ones_are_named()
+    {
+        Assert.Equal(TorchSharp.DeviceType.CPU, TrainingDevice.Resolve("CPU").type);
+        var auto = TrainingDevice.Resolve("auto").type;
+        Assert.Equal(TorchSharp.torch.cuda.is_available() ? TorchSharp.DeviceType.CUDA : TorchSharp.DeviceType.CPU, auto);
+        Assert.Contains("Use auto, cpu, cuda", Assert.Throws<ArgumentException>(() => TrainingDevice.Resolve("tpu")).Message);
+        if (!TorchSharp.torch.cuda.is_available())
+            Assert.Contains("no CUDA device", Assert.Throws<ArgumentException>(() => TrainingDevice.Resolve("cuda:0")).Message);
+    }
+
+    [Fact]
     public void Learning_rate_warms_up_then_decays_to_the_floor()
     {
         var config = new TrainingConfig { Steps = 100, WarmupSteps = 10, LearningRate = 1e-3, MinLearningRateRatio = 0.1 };
