@@ -32,7 +32,7 @@ public static class BalanceCommand
             DefaultValueFactory = _ => RouterKind.Bip.ShortName(),
         };
         method.AcceptOnlyFromAmong(Methods);
-        var iterations = new Option<int>("--iterations", "-T") { Description = "Dual iterations T (bip, qb).", DefaultValueFactory = _ => 4 };
+        var iterations = new Option<int>("--iterations", "-T") { Description = "Dual iterations T (bip, qb).", DefaultValueFactory = _ => RouterConfig.DefaultIterations };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of a table." };
 
         var command = new Command("balance", "Route one batch of router scores from a .npy file and report the balance.")

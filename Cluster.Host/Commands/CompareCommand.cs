@@ -34,12 +34,13 @@ public static class CompareCommand
         var steps = new Option<int?>("--steps") { Description = "Training steps per method (default: the preset's)." };
         var text = new Option<string?>("--text") { Description = "Train on this .txt file, folder of .txt files or .jsonl file instead of the Brown Corpus." };
         var dataDirectory = new Option<string>("--data-dir") { Description = "Cache of corpora and tokenised data.", DefaultValueFactory = _ => "data" };
+        var iterations = new Option<int?>("--iterations", "-T") { Description = $"Dual iterations T of bip and qb per step (default {RouterConfig.DefaultIterations})." };
         var device = new Option<string>("--device") { Description = "auto (a GPU when TorchSharp finds one), cpu, cuda or cuda:N.", DefaultValueFactory = _ => "auto" };
         var output = new Option<string?>("--out") { Description = "Folder for the report (default: runs/compare-PRESET-seedN)." };
 
         var command = new Command("compare", "Train one model per routing method side by side and compare balance, perplexity and speed.")
         {
-            preset, methods, seed, steps, text, dataDirectory, device, output,
+            preset, methods, seed, steps, iterations, text, dataDirectory, device, output,
         };
         command.SetAction((result, cancellation) =>
         {
@@ -49,6 +50,8 @@ public static class CompareCommand
             try
             {
                 var chosen = ModelPresets.Get(result.GetValue(preset)!);
+                if (result.GetValue(iterations) is { } t)
+                    chosen = chosen with { Model = chosen.Model with { BalanceIterations = t } };
                 var kinds = result.GetValue(methods)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                     .Select(RouterKinds.Parse).ToArray();
                 var training = chosen.Training with
@@ -77,7 +80,7 @@ public static class CompareCommand
         var data = Corpus.Load(text, dataDirectory, preset.Model.VocabSize, m => console.MarkupLineInterpolated($"[grey]{m}[/]"));
         var model = preset.Model with { VocabSize = data.VocabSize };
         console.MarkupLineInterpolated(
-            $"Comparing {string.Join(", ", methods.Select(m => m.ShortName()))} on [bold]{preset.Name}[/]: {training.Steps} steps of {training.BatchSize} x {model.ContextLength} tokens, seed {training.Seed}.");
+            $"Comparing {string.Join(", ", methods.Select(m => m.ShortName()))} on [bold]{preset.Name}[/]: {training.Steps} steps of {training.BatchSize} x {model.ContextLength} tokens, seed {training.Seed}, T = {model.BalanceIterations}.");
 
         IReadOnlyList<MethodRun> runs = [];
         console.Progress()
@@ -102,7 +105,7 @@ public static class CompareCommand
         console.Write(table);
 
         Directory.CreateDirectory(folder);
-        var title = $"{preset.Name}, seed {training.Seed}, {training.Steps} steps";
+        var title = $"{preset.Name}, seed {training.Seed}, {training.Steps} steps, T = {model.BalanceIterations}";
         File.WriteAllText(Path.Combine(folder, "compare.md"), ComparisonReport.Markdown(summaries, title));
         File.WriteAllText(Path.Combine(folder, "compare.csv"), ComparisonReport.Csv(summaries));
         File.WriteAllText(Path.Combine(folder, "steps.csv"), ComparisonReport.StepsCsv(runs));

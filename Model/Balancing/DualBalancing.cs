@@ -23,7 +23,7 @@ public static class DualBalancing
         using var shifted = scores - q.unsqueeze(0);
         var (p, index) = shifted.kthvalue(experts - topK, dim: 1); // (K+1)-th largest = (m-K)-th smallest
         index.Dispose();
-        return clip ? p.clamp_min_(0) : p;
+        return clip ? ClipAtZero(p) : p;
     }
 
     /// <summary>q[j] = (c+1)-th largest over i of (s[i,j] - p[i]), clipped at 0 when <paramref name="clip"/>.</summary>
@@ -35,7 +35,13 @@ public static class DualBalancing
         using var shifted = scores - p.unsqueeze(1);
         var (q, index) = shifted.kthvalue(tokens - capacity, dim: 0);
         index.Dispose();
-        return clip ? q.clamp_min_(0) : q;
+        return clip ? ClipAtZero(q) : q;
+    }
+
+    private static Tensor ClipAtZero(Tensor prices)
+    {
+        using var zero = 0.0.ToScalar(); // explicit and disposed: see RmsNorm on implicit Scalars
+        return prices.clamp_min_(zero);
     }
 
     /// <summary>

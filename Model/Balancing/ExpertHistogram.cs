@@ -1,4 +1,5 @@
 using Moe.Model.Routing;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Moe.Model.Balancing;
@@ -45,9 +46,14 @@ public sealed class ExpertHistogram
         var histogram = new ExpertHistogram(experts, range);
         using (var scope = NewDisposeScope())
         {
+            using var low = range.Low.ToScalar(); // explicit Scalars: see RmsNorm
+            using var width = range.Width.ToScalar();
+            using var first = 0.ToScalar();
+            using var last = (range.Bins - 1).ToScalar();
+            using var binsPerExpert = range.Bins.ToScalar();
             var shifted = scores.detach().to(ScalarType.Float32) - tokenPrices.detach().to(ScalarType.Float32).unsqueeze(1);
-            var bins = ((shifted - range.Low) / range.Width).floor().clamp(0, range.Bins - 1).to(ScalarType.Int64);
-            var flat = bins + (arange(experts, device: scores.device) * range.Bins).unsqueeze(0);
+            var bins = ((shifted - low) / width).floor().clamp(first, last).to(ScalarType.Int64);
+            var flat = bins + (arange(experts, device: scores.device) * binsPerExpert).unsqueeze(0);
             var counts = flat.flatten().bincount(null, experts * range.Bins).cpu();
             counts.data<long>().CopyTo(histogram._counts, 0, 0);
         }

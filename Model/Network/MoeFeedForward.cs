@@ -1,4 +1,5 @@
 using Moe.Model.Routing;
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -46,8 +47,10 @@ public sealed class MoeFeedForward : nn.Module<Tensor, Tensor>
         var decision = Router.Route(scores);
 
         var topK = _config.TopK;
+        using var slotsPerToken = topK.ToScalar(); // explicit Scalars: see RmsNorm
+        using var one = 1.0.ToScalar();
         var (_, order) = decision.Experts.flatten().sort(stable: true); // slots grouped by expert, in token order
-        var tokenOfSlot = order.div(topK, rounding_mode: RoundingMode.floor);
+        var tokenOfSlot = order.div(slotsPerToken, rounding_mode: RoundingMode.floor);
         var weightOfSlot = decision.Weights.flatten().index_select(0, order).unsqueeze(1).to(x.dtype);
         var loads = decision.Loads.cpu().data<long>().ToArray();
         var capacity = _config.CapacityFactor > 0
@@ -64,7 +67,7 @@ public sealed class MoeFeedForward : nn.Module<Tensor, Tensor>
             // missing: every parameter then takes every optimiser step, and a resumed run matches a straight one.
             var index = tokenOfSlot.narrow(0, offset, kept);
             var y = experts[e].forward(tokens.index_select(0, index)) * weightOfSlot.narrow(0, offset, kept);
-            output = output.index_add(0, index, y, alpha: 1.0);
+            output = output.index_add(0, index, y, alpha: one);
             offset += loads[e];
         }
         if (shared is not null)

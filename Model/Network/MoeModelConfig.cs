@@ -40,7 +40,8 @@ public sealed record MoeModelConfig
 
     public bool NormalizeTopK { get; init; } = true;
 
-    public int BalanceIterations { get; init; } = 4;
+    /// <summary>T of BIP and QB. The solve costs little beside a training step; see README "Choosing T".</summary>
+    public int BalanceIterations { get; init; } = RouterConfig.DefaultIterations;
 
     public float BiasUpdateRate { get; init; } = 1e-3f;
 

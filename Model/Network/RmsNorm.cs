@@ -8,15 +8,25 @@ namespace Moe.Model.Network;
 public sealed class RmsNorm : nn.Module<Tensor, Tensor>
 {
     private readonly Parameter weight;
-    private readonly double _epsilon;
+
+    // Held as a field: TorchSharp's implicit double-to-Scalar temporaries can be finalised while native code
+    // still reads them (seen as a "toFloat" abort after minutes of training).
+    private readonly Scalar _epsilon;
 
     public RmsNorm(int dim, double epsilon) : base(nameof(RmsNorm))
     {
         weight = nn.Parameter(ones(dim));
-        _epsilon = epsilon;
+        _epsilon = epsilon.ToScalar();
         RegisterComponents();
     }
 
     public override Tensor forward(Tensor x) =>
-        x * (x.pow(2).mean([-1], keepdim: true) + _epsilon).rsqrt() * weight;
+        x * (x.square().mean([-1], keepdim: true) + _epsilon).rsqrt() * weight;
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+            _epsilon.Dispose();
+        base.Dispose(disposing);
+    }
 }

@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Moe.Model.Routing;
@@ -14,9 +15,11 @@ public sealed class LossControlledRouter(RouterConfig config) : StatelessRouter(
     {
         RoutingGuards.Scores(scores, Config.Experts);
         var decision = TopKSelection.Route(scores, scores.detach(), Config);
-        var share = decision.Loads.to(scores.dtype) / (scores.shape[0] * Config.TopK);
+        using var slots = ((double)scores.shape[0] * Config.TopK).ToScalar(); // explicit Scalars: see RmsNorm
+        using var scale = ((double)Config.AuxLossAlpha * Config.Experts).ToScalar();
+        var share = decision.Loads.to(scores.dtype) / slots;
         var meanScore = scores.mean([0]);
-        var aux = (share * meanScore).sum() * (Config.AuxLossAlpha * Config.Experts);
+        var aux = (share * meanScore).sum() * scale;
         return decision with { AuxLoss = aux };
     }
 }

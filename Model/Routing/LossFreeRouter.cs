@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Moe.Model.Routing;
@@ -36,7 +37,8 @@ public sealed class LossFreeRouter : IRouter
         {
             var loads = decision.Loads.to(ScalarType.Float32).cpu();
             var mean = loads.mean();
-            var update = (mean - loads).sign() * Config.BiasUpdateRate;
+            using var rate = Config.BiasUpdateRate.ToScalar(); // explicit Scalar: see RmsNorm
+            var update = (mean - loads).sign() * rate;
             _bias.add_(update.to(_bias.device));
         }
     }

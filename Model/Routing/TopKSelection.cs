@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Moe.Model.Routing;
@@ -17,7 +18,10 @@ internal static class TopKSelection
         }
         var weights = scores.gather(1, experts);
         if (config.NormalizeTopK)
-            weights = weights / weights.sum(1, keepdim: true).clamp_min(1e-20);
+        {
+            using var tiny = 1e-20.ToScalar(); // explicit and disposed: see RmsNorm on implicit Scalars
+            weights = weights / weights.sum(1, keepdim: true).clamp_min(tiny);
+        }
         var loads = experts.flatten().bincount(null, config.Experts);
         return new RoutingDecision(experts, weights, loads, auxLoss);
     }

@@ -77,7 +77,7 @@ public sealed class BalanceCommandTests : IDisposable
 
         var (code, table, _) = await Run("balance", "--scores", path, "-k", "2");
         Assert.Equal(0, code);
-        Assert.Contains("method bip: 4096 tokens (float32), 16 experts, top-2, T = 4", table);
+        Assert.Contains("method bip: 4096 tokens (float32), 16 experts, top-2, T = 16", table);
         Assert.Contains("MaxVio", table);
     }
 
