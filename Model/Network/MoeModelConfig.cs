@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Moe.Model.Routing;
 
 namespace Moe.Model.Network;
@@ -51,8 +52,10 @@ public sealed record MoeModelConfig
 
     public double NormEpsilon { get; init; } = 1e-5;
 
+    [JsonIgnore]
     public int HeadDim => Dim / Heads;
 
+    [JsonIgnore]
     public RouterConfig RouterConfig => new(Experts, TopK, ScoreFunction, NormalizeTopK, BalanceIterations,
         BiasUpdateRate, AuxLossAlpha);
 
