@@ -36,6 +36,9 @@ public sealed class MoeFeedForward : nn.Module<Tensor, Tensor>
     /// <summary>The routing of the last forward pass; its tensors live in the caller's dispose scope.</summary>
     public RoutingDecision? LastDecision { get; private set; }
 
+    /// <summary>Tokens routed to each expert in the last forward pass (before any capacity limit), on the host.</summary>
+    public long[] LastLoads { get; private set; } = [];
+
     /// <summary>Routed slots the capacity limit turned away in the last forward pass.</summary>
     public long LastDropped { get; private set; }
 
@@ -74,6 +77,7 @@ public sealed class MoeFeedForward : nn.Module<Tensor, Tensor>
             output = output + shared.forward(tokens);
 
         LastDecision = decision;
+        LastLoads = loads;
         LastDropped = dropped;
         return output.view(x.shape);
     }

@@ -68,11 +68,9 @@ public sealed class TrainingLoop : IDisposable
         var loss = languageModel.item<float>();
         if (!float.IsFinite(loss))
             throw new InvalidOperationException($"The training loss became {loss} at step {Step}; lower the learning rate.");
-        var layers = Model.MoeLayers.Select((l, k) =>
-        {
-            var loads = l.LastDecision!.Loads.cpu().data<long>().ToArray();
-            return new LayerBalance(k, loads, BalanceMeasures.FromLoads(loads), l.LastDropped);
-        }).ToArray();
+        var layers = Model.MoeLayers
+            .Select((l, k) => new LayerBalance(k, l.LastLoads, BalanceMeasures.FromLoads(l.LastLoads), l.LastDropped))
+            .ToArray();
         var metrics = new StepMetrics(Step, loss, learningRate, norm, watch.Elapsed, (int)inputs.numel(), layers);
         Step++;
         return metrics;
@@ -98,7 +96,7 @@ public sealed class TrainingLoop : IDisposable
                 batches++;
                 for (var k = 0; k < loads.Length; k++)
                 {
-                    var batchLoads = Model.MoeLayers[k].LastDecision!.Loads.cpu().data<long>().ToArray();
+                    var batchLoads = Model.MoeLayers[k].LastLoads;
                     for (var e = 0; e < batchLoads.Length; e++)
                         loads[k][e] += batchLoads[e];
                 }
