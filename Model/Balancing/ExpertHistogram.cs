@@ -1,3 +1,4 @@
+using System.Numerics;
 using Moe.Model.Routing;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -65,25 +66,28 @@ public sealed class ExpertHistogram
     public static ExpertHistogram FromCounts(int experts, HistogramRange range, long tokens, ReadOnlySpan<long> counts)
     {
         var histogram = new ExpertHistogram(experts, range);
-        if (counts.Length != histogram._counts.Length)
+        histogram.Add(counts, tokens);
+        return histogram;
+    }
+
+    /// <summary>
+    /// Checks counts received from elsewhere: experts x bins entries, none negative, and every expert's histogram
+    /// counting exactly <paramref name="tokens"/> tokens (each token adds one count per expert).
+    /// </summary>
+    public static void ValidateCounts(int experts, HistogramRange range, long tokens, ReadOnlySpan<long> counts)
+    {
+        if (counts.Length != experts * range.Bins)
             throw new ArgumentException(
-                $"Expected {experts} x {range.Bins} = {histogram._counts.Length} counts, got {counts.Length}.", nameof(counts));
+                $"Expected {experts} x {range.Bins} = {experts * range.Bins} counts, got {counts.Length}.", nameof(counts));
         for (var j = 0; j < experts; j++)
         {
-            long sum = 0;
-            foreach (var c in counts.Slice(j * range.Bins, range.Bins))
-            {
-                if (c < 0)
-                    throw new ArgumentException($"Counts must be non-negative; expert {j} has {c}.", nameof(counts));
-                sum += c;
-            }
+            var (sum, negative) = SumAndAnyNegative(counts.Slice(j * range.Bins, range.Bins));
+            if (negative)
+                throw new ArgumentException($"Counts must be non-negative; expert {j} has a negative count.", nameof(counts));
             if (sum != tokens)
                 throw new ArgumentException(
                     $"Expert {j}'s histogram counts {sum} tokens but the summary says {tokens}.", nameof(counts));
         }
-        counts.CopyTo(histogram._counts);
-        histogram.Tokens = tokens;
-        return histogram;
     }
 
     /// <summary>Adds another summary of the same layer and binning into this one.</summary>
@@ -93,9 +97,48 @@ public sealed class ExpertHistogram
             throw new ArgumentException(
                 $"Cannot merge a histogram of {other.Experts} experts over {other.Range} into one of {Experts} over {Range}.",
                 nameof(other));
-        for (var k = 0; k < _counts.Length; k++)
-            _counts[k] += other._counts[k];
+        AddCounts(other._counts);
         Tokens += other.Tokens;
+    }
+
+    /// <summary>Validates raw counts of the same layer and binning (see <see cref="ValidateCounts"/>) and adds them.</summary>
+    public void Add(ReadOnlySpan<long> counts, long tokens)
+    {
+        ValidateCounts(Experts, Range, tokens, counts);
+        AddCounts(counts);
+        Tokens += tokens;
+    }
+
+    // A balancer merges thousands of summaries per second, each experts x bins counts: keep these loops vectorised.
+    private void AddCounts(ReadOnlySpan<long> counts)
+    {
+        var target = _counts.AsSpan();
+        var k = 0;
+        for (; k <= target.Length - Vector<long>.Count; k += Vector<long>.Count)
+            (new Vector<long>(target[k..]) + new Vector<long>(counts[k..])).CopyTo(target[k..]);
+        for (; k < target.Length; k++)
+            target[k] += counts[k];
+    }
+
+    private static (long Sum, bool Negative) SumAndAnyNegative(ReadOnlySpan<long> counts)
+    {
+        var sum = Vector<long>.Zero;
+        var negative = Vector<long>.Zero;
+        var k = 0;
+        for (; k <= counts.Length - Vector<long>.Count; k += Vector<long>.Count)
+        {
+            var v = new Vector<long>(counts[k..]);
+            sum += v;
+            negative |= Vector.LessThan(v, Vector<long>.Zero);
+        }
+        var total = Vector.Sum(sum);
+        var anyNegative = negative != Vector<long>.Zero;
+        for (; k < counts.Length; k++)
+        {
+            total += counts[k];
+            anyNegative |= counts[k] < 0;
+        }
+        return (total, anyNegative);
     }
 
     /// <summary>

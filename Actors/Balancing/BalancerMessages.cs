@@ -1,0 +1,70 @@
+namespace Moe.Actors.Balancing;
+
+/// <summary>A message routed to the layer balancer of (<see cref="JobId"/>, <see cref="Layer"/>).</summary>
+public interface IBalancerCommand : IMoeMessage
+{
+    string JobId { get; }
+
+    int Layer { get; }
+}
+
+/// <summary>
+/// Creates the balancer of a job's layer (sent by the coordinator when the job starts). Sending the same spec again
+/// is harmless; a different spec for an existing layer is refused. Answered with <see cref="CurrentQ"/> or
+/// <see cref="CommandRejected"/>.
+/// </summary>
+public sealed record ConfigureLayer(string JobId, int Layer, LayerSpec Spec) : IBalancerCommand;
+
+/// <summary>
+/// One trainer's summary of one layer at one step (DESIGN.md section 3): token count, loads, the histogram of
+/// s - p per expert (expert-major, <see cref="LayerSpec.HistogramLength"/> counts) and the trainer's local q after
+/// its own solve. <paramref name="Contributors"/> is the number of trainers in the round, so the balancer knows when
+/// a step is complete. Accepted summaries are not answered (they are many); rejected ones get
+/// <see cref="CommandRejected"/>.
+/// </summary>
+public sealed record StepSummary(
+    string JobId,
+    int Layer,
+    string TrainerId,
+    long Step,
+    int Contributors,
+    long Tokens,
+    long[] Loads,
+    long[] Histogram,
+    float[] LocalQ) : IBalancerCommand;
+
+/// <summary>Asks for the last acknowledged q; answered with <see cref="CurrentQ"/>.</summary>
+public sealed record GetQ(string JobId, int Layer) : IBalancerCommand;
+
+/// <summary>Asks for the balancer's counters; answered with <see cref="BalancerStatus"/>.</summary>
+public sealed record GetBalancerStatus(string JobId, int Layer) : IBalancerCommand;
+
+/// <summary>The last acknowledged (persisted) q of a layer and the step it was read at; step -1 before the first.</summary>
+public sealed record CurrentQ(string JobId, int Layer, long Step, float[] Q) : IMoeMessage;
+
+/// <summary>A command the balancer refused, with the reason and nothing of it persisted.</summary>
+public sealed record CommandRejected(string JobId, int Layer, string TrainerId, long Step, string Reason) : IMoeMessage;
+
+/// <summary>
+/// A new global q, published to the job's topic (<see cref="BalancerTopics"/>) once it is persisted, with the loads of
+/// the merged step and how many trainers contributed to it.
+/// </summary>
+public sealed record QPublished(string JobId, int Layer, long Step, float[] Q, long[] Loads, int Contributors) : IMoeMessage;
+
+/// <summary>Counters of one balancer, for tests, metrics and operators.</summary>
+public sealed record BalancerStatus(
+    string JobId,
+    int Layer,
+    bool Configured,
+    long Step,
+    long LastSequenceNr,
+    long Accepted,
+    long Ignored,
+    long Rejected,
+    int PendingSteps) : IMoeMessage;
+
+/// <summary>The pub-sub topic on which a job's balancers publish q.</summary>
+public static class BalancerTopics
+{
+    public static string For(string jobId) => $"moe-q.{jobId}";
+}

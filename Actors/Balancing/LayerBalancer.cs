@@ -1,0 +1,182 @@
+using Akka.Actor;
+using Akka.Cluster.Tools.PublishSubscribe;
+using Akka.Event;
+using Akka.Persistence;
+
+namespace Moe.Actors.Balancing;
+
+/// <summary>
+/// The balancer of one MoE layer of one job (a sharded persistent entity). It owns q: it merges the trainers'
+/// per-step summaries, reads q at the global capacity from the summed histograms, persists it and only then
+/// publishes it. Bad summaries are answered with a reason and never touch state; duplicates and stale steps are
+/// ignored. Events are written with PersistAsync so that merging never waits on the journal: the journal batches
+/// the writes, and a q counts as acknowledged only once its write succeeded.
+/// </summary>
+public sealed class LayerBalancer : ReceivePersistentActor, IWithTimers
+{
+    private readonly LayerKey _key;
+    private readonly BalancerSettings _settings;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly IActorRef _mediator;
+
+    private LayerSpec? _spec;
+    private PendingSteps? _pending;
+    private long _step = -1; // last acknowledged (persisted) step
+    private float[] _q = [];
+    private long _closedStep = -1; // last step handed to the journal: later summaries of it are stale
+    private long _accepted, _ignored, _rejected;
+    private long _commitsSinceSnapshot;
+
+    public LayerBalancer(LayerKey key, BalancerSettings settings)
+    {
+        _key = key;
+        _settings = settings;
+        _mediator = DistributedPubSub.Get(Context.System).Mediator;
+        PersistenceId = key.PersistenceId;
+
+        Recover<LayerConfiguredEvent>(e => Configure(e.Spec));
+        Recover<QCommitted>(e => Acknowledge(e.Step, e.Q));
+        Recover<SnapshotOffer>(offer =>
+        {
+            var snapshot = (BalancerSnapshot)offer.Snapshot;
+            Configure(snapshot.Spec);
+            Acknowledge(snapshot.Step, snapshot.Q);
+        });
+
+        Command<StepSummary>(OnSummary);
+        Command<ConfigureLayer>(OnConfigure);
+        Command<GetQ>(_ => Sender.Tell(new CurrentQ(_key.JobId, _key.Layer, _step, _q)));
+        Command<GetBalancerStatus>(_ => Sender.Tell(Status()));
+        Command<FlushTick>(_ => CommitReady());
+        Command<SaveSnapshotSuccess>(s =>
+        {
+            DeleteMessages(s.Metadata.SequenceNr);
+            DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1));
+        });
+        Command<SaveSnapshotFailure>(f => _log.Warning(f.Cause, "Snapshot of {0} failed; events are kept", _key));
+        Command<DeleteMessagesSuccess>(_ => { });
+        Command<DeleteMessagesFailure>(f => _log.Warning(f.Cause, "Deleting old events of {0} failed", _key));
+        Command<DeleteSnapshotsSuccess>(_ => { });
+        Command<DeleteSnapshotsFailure>(f => _log.Warning(f.Cause, "Deleting old snapshots of {0} failed", _key));
+    }
+
+    public override string PersistenceId { get; }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(LayerKey key, BalancerSettings settings) => Akka.Actor.Props.Create(() => new LayerBalancer(key, settings));
+
+    protected override void OnReplaySuccess()
+    {
+        _closedStep = _step;
+        if (_spec is not null)
+            StartFlushTimer();
+    }
+
+    private void OnConfigure(ConfigureLayer command)
+    {
+        if (_spec is not null)
+        {
+            if (_spec == command.Spec)
+                Sender.Tell(new CurrentQ(_key.JobId, _key.Layer, _step, _q));
+            else
+                Reject("", -1, $"layer is already configured as {_spec}; a job's layers cannot change shape");
+            return;
+        }
+        var sender = Sender;
+        Persist(new LayerConfiguredEvent(command.Spec), e =>
+        {
+            Configure(e.Spec);
+            StartFlushTimer();
+            sender.Tell(new CurrentQ(_key.JobId, _key.Layer, _step, _q));
+        });
+    }
+
+    private void OnSummary(StepSummary summary)
+    {
+        if (SummaryValidation.Problem(_spec, _step, _settings.MaxStepsAhead, summary) is { } problem)
+        {
+            Reject(summary.TrainerId, summary.Step, problem);
+            return;
+        }
+        if (summary.Step <= _closedStep)
+        {
+            _ignored++;
+            return;
+        }
+        switch (_pending!.Add(summary, DateTime.UtcNow))
+        {
+            case PendingSteps.AddResult.Duplicate:
+                _ignored++;
+                return;
+            case PendingSteps.AddResult.ContributorMismatch:
+                Reject(summary.TrainerId, summary.Step, $"contributors {summary.Contributors} differs from what other trainers sent for this step");
+                return;
+            default:
+                _accepted++;
+                CommitReady();
+                return;
+        }
+    }
+
+    private void CommitReady()
+    {
+        if (_spec is null || _pending is null)
+            return;
+        var ready = _pending.TakeReady(_settings.PendingWindow, _settings.FlushAfter, DateTime.UtcNow);
+        if (ready.Count == 0)
+            return;
+        var spec = _spec;
+        var published = new Dictionary<long, (long[] Loads, int Contributors)>();
+        var events = new List<QCommitted>();
+        foreach (var merge in ready)
+        {
+            events.Add(new QCommitted(merge.Step, merge.Histogram.ExpertPrices(spec.TopK, spec.Clip)));
+            published[merge.Step] = (merge.Loads, merge.Trainers.Count);
+            _closedStep = merge.Step;
+        }
+        PersistAllAsync(events, e =>
+        {
+            Acknowledge(e.Step, e.Q);
+            var (loads, contributors) = published[e.Step];
+            _mediator.Tell(new Publish(BalancerTopics.For(_key.JobId), new QPublished(_key.JobId, _key.Layer, e.Step, e.Q, loads, contributors)));
+            if (++_commitsSinceSnapshot >= _settings.SnapshotEvery)
+            {
+                _commitsSinceSnapshot = 0;
+                SaveSnapshot(new BalancerSnapshot(spec, _step, _q));
+            }
+        });
+    }
+
+    private void Configure(LayerSpec spec)
+    {
+        _spec = spec;
+        _pending = new PendingSteps(spec);
+        if (_q.Length == 0)
+            _q = new float[spec.Experts];
+    }
+
+    private void Acknowledge(long step, float[] q)
+    {
+        _step = step;
+        _q = q;
+    }
+
+    private void StartFlushTimer() =>
+        Timers.StartPeriodicTimer("flush", FlushTick.Instance, _settings.FlushAfter / 2);
+
+    private void Reject(string trainerId, long step, string reason)
+    {
+        _rejected++;
+        _log.Warning("Rejected a command for {0} from trainer \"{1}\" at step {2}: {3}", _key, trainerId, step, reason);
+        Sender.Tell(new CommandRejected(_key.JobId, _key.Layer, trainerId, step, reason));
+    }
+
+    private BalancerStatus Status() => new(
+        _key.JobId, _key.Layer, _spec is not null, _step, LastSequenceNr, _accepted, _ignored, _rejected, _pending?.Count ?? 0);
+
+    private sealed class FlushTick
+    {
+        public static readonly FlushTick Instance = new();
+    }
+}

@@ -1,0 +1,83 @@
+using Moe.Model.Balancing;
+
+namespace Moe.Actors.Balancing;
+
+/// <summary>
+/// The steps a balancer is still merging (not persisted: nothing here was acknowledged). A step is ready when all
+/// its contributors have reported, when trainers have moved <c>window</c> steps past it, or when nobody added to
+/// it for <c>flushAfter</c> (a trainer died mid-step). Ready steps leave strictly in step order.
+/// </summary>
+internal sealed class PendingSteps(LayerSpec spec)
+{
+    private readonly SortedDictionary<long, StepMerge> _steps = [];
+
+    public int Count => _steps.Count;
+
+    public enum AddResult
+    {
+        Added,
+        Duplicate,
+        ContributorMismatch,
+    }
+
+    /// <summary>Adds a validated summary (see <see cref="SummaryValidation"/>) of a step not yet committed.</summary>
+    public AddResult Add(StepSummary summary, DateTime now)
+    {
+        if (!_steps.TryGetValue(summary.Step, out var merge))
+        {
+            merge = new StepMerge(summary.Step, summary.Contributors, new ExpertHistogram(spec.Experts, spec.Range), new long[spec.Experts]);
+            _steps.Add(summary.Step, merge);
+        }
+        if (merge.Contributors != summary.Contributors)
+            return AddResult.ContributorMismatch;
+        if (!merge.Trainers.Add(summary.TrainerId))
+            return AddResult.Duplicate;
+        merge.Histogram.Add(summary.Histogram, summary.Tokens);
+        for (var j = 0; j < merge.Loads.Length; j++)
+            merge.Loads[j] += summary.Loads[j];
+        merge.LastUpdate = now;
+        return AddResult.Added;
+    }
+
+    /// <summary>Removes and returns the steps that are ready, oldest first.</summary>
+    public List<StepMerge> TakeReady(int window, TimeSpan flushAfter, DateTime now)
+    {
+        var ready = new List<StepMerge>();
+        while (_steps.Count > 0)
+        {
+            var oldest = _steps.First().Value;
+            var newest = _steps.Last().Key;
+            var isReady = oldest.Trainers.Count >= oldest.Contributors
+                          || newest - oldest.Step >= window
+                          || now - oldest.LastUpdate >= flushAfter;
+            if (!isReady)
+                break;
+            _steps.Remove(oldest.Step);
+            ready.Add(oldest);
+        }
+        return ready;
+    }
+
+    /// <summary>Forgets steps that can no longer commit (at or before <paramref name="committedStep"/>).</summary>
+    public void DropThrough(long committedStep)
+    {
+        while (_steps.Count > 0 && _steps.First().Key <= committedStep)
+            _steps.Remove(_steps.First().Key);
+    }
+}
+
+/// <summary>The merge of one step's summaries so far.</summary>
+internal sealed class StepMerge(long step, int contributors, ExpertHistogram histogram, long[] loads)
+{
+    public long Step { get; } = step;
+
+    public int Contributors { get; } = contributors;
+
+    public ExpertHistogram Histogram { get; } = histogram;
+
+    public long[] Loads { get; } = loads;
+
+    public HashSet<string> Trainers { get; } = [];
+
+    public DateTime LastUpdate { get; set; }
+}

@@ -1,0 +1,54 @@
+using Akka.Cluster.Hosting;
+using Akka.Hosting;
+using Akka.Persistence.Hosting;
+using Akka.Persistence.Sql.Hosting;
+using Akka.Remote.Hosting;
+using Moe.Actors.Balancing;
+using Moe.Actors.Serialization;
+
+namespace Moe.Actors.Hosting;
+
+/// <summary>All Akka wiring of a node in one place: remoting, cluster, serializer, persistence and the actors.</summary>
+public static class MoeNodeHosting
+{
+    /// <summary>
+    /// Summaries of m = 64 experts x 1,000 bins are ~64 kB after varint coding; leave room above Akka's 128 kB
+    /// default for larger layers. Parameters never travel this way (blob store).
+    /// </summary>
+    public const int MaxFrameSizeBytes = 4 * 1024 * 1024;
+
+    public static AkkaConfigurationBuilder AddMoeNode(this AkkaConfigurationBuilder builder, NodeSettings node, int boundPort)
+    {
+        node.Validate();
+        Directory.CreateDirectory(node.DataDirectory);
+        return builder
+            .WithRemoting(new RemoteOptions
+            {
+                HostName = node.Hostname,
+                Port = boundPort,
+                PublicHostName = node.PublicHostname,
+                MaxFrameSize = MaxFrameSizeBytes,
+                SendBufferSize = 2 * MaxFrameSizeBytes,
+                ReceiveBufferSize = 2 * MaxFrameSizeBytes,
+            })
+            .WithClustering(new ClusterOptions
+            {
+                Roles = [.. node.Roles],
+                SeedNodes = node.SeedAddresses(boundPort),
+            })
+            .WithDistributedPubSub(null!)
+            .WithCustomSerializer("moe", [typeof(IMoeMessage)], system => new MoeSerializer(system))
+            .WithMoePersistence(node)
+            .WithLayerBalancers(node);
+    }
+
+    public static AkkaConfigurationBuilder WithMoePersistence(this AkkaConfigurationBuilder builder, NodeSettings node)
+    {
+        var persistence = node.Persistence;
+        return builder.WithSqlPersistence(
+            connectionString: persistence.ResolveConnectionString(node.DataDirectory),
+            providerName: persistence.ProviderName,
+            mode: PersistenceMode.Both,
+            autoInitialize: true);
+    }
+}

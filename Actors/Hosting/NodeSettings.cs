@@ -1,0 +1,68 @@
+using Moe.Actors.Balancing;
+
+namespace Moe.Actors.Hosting;
+
+/// <summary>The roles of DESIGN.md section 4. One process may hold all three (the embedded default).</summary>
+public static class NodeRoles
+{
+    public const string Trainer = "trainer";
+    public const string Balancer = "balancer";
+    public const string Coordinator = "coordinator";
+
+    public static readonly string[] All = [Trainer, Balancer, Coordinator];
+}
+
+/// <summary>Everything one node of the cluster needs to start. Bound from configuration; validated at start.</summary>
+public sealed record NodeSettings
+{
+    public string SystemName { get; init; } = "moe";
+
+    /// <summary>The address Akka.Remote binds.</summary>
+    public string Hostname { get; init; } = "127.0.0.1";
+
+    /// <summary>0 picks a free port (tests); clusters use a fixed one.</summary>
+    public int Port { get; init; } = 4053;
+
+    /// <summary>The address other nodes use to reach this one, when it differs from <see cref="Hostname"/> (pods).</summary>
+    public string? PublicHostname { get; init; }
+
+    /// <summary>Seed nodes as "host:port". Empty: this node forms a new cluster with itself.</summary>
+    public IReadOnlyList<string> Seeds { get; init; } = [];
+
+    public IReadOnlyList<string> Roles { get; init; } = NodeRoles.All;
+
+    /// <summary>Where the SQLite file and the blob directory live by default.</summary>
+    public string DataDirectory { get; init; } = "data";
+
+    public PersistenceSettings Persistence { get; init; } = new();
+
+    public BalancerSettings Balancer { get; init; } = new();
+
+    public bool Has(string role) => Roles.Contains(role);
+
+    public void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(SystemName) || !SystemName.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
+            throw new ArgumentException($"SystemName \"{SystemName}\" is invalid: use ASCII letters, digits, '-' or '_'.");
+        if (Port is < 0 or > 65535)
+            throw new ArgumentException($"Port {Port} is invalid: use 0 to 65535.");
+        foreach (var role in Roles)
+        {
+            if (!NodeRoles.All.Contains(role))
+                throw new ArgumentException($"Role \"{role}\" is unknown: use {string.Join(", ", NodeRoles.All)}.");
+        }
+        if (Roles.Count == 0)
+            throw new ArgumentException($"A node needs at least one role of {string.Join(", ", NodeRoles.All)}.");
+        foreach (var seed in Seeds)
+        {
+            var colon = seed.LastIndexOf(':');
+            if (colon <= 0 || !int.TryParse(seed.AsSpan(colon + 1), out var port) || port is < 1 or > 65535)
+                throw new ArgumentException($"Seed \"{seed}\" is invalid: use HOST:PORT.");
+        }
+        Balancer.Validate();
+    }
+
+    public string[] SeedAddresses(int boundPort) => Seeds.Count == 0
+        ? [$"akka.tcp://{SystemName}@{PublicHostname ?? Hostname}:{boundPort}"]
+        : [.. Seeds.Select(s => $"akka.tcp://{SystemName}@{s}")];
+}

@@ -1,0 +1,65 @@
+using Akka.Actor;
+using Akka.Hosting;
+using Akka.Persistence.TestKit;
+using Moe.Actors.Balancing;
+using Moe.Actors.Tests.Support;
+
+namespace Moe.Actors.Tests.Balancing;
+
+public sealed class JournalFailureTests
+{
+    private const string TestJournalHocon = """
+        akka.persistence.journal.plugin = "akka.persistence.journal.test"
+        akka.persistence.journal.test {
+          class = "Akka.Persistence.TestKit.TestJournal, Akka.Persistence.TestKit"
+          plugin-dispatcher = "akka.actor.default-dispatcher"
+        }
+        """;
+
+    [Fact]
+    public async Task A_failing_journal_stops_the_balancer_which_backs_off_restarts_and_keeps_its_acknowledged_q()
+    {
+        using var data = new TempDirectory();
+        await using var node = await TestNode.StartAsync(TestNode.Settings(data.Path),
+            akka => akka.AddHocon(TestJournalHocon, HoconAddMode.Prepend));
+        var journal = TestJournal.FromRef(Akka.Persistence.Persistence.Instance.Apply(node.System).JournalFor("akka.persistence.journal.test"));
+        await LayerBalancerTests.Configure(node, "flaky", 0);
+        Send(node, "flaky", step: 0, seed: 1);
+        var acknowledged = await LayerBalancerTests.WaitForStep(node, "flaky", 0, 0);
+
+        await journal.OnWrite.Fail();
+        Send(node, "flaky", step: 1, seed: 2); // merged, then the write fails: the balancer stops, the supervisor backs off
+        await Task.Delay(300, TestContext.Current.CancellationToken);
+        await journal.OnWrite.Pass();
+        var afterRestart = await AskWithRetry(node, new GetQ("flaky", 0));
+
+        Assert.Equal(0, afterRestart.Step); // step 1 was never acknowledged, so it is not there
+        Assert.Equal(acknowledged.Q, afterRestart.Q);
+
+        Send(node, "flaky", step: 1, seed: 3); // the trainers go on; the restarted balancer commits again
+        var next = await LayerBalancerTests.WaitForStep(node, "flaky", 0, 1);
+        Assert.Equal(1, next.Step);
+    }
+
+    private static void Send(TestNode node, string job, long step, int seed)
+    {
+        using var scores = Summaries.Scores(256, Summaries.Spec.Experts, seed);
+        foreach (var summary in Summaries.Split(job, 0, step, scores, 2, Summaries.Spec))
+            node.Balancers.Tell(summary);
+    }
+
+    /// <summary>While the supervisor backs off, messages to the stopped balancer are dropped: ask again.</summary>
+    private static async Task<CurrentQ> AskWithRetry(TestNode node, GetQ query)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return await node.Balancers.Ask<CurrentQ>(query, TimeSpan.FromMilliseconds(500), TestContext.Current.CancellationToken);
+            }
+            catch (AskTimeoutException) when (attempt < 40)
+            {
+            }
+        }
+    }
+}

@@ -1,0 +1,216 @@
+using Akka.Actor;
+using Akka.Cluster.Tools.PublishSubscribe;
+using Moe.Actors.Balancing;
+using Moe.Actors.Hosting;
+using Moe.Actors.Tests.Support;
+
+namespace Moe.Actors.Tests.Balancing;
+
+public sealed class LayerBalancerTests : IDisposable
+{
+    private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(10);
+    private readonly TempDirectory _data = new();
+
+    public void Dispose() => _data.Dispose();
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(4)]
+    public async Task Any_split_of_the_same_tokens_gives_the_same_q_as_the_whole_batch(int trainers)
+    {
+        await using var node = await TestNode.StartAsync(TestNode.Settings(_data.Path));
+        var job = $"split{trainers}";
+        await Configure(node, job, 0);
+        using var scores = Summaries.Scores(512, Summaries.Spec.Experts, seed: 7);
+
+        foreach (var summary in Summaries.Split(job, 0, 0, scores, trainers, Summaries.Spec))
+            node.Balancers.Tell(summary);
+        var q = await WaitForStep(node, job, 0, 0);
+
+        Assert.Equal(Summaries.WholeBatchQ(scores, Summaries.Spec), q.Q);
+        Assert.Contains(q.Q, v => v > 0); // skewed scores: some experts must be priced
+    }
+
+    [Fact]
+    public async Task Summaries_from_another_node_are_merged_and_q_is_published_to_subscribers()
+    {
+        await using var seed = await TestNode.StartAsync(TestNode.Settings(_data.Path, NodeRoles.Balancer, NodeRoles.Coordinator));
+        await using var trainer = await TestNode.StartAsync(
+            TestNode.Settings(_data.Path, NodeRoles.Trainer) with { Seeds = [seed.Address] });
+        var subscriber = new TaskCompletionSource<QPublished>();
+        var listener = trainer.System.ActorOf(Props.Create(() => new QListener("remote", subscriber)));
+        await Configure(trainer, "remote", 1);
+        var ack = await DistributedPubSub.Get(trainer.System).Mediator.Ask<SubscribeAck>(
+            new Subscribe(BalancerTopics.For("remote"), listener), AskTimeout, TestContext.Current.CancellationToken);
+        Assert.NotNull(ack);
+        await Task.Delay(500, TestContext.Current.CancellationToken); // pub-sub registry gossip between nodes
+
+        using var scores = Summaries.Scores(256, Summaries.Spec.Experts, seed: 3);
+        foreach (var summary in Summaries.Split("remote", 1, 0, scores, 2, Summaries.Spec))
+            trainer.Balancers.Tell(summary);
+
+        var published = await subscriber.Task.WaitAsync(AskTimeout, TestContext.Current.CancellationToken);
+        Assert.Equal(Summaries.WholeBatchQ(scores, Summaries.Spec), published.Q);
+        Assert.Equal(2, published.Contributors);
+        Assert.Equal(256 * Summaries.Spec.TopK, published.Loads.Sum());
+    }
+
+    [Fact]
+    public async Task Duplicate_and_stale_summaries_change_nothing()
+    {
+        await using var node = await TestNode.StartAsync(TestNode.Settings(_data.Path));
+        await Configure(node, "dup", 0);
+        using var scores = Summaries.Scores(256, Summaries.Spec.Experts, seed: 11);
+        var summaries = Summaries.Split("dup", 0, 0, scores, 2, Summaries.Spec);
+
+        node.Balancers.Tell(summaries[0]);
+        node.Balancers.Tell(summaries[0]); // duplicate while the step is pending
+        node.Balancers.Tell(summaries[1]);
+        var committed = await WaitForStep(node, "dup", 0, 0);
+        var before = await Status(node, "dup", 0);
+
+        using var other = Summaries.Scores(256, Summaries.Spec.Experts, seed: 12);
+        foreach (var stale in Summaries.Split("dup", 0, 0, other, 2, Summaries.Spec))
+            node.Balancers.Tell(stale); // step 0 is committed: stale
+        var after = await Status(node, "dup", 0);
+        var q = await node.Balancers.Ask<CurrentQ>(new GetQ("dup", 0), AskTimeout, TestContext.Current.CancellationToken);
+
+        Assert.Equal(1, before.Ignored);
+        Assert.Equal(3, after.Ignored);
+        Assert.Equal(before.LastSequenceNr, after.LastSequenceNr);
+        Assert.Equal(committed.Q, q.Q);
+        Assert.Equal(0, q.Step);
+    }
+
+    public static TheoryData<string, string> MalformedCases => new()
+    {
+        { "loads-length", "loads has" },
+        { "negative-load", "non-negative" },
+        { "nan-q", "non-finite" },
+        { "q-length", "local q has" },
+        { "negative-count", "negative" },
+        { "histogram-length", "counts" },
+        { "token-mismatch", "tokens" },
+        { "unknown-job", "unknown job" },
+        { "far-ahead", "too far ahead" },
+        { "no-trainer", "trainer id" },
+    };
+
+    [Theory]
+    [MemberData(nameof(MalformedCases))]
+    public async Task Each_malformed_summary_is_rejected_with_a_reason_and_nothing_is_persisted(string problem, string reason)
+    {
+        await using var node = await TestNode.StartAsync(TestNode.Settings(_data.Path));
+        await Configure(node, "bad", 0);
+        var before = await Status(node, "bad", 0);
+        using var scores = Summaries.Scores(128, Summaries.Spec.Experts, seed: 5);
+        var good = Summaries.Split("bad", 0, 0, scores, 1, Summaries.Spec)[0];
+        var histogram = (long[])good.Histogram.Clone();
+        var bad = problem switch
+        {
+            "loads-length" => good with { Loads = good.Loads[1..] },
+            "negative-load" => good with { Loads = [-1, .. good.Loads[1..]] },
+            "nan-q" => good with { LocalQ = [float.NaN, .. good.LocalQ[1..]] },
+            "q-length" => good with { LocalQ = [.. good.LocalQ, 0f] },
+            "negative-count" => good with { Histogram = Bump(histogram, 0, -good.Tokens - 1, 1, good.Tokens + 1) },
+            "histogram-length" => good with { Histogram = histogram[..^1] },
+            "token-mismatch" => good with { Tokens = good.Tokens + 1 },
+            "unknown-job" => good with { JobId = "never-started" },
+            "far-ahead" => good with { Step = new BalancerSettings().MaxStepsAhead + 1 },
+            "no-trainer" => good with { TrainerId = "" },
+            _ => throw new ArgumentOutOfRangeException(nameof(problem)),
+        };
+
+        var rejected = await node.Balancers.Ask<CommandRejected>(bad, AskTimeout, TestContext.Current.CancellationToken);
+        var after = await Status(node, "bad", 0);
+
+        Assert.Contains(reason, rejected.Reason, StringComparison.OrdinalIgnoreCase);
+        if (problem != "unknown-job")
+            Assert.Equal(before.Rejected + 1, after.Rejected);
+        Assert.Equal(before.LastSequenceNr, after.LastSequenceNr);
+        Assert.Equal(0, after.PendingSteps);
+    }
+
+    [Fact]
+    public async Task A_restarted_node_recovers_the_last_acknowledged_q_bit_for_bit_from_sqlite()
+    {
+        var settings = TestNode.Settings(_data.Path) with { Balancer = new BalancerSettings { SnapshotEvery = 3 } };
+        await RecoversAfterRestart(settings);
+    }
+
+    [Fact]
+    public async Task A_restarted_node_recovers_the_last_acknowledged_q_bit_for_bit_from_postgresql()
+    {
+        var connection = TestDatabases.PostgreSql();
+        var settings = TestNode.Settings(_data.Path) with
+        {
+            Persistence = new PersistenceSettings { Provider = PersistenceProvider.PostgreSql, ConnectionString = connection },
+            Balancer = new BalancerSettings { SnapshotEvery = 3 },
+        };
+        await RecoversAfterRestart(settings);
+    }
+
+    private static async Task RecoversAfterRestart(NodeSettings settings)
+    {
+        var job = "restart-" + Guid.NewGuid().ToString("N")[..8];
+        CurrentQ last;
+        await using (var node = await TestNode.StartAsync(settings))
+        {
+            await Configure(node, job, 2);
+            for (var step = 0; step < 7; step++)
+            {
+                using var scores = Summaries.Scores(256, Summaries.Spec.Experts, seed: 100 + step);
+                foreach (var summary in Summaries.Split(job, 2, step, scores, 2, Summaries.Spec))
+                    node.Balancers.Tell(summary);
+                await WaitForStep(node, job, 2, step);
+            }
+            last = await node.Balancers.Ask<CurrentQ>(new GetQ(job, 2), AskTimeout, TestContext.Current.CancellationToken);
+        }
+
+        await using var restarted = await TestNode.StartAsync(settings);
+        var recovered = await restarted.Balancers.Ask<CurrentQ>(new GetQ(job, 2), AskTimeout, TestContext.Current.CancellationToken);
+
+        Assert.Equal(6, recovered.Step);
+        Assert.Equal(
+            last.Q.Select(BitConverter.SingleToInt32Bits),
+            recovered.Q.Select(BitConverter.SingleToInt32Bits));
+    }
+
+    internal static async Task Configure(TestNode node, string job, int layer)
+    {
+        var reply = await node.Balancers.Ask<CurrentQ>(
+            new ConfigureLayer(job, layer, Summaries.Spec), AskTimeout, TestContext.Current.CancellationToken);
+        Assert.Equal(-1, reply.Step);
+    }
+
+    internal static async Task<CurrentQ> WaitForStep(TestNode node, string job, int layer, long step)
+    {
+        var deadline = DateTime.UtcNow + AskTimeout;
+        while (true)
+        {
+            var q = await node.Balancers.Ask<CurrentQ>(new GetQ(job, layer), AskTimeout, TestContext.Current.CancellationToken);
+            if (q.Step >= step)
+                return q;
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException($"Layer {layer} of {job} did not commit step {step}; it is at {q.Step}.");
+            await Task.Delay(20, TestContext.Current.CancellationToken);
+        }
+    }
+
+    private static Task<BalancerStatus> Status(TestNode node, string job, int layer) =>
+        node.Balancers.Ask<BalancerStatus>(new GetBalancerStatus(job, layer), AskTimeout, TestContext.Current.CancellationToken);
+
+    private static long[] Bump(long[] counts, int first, long byFirst, int second, long bySecond)
+    {
+        counts[first] += byFirst;
+        counts[second] += bySecond;
+        return counts;
+    }
+
+    private sealed class QListener : ReceiveActor
+    {
+        public QListener(string job, TaskCompletionSource<QPublished> received) =>
+            Receive<QPublished>(m => m.JobId == job, m => received.TrySetResult(m));
+    }
+}
