@@ -1,0 +1,54 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Moe.Actors.Blobs;
+
+/// <summary>
+/// The HTTP blob store served by the coordinator's node for clusters without a shared volume:
+/// GET, PUT and DELETE on /blobs/{sha256}. An upload is hashed as it arrives and becomes visible only if it
+/// matches its id and Content-Length; an upload cut short leaves nothing behind.
+/// </summary>
+public static class BlobEndpoints
+{
+    public const string Prefix = "/blobs";
+
+    public static IEndpointRouteBuilder MapBlobStore(this IEndpointRouteBuilder endpoints, DirectoryBlobStore store)
+    {
+        endpoints.MapGet(Prefix + "/{id}", (string id, HttpContext context) =>
+        {
+            if (!BlobRef.IsValidId(id))
+                return Results.BadRequest($"\"{id}\" is not a SHA-256 blob id.");
+            var path = store.PathOf(id);
+            return File.Exists(path)
+                ? Results.File(path, "application/octet-stream", enableRangeProcessing: false)
+                : Results.NotFound($"Blob {id} is not stored here.");
+        });
+
+        endpoints.MapPut(Prefix + "/{id}", async (string id, HttpContext context) =>
+        {
+            if (!BlobRef.IsValidId(id))
+                return Results.BadRequest($"\"{id}\" is not a SHA-256 blob id.");
+            if (context.Request.ContentLength is not { } length)
+                return Results.StatusCode(StatusCodes.Status411LengthRequired);
+            try
+            {
+                var stored = await store.PutAsync(context.Request.Body, new BlobRef(id, length), context.RequestAborted).ConfigureAwait(false);
+                return Results.Created($"{Prefix}/{stored.Sha256}", null);
+            }
+            catch (BlobCorruptedException e)
+            {
+                return Results.UnprocessableEntity(e.Message);
+            }
+        });
+
+        endpoints.MapDelete(Prefix + "/{id}", (string id) =>
+        {
+            if (!BlobRef.IsValidId(id))
+                return Results.BadRequest($"\"{id}\" is not a SHA-256 blob id.");
+            File.Delete(store.PathOf(id));
+            return Results.NoContent();
+        });
+        return endpoints;
+    }
+}

@@ -1,0 +1,106 @@
+using System.Net;
+using System.Net.Http.Headers;
+using Polly;
+using Polly.CircuitBreaker;
+using Polly.Retry;
+using Polly.Timeout;
+
+namespace Moe.Actors.Blobs;
+
+/// <summary>
+/// Client of <see cref="BlobEndpoints"/>. Every call runs through one Polly pipeline: retries with exponential
+/// backoff and jitter (network errors, 5xx, timeouts, damaged downloads), a circuit breaker that fails fast while
+/// the server is down, and a timeout per attempt. A download that does not match its hash is fetched again and
+/// refused if it stays damaged.
+/// </summary>
+public sealed class HttpBlobStore : IBlobStore
+{
+    private readonly HttpClient _client;
+    private readonly Uri _root;
+    private readonly ResiliencePipeline _pipeline;
+
+    public HttpBlobStore(HttpClient client, BlobStoreSettings settings)
+    {
+        settings.Validate();
+        _client = client;
+        _client.Timeout = Timeout.InfiniteTimeSpan; // the pipeline times each attempt
+        _root = new Uri(settings.Url!, BlobEndpoints.Prefix + "/");
+        _pipeline = new ResiliencePipelineBuilder()
+            .AddRetry(new RetryStrategyOptions
+            {
+                ShouldHandle = new PredicateBuilder().Handle<HttpRequestException>().Handle<TimeoutRejectedException>()
+                    .Handle<BlobCorruptedException>().Handle<IOException>(),
+                MaxRetryAttempts = settings.Retries,
+                BackoffType = DelayBackoffType.Exponential,
+                Delay = settings.RetryDelay,
+                UseJitter = true,
+            })
+            .AddCircuitBreaker(new CircuitBreakerStrategyOptions
+            {
+                ShouldHandle = new PredicateBuilder().Handle<HttpRequestException>().Handle<TimeoutRejectedException>(),
+                FailureRatio = 1.0,
+                MinimumThroughput = settings.BreakAfterFailures,
+                SamplingDuration = TimeSpan.FromSeconds(30),
+                BreakDuration = settings.BreakDuration,
+            })
+            .AddTimeout(settings.AttemptTimeout)
+            .Build();
+    }
+
+    public async Task<BlobRef> PutAsync(string sourceFile, CancellationToken cancellationToken)
+    {
+        BlobRef blob;
+        await using (var source = File.OpenRead(sourceFile))
+            blob = await Hash(source, cancellationToken).ConfigureAwait(false);
+        await _pipeline.ExecuteAsync(async token =>
+        {
+            await using var body = File.OpenRead(sourceFile);
+            using var content = new StreamContent(body);
+            content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+            content.Headers.ContentLength = blob.Size;
+            using var response = await _client.PutAsync(Address(blob), content, token).ConfigureAwait(false);
+            if (response.StatusCode == HttpStatusCode.UnprocessableEntity)
+                throw new BlobCorruptedException($"The server refused upload {blob}: {await response.Content.ReadAsStringAsync(token).ConfigureAwait(false)}");
+            await EnsureSuccess(response, blob, token).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
+        return blob;
+    }
+
+    public Task GetAsync(BlobRef blob, string destinationFile, CancellationToken cancellationToken) =>
+        _pipeline.ExecuteAsync(async token =>
+        {
+            using var response = await _client.GetAsync(Address(blob), HttpCompletionOption.ResponseHeadersRead, token).ConfigureAwait(false);
+            if (response.StatusCode == HttpStatusCode.NotFound)
+                throw new FileNotFoundException($"Blob {blob} is not stored at {_root}.");
+            await EnsureSuccess(response, blob, token).ConfigureAwait(false);
+            await using var body = await response.Content.ReadAsStreamAsync(token).ConfigureAwait(false);
+            await VerifiedCopy.ToFileAsync(body, blob, destinationFile, _root.ToString(), token).ConfigureAwait(false);
+        }, cancellationToken).AsTask();
+
+    public Task DeleteAsync(BlobRef blob, CancellationToken cancellationToken) =>
+        _pipeline.ExecuteAsync(async token =>
+        {
+            using var response = await _client.DeleteAsync(Address(blob), token).ConfigureAwait(false);
+            await EnsureSuccess(response, blob, token).ConfigureAwait(false);
+        }, cancellationToken).AsTask();
+
+    private Uri Address(BlobRef blob) => new(_root, blob.Sha256);
+
+    private static async Task<BlobRef> Hash(Stream source, CancellationToken cancellationToken)
+    {
+        var hash = await System.Security.Cryptography.SHA256.HashDataAsync(source, cancellationToken).ConfigureAwait(false);
+        return new BlobRef(Convert.ToHexStringLower(hash), source.Length);
+    }
+
+    // 5xx and 429 are worth retrying (HttpRequestException); other failures are a bug or a refusal: say so once.
+    private static async Task EnsureSuccess(HttpResponseMessage response, BlobRef blob, CancellationToken token)
+    {
+        if (response.IsSuccessStatusCode)
+            return;
+        var detail = await response.Content.ReadAsStringAsync(token).ConfigureAwait(false);
+        var code = (int)response.StatusCode;
+        if (code >= 500 || code == 429)
+            throw new HttpRequestException($"Blob store answered {code} for {blob}: {detail}", null, response.StatusCode);
+        throw new InvalidOperationException($"Blob store refused {blob} with {code}: {detail}");
+    }
+}

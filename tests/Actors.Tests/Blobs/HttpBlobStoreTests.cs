@@ -1,0 +1,170 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Moe.Actors.Blobs;
+using Moe.Actors.Tests.Support;
+using Polly.CircuitBreaker;
+
+namespace Moe.Actors.Tests.Blobs;
+
+public sealed class HttpBlobStoreTests : IAsyncLifetime
+{
+    private readonly TempDirectory _temp = new();
+    private WebApplication? _server;
+    private int _corruptNextDownloads;
+    private int _downloads;
+
+    private DirectoryBlobStore ServerStore => new(Path.Combine(_temp.Path, "server"));
+
+    private Uri Url => new(_server!.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+
+    public async ValueTask InitializeAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        _server = builder.Build();
+        // Damages the body of the next N downloads on the wire, as a flaky network would.
+        _server.Use(async (context, next) =>
+        {
+            if (context.Request.Method != "GET")
+            {
+                await next(context);
+                return;
+            }
+            Interlocked.Increment(ref _downloads);
+            if (Interlocked.Decrement(ref _corruptNextDownloads) < 0)
+            {
+                Interlocked.Exchange(ref _corruptNextDownloads, 0);
+                await next(context);
+                return;
+            }
+            var original = context.Response.Body;
+            using var buffer = new MemoryStream();
+            context.Response.Body = buffer;
+            await next(context);
+            var bytes = buffer.ToArray();
+            bytes[bytes.Length / 2] ^= 0x01;
+            context.Response.Body = original;
+            await original.WriteAsync(bytes);
+        });
+        _server.MapBlobStore(ServerStore);
+        await _server.StartAsync(TestContext.Current.CancellationToken);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_server is not null)
+            await _server.DisposeAsync();
+        _temp.Dispose();
+    }
+
+    private HttpBlobStore Client(int retries = 3) => new(new HttpClient(), new BlobStoreSettings
+    {
+        Kind = BlobStoreKind.Http,
+        Url = Url,
+        Retries = retries,
+        RetryDelay = TimeSpan.FromMilliseconds(10),
+        AttemptTimeout = TimeSpan.FromSeconds(10),
+        BreakAfterFailures = 3,
+        BreakDuration = TimeSpan.FromSeconds(30),
+    });
+
+    private string Source(int size)
+    {
+        var bytes = new byte[size];
+        new Random(size).NextBytes(bytes);
+        var path = Path.Combine(_temp.Path, $"source-{size}.bin");
+        File.WriteAllBytes(path, bytes);
+        return path;
+    }
+
+    [Fact]
+    public async Task A_blob_uploaded_over_http_lands_in_the_servers_directory_and_downloads_verified()
+    {
+        var client = Client();
+        var source = Source(2_000_000);
+
+        var blob = await client.PutAsync(source, TestContext.Current.CancellationToken);
+        var copy = Path.Combine(_temp.Path, "copy.bin");
+        await client.GetAsync(blob, copy, TestContext.Current.CancellationToken);
+
+        Assert.True(File.Exists(ServerStore.PathOf(blob)));
+        Assert.Equal(File.ReadAllBytes(source), File.ReadAllBytes(copy));
+        await client.DeleteAsync(blob, TestContext.Current.CancellationToken);
+        Assert.False(File.Exists(ServerStore.PathOf(blob)));
+    }
+
+    [Fact]
+    public async Task A_download_damaged_in_transit_is_fetched_again()
+    {
+        var client = Client();
+        var source = Source(500_000);
+        var blob = await client.PutAsync(source, TestContext.Current.CancellationToken);
+        _corruptNextDownloads = 1;
+        var copy = Path.Combine(_temp.Path, "copy.bin");
+
+        await client.GetAsync(blob, copy, TestContext.Current.CancellationToken);
+
+        Assert.Equal(2, _downloads);
+        Assert.Equal(File.ReadAllBytes(source), File.ReadAllBytes(copy));
+    }
+
+    [Fact]
+    public async Task A_blob_that_stays_damaged_is_refused_after_the_retries()
+    {
+        var client = Client(retries: 2);
+        var blob = await client.PutAsync(Source(300_000), TestContext.Current.CancellationToken);
+        _corruptNextDownloads = 100;
+        var copy = Path.Combine(_temp.Path, "copy.bin");
+
+        await Assert.ThrowsAsync<BlobCorruptedException>(() => client.GetAsync(blob, copy, TestContext.Current.CancellationToken));
+
+        Assert.Equal(3, _downloads);
+        Assert.False(File.Exists(copy));
+        Assert.Empty(Directory.GetFiles(_temp.Path, "*.partial"));
+    }
+
+    [Fact]
+    public async Task An_upload_cut_short_never_becomes_visible_on_the_server()
+    {
+        using var http = new HttpClient();
+        var id = new string('b', 64);
+        using var content = new StreamContent(new FailingStream(bytesBeforeFailure: 1_500_000));
+        content.Headers.ContentLength = 3_000_000;
+
+        await Assert.ThrowsAnyAsync<Exception>(() => http.PutAsync(new Uri(Url, "/blobs/" + id), content, TestContext.Current.CancellationToken));
+        await Task.Delay(300, TestContext.Current.CancellationToken); // the server notices the aborted body
+
+        Assert.Empty(Directory.GetFiles(ServerStore.Root, "*", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public async Task An_upload_whose_content_does_not_match_its_id_is_refused()
+    {
+        using var http = new HttpClient();
+        using var content = new ByteArrayContent([1, 2, 3]);
+
+        using var response = await http.PutAsync(new Uri(Url, "/blobs/" + new string('c', 64)), content, TestContext.Current.CancellationToken);
+
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
+        Assert.Empty(Directory.GetFiles(ServerStore.Root, "*", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public async Task With_the_server_gone_the_circuit_opens_and_calls_fail_fast()
+    {
+        var client = Client(retries: 5);
+        var source = Source(1000);
+        await _server!.StopAsync(TestContext.Current.CancellationToken);
+
+        await Assert.ThrowsAsync<BrokenCircuitException>(() => client.PutAsync(source, TestContext.Current.CancellationToken));
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        await Assert.ThrowsAsync<BrokenCircuitException>(() => client.PutAsync(source, TestContext.Current.CancellationToken));
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5), $"An open circuit should fail at once; took {watch.Elapsed}.");
+    }
+}
