@@ -5,6 +5,7 @@ using Akka.Persistence.Sql.Hosting;
 using Akka.Remote.Hosting;
 using Moe.Actors.Balancing;
 using Moe.Actors.Serialization;
+using Moe.Actors.Training;
 
 namespace Moe.Actors.Hosting;
 
@@ -39,7 +40,9 @@ public static class MoeNodeHosting
             .WithDistributedPubSub(null!)
             .WithCustomSerializer("moe", [typeof(IMoeMessage)], system => new MoeSerializer(system))
             .WithMoePersistence(node)
-            .WithLayerBalancers(node);
+            .WithLayerBalancers(node)
+            .WithTrainingCoordinator(node)
+            .WithTrainers(node, boundPort);
     }
 
     public static AkkaConfigurationBuilder WithMoePersistence(this AkkaConfigurationBuilder builder, NodeSettings node)

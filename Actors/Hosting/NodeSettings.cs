@@ -1,4 +1,6 @@
 using Moe.Actors.Balancing;
+using Moe.Actors.Blobs;
+using Moe.Actors.Training;
 
 namespace Moe.Actors.Hosting;
 
@@ -38,6 +40,10 @@ public sealed record NodeSettings
 
     public BalancerSettings Balancer { get; init; } = new();
 
+    public BlobStoreSettings Blobs { get; init; } = new();
+
+    public TrainerSettings Trainer { get; init; } = new();
+
     public bool Has(string role) => Roles.Contains(role);
 
     public void Validate()
@@ -60,6 +66,8 @@ public sealed record NodeSettings
                 throw new ArgumentException($"Seed \"{seed}\" is invalid: use HOST:PORT.");
         }
         Balancer.Validate();
+        Blobs.Validate();
+        Trainer.Validate();
     }
 
     public string[] SeedAddresses(int boundPort) => Seeds.Count == 0

@@ -1,5 +1,8 @@
 using Moe.Actors.Balancing;
+using Moe.Actors.Blobs;
+using Moe.Actors.Training;
 using Moe.Model.Balancing;
+using Moe.Model.Routing;
 
 namespace Moe.Actors.Serialization;
 
@@ -15,6 +18,7 @@ public static class MoeCodecs
     {
         var registry = new CodecRegistry();
         AddBalancer(registry);
+        AddTraining(registry);
         return registry;
     }
 
@@ -62,6 +66,113 @@ public static class MoeCodecs
         .Add<BalancerSnapshot>("s-b",
             (w, m) => { Spec(w, m.Spec); w.I64(m.Step); w.Floats(m.Q); },
             (ref PayloadReader x) => new BalancerSnapshot(Spec(ref x), x.I64(), x.Floats()));
+
+    private static void AddTraining(CodecRegistry r) => r
+        .Add<StartJob>("tjob",
+            (w, m) => Job(w, m.Spec),
+            (ref PayloadReader x) => new StartJob(Job(ref x)))
+        .Add<JobRejected>("tjrej",
+            (w, m) => { w.Text(m.JobId); w.Text(m.Reason); },
+            (ref PayloadReader x) => new JobRejected(x.Text(), x.Text()))
+        .Add<GetJobStatus>("tgst",
+            (_, _) => { },
+            (ref PayloadReader _) => GetJobStatus.Instance)
+        .Add<JobStatus>("tst",
+            (w, m) =>
+            {
+                w.Text(m.JobId); w.I32(m.CommittedRounds); w.I32(m.TotalRounds); w.Flag(m.Finished); OptionalBlob(w, m.Parameters);
+                w.Strings(m.Members); w.Strings(m.LastContributors); w.F64(m.LastLoss);
+            },
+            (ref PayloadReader x) => new JobStatus(
+                x.Text(), x.I32(), x.I32(), x.Flag(), OptionalBlob(ref x), x.Strings(), x.Strings(), x.F64()))
+        .Add<RegisterTrainer>("treg",
+            (w, m) => w.Text(m.TrainerId),
+            (ref PayloadReader x) => new RegisterTrainer(x.Text()))
+        .Add<RoundStart>("trs",
+            (w, m) => { Job(w, m.Spec); w.I32(m.Round); w.Text(m.Attempt); Blob(w, m.Parameters); w.I64(m.Shard); w.I32(m.Contributors); },
+            (ref PayloadReader x) => new RoundStart(Job(ref x), x.I32(), x.Text(), Blob(ref x), x.I64(), x.I32()))
+        .Add<RoundResult>("trr",
+            (w, m) =>
+            {
+                w.Text(m.JobId); w.I32(m.Round); w.Text(m.Attempt); w.Text(m.TrainerId); w.I64(m.Shard); Blob(w, m.Delta);
+                w.I64(m.Tokens); w.F64(m.MeanLoss); w.F64(m.WorstMaxVio); w.I32(m.StaleSteps);
+            },
+            (ref PayloadReader x) => new RoundResult(
+                x.Text(), x.I32(), x.Text(), x.Text(), x.I64(), Blob(ref x), x.I64(), x.F64(), x.F64(), x.I32()))
+        .Add<RoundFailed>("trf",
+            (w, m) => { w.Text(m.JobId); w.I32(m.Round); w.Text(m.Attempt); w.Text(m.TrainerId); w.Text(m.Reason); },
+            (ref PayloadReader x) => new RoundFailed(x.Text(), x.I32(), x.Text(), x.Text(), x.Text()))
+        .Add<JobFinished>("tfin",
+            (w, m) => { w.Text(m.JobId); w.I32(m.Rounds); },
+            (ref PayloadReader x) => new JobFinished(x.Text(), x.I32()))
+        .Add<JobStartedEvent>("e-tjob",
+            (w, m) => { Job(w, m.Spec); Blob(w, m.Parameters); },
+            (ref PayloadReader x) => new JobStartedEvent(Job(ref x), Blob(ref x)))
+        .Add<RoundCommittedEvent>("e-tround",
+            (w, m) =>
+            {
+                w.I32(m.Round); Blob(w, m.Parameters); Blob(w, m.Momentum); w.I64(m.Plan.Next); w.Longs([.. m.Plan.Returned]);
+                w.Strings(m.Contributors); w.F64(m.MeanLoss); w.I64(m.Tokens);
+            },
+            (ref PayloadReader x) => new RoundCommittedEvent(
+                x.I32(), Blob(ref x), Blob(ref x), new ShardPlan(x.I64(), [.. x.Longs()]), x.Strings(), x.F64(), x.I64()));
+
+    private static void Job(PayloadWriter w, JobSpec spec)
+    {
+        w.Text(spec.JobId);
+        w.Text(spec.Preset);
+        w.I32((int)spec.Router);
+        w.Flag(spec.TextPath is not null);
+        if (spec.TextPath is not null)
+            w.Text(spec.TextPath);
+        w.I32(spec.Rounds);
+        w.I32(spec.InnerSteps);
+        w.I32(spec.BatchSize);
+        w.F64(spec.InnerLearningRate);
+        w.F64(spec.OuterLearningRate);
+        w.F64(spec.OuterMomentum);
+        w.I32(spec.Quorum);
+        w.I64(spec.RoundTimeout.Ticks);
+        w.I32(spec.Seed);
+        w.I32(spec.HistogramBins);
+        w.I32(spec.MaxStaleness);
+    }
+
+    private static JobSpec Job(ref PayloadReader x) => new()
+    {
+        JobId = x.Text(),
+        Preset = x.Text(),
+        Router = (RouterKind)x.I32(),
+        TextPath = x.Flag() ? x.Text() : null,
+        Rounds = x.I32(),
+        InnerSteps = x.I32(),
+        BatchSize = x.I32(),
+        InnerLearningRate = x.F64(),
+        OuterLearningRate = x.F64(),
+        OuterMomentum = x.F64(),
+        Quorum = x.I32(),
+        RoundTimeout = TimeSpan.FromTicks(x.I64()),
+        Seed = x.I32(),
+        HistogramBins = x.I32(),
+        MaxStaleness = x.I32(),
+    };
+
+    private static void Blob(PayloadWriter w, BlobRef blob)
+    {
+        w.Text(blob.Sha256);
+        w.I64(blob.Size);
+    }
+
+    private static BlobRef Blob(ref PayloadReader x) => BlobRef.Create(x.Text(), x.I64());
+
+    private static void OptionalBlob(PayloadWriter w, BlobRef? blob)
+    {
+        w.Flag(blob is not null);
+        if (blob is not null)
+            Blob(w, blob);
+    }
+
+    private static BlobRef? OptionalBlob(ref PayloadReader x) => x.Flag() ? Blob(ref x) : null;
 
     private static void Spec(PayloadWriter w, LayerSpec spec)
     {

@@ -45,6 +45,13 @@ public sealed class SequenceSampler
         return Window(sequences);
     }
 
+    /// <summary>
+    /// The batch of the sequences at the given positions of the seeded order (position p is sequence p mod
+    /// Sequences of epoch p / Sequences), as cluster trainers read their data shard; leaves the position alone.
+    /// </summary>
+    public (Tensor Inputs, Tensor Targets) At(IReadOnlyList<long> positions) =>
+        Window([.. positions.Select(SequenceAt)]);
+
     private (Tensor Inputs, Tensor Targets) Window(int[] sequences)
     {
         var window = new long[sequences.Length * (_length + 1)];

@@ -1,3 +1,4 @@
+using Moe.Model.Balancing;
 using Moe.Model.Routing;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -42,12 +43,24 @@ public sealed class MoeFeedForward : nn.Module<Tensor, Tensor>
     /// <summary>Routed slots the capacity limit turned away in the last forward pass.</summary>
     public long LastDropped { get; private set; }
 
+    /// <summary>
+    /// When set (cluster training with BIP or QB), each forward pass also summarises its batch for the layer's
+    /// balancer: the histogram of s - p, with p the token prices at the q the router just solved.
+    /// </summary>
+    public HistogramRange? SummaryRange { get; set; }
+
+    /// <summary>The summary of the last forward pass (see <see cref="SummaryRange"/>), or null.</summary>
+    public ExpertHistogram? LastSummary { get; private set; }
+
     public override Tensor forward(Tensor x)
     {
         var dim = x.shape[^1];
         var tokens = x.reshape(-1, dim);
         var scores = Routing.Scoring.Scores(gate.forward(tokens), _config.ScoreFunction);
         var decision = Router.Route(scores);
+        LastSummary = SummaryRange is { } range && Router is DualPriceRouter dual
+            ? ExpertHistogram.Build(scores, DualBalancing.TokenPrices(scores.detach(), dual.State!.to(scores.device), _config.TopK, dual.Clip), range)
+            : null;
 
         var topK = _config.TopK;
         using var slotsPerToken = topK.ToScalar(); // explicit Scalars: see RmsNorm

@@ -25,6 +25,9 @@ public abstract class DualPriceRouter : IRouter
 
     public RouterConfig Config { get; }
 
+    /// <summary>True for BIP (prices clipped at 0), false for Quantile Balancing.</summary>
+    public bool Clip => _clip;
+
     /// <summary>The current q (float32, on the device of the last batch routed).</summary>
     public Tensor? State => _q;
 

@@ -43,10 +43,23 @@ public sealed class TrainingLoop : IDisposable
 
     internal AdamW Optimizer => _optimizer;
 
-    /// <summary>Steps taken so far (the next step's index).</summary>
-    public int Step { get; internal set; }
+    /// <summary>
+    /// Steps taken so far (the next step's index), which drives the learning-rate schedule; cluster trainers set
+    /// it to the global step at the start of each round.
+    /// </summary>
+    public int Step { get; set; }
 
     public StepMetrics TrainStep()
+    {
+        using var scope = NewDisposeScope();
+        return TrainStep(Sampler.Next(Training.BatchSize));
+    }
+
+    /// <summary>
+    /// One optimiser step on the given batch ([batch, length] inputs and next-token targets; the caller disposes
+    /// them).
+    /// </summary>
+    public StepMetrics TrainStep((Tensor Inputs, Tensor Targets) batch)
     {
         using var scope = NewDisposeScope();
         var watch = Stopwatch.StartNew();
@@ -55,8 +68,7 @@ public sealed class TrainingLoop : IDisposable
         foreach (var group in _optimizer.ParamGroups)
             group.LearningRate = learningRate;
 
-        var (inputs, targets) = Sampler.Next(Training.BatchSize);
-        (inputs, targets) = (inputs.to(Device), targets.to(Device));
+        var (inputs, targets) = (batch.Inputs.to(Device), batch.Targets.to(Device));
         _optimizer.zero_grad();
         var (total, languageModel) = Model.Loss(inputs, targets);
         total.backward();

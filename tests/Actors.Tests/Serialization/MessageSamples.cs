@@ -1,5 +1,8 @@
 using Moe.Actors.Balancing;
+using Moe.Actors.Blobs;
+using Moe.Actors.Training;
 using Moe.Model.Balancing;
+using Moe.Model.Routing;
 
 namespace Moe.Actors.Tests.Serialization;
 
@@ -8,8 +11,42 @@ internal static class MessageSamples
 {
     private static readonly LayerSpec Spec = LayerSpec.Create(4, 2, new HistogramRange(-1f, 1f, 8), clip: true);
 
+    private static readonly JobSpec Job = new()
+    {
+        JobId = "job-1",
+        Preset = "tiny",
+        Router = RouterKind.QuantileBalancing,
+        TextPath = "/data/text.jsonl",
+        Rounds = 7,
+        InnerSteps = 3,
+        BatchSize = 5,
+        InnerLearningRate = 1e-3,
+        OuterLearningRate = 0.7,
+        OuterMomentum = 0.9,
+        Quorum = 2,
+        RoundTimeout = TimeSpan.FromSeconds(90.5),
+        Seed = 42,
+        HistogramBins = 500,
+        MaxStaleness = 1,
+    };
+
+    private static readonly BlobRef Blob = BlobRef.Create(new string('e', 64), 123_456_789);
+
     public static IEnumerable<object> All()
     {
+        yield return new StartJob(Job);
+        yield return new StartJob(Job with { TextPath = null });
+        yield return new JobRejected("job-1", "job \"x\" is running");
+        yield return GetJobStatus.Instance;
+        yield return new JobStatus("job-1", 3, 7, false, Blob, ["a", "b"], ["a"], 4.25);
+        yield return JobStatus.None;
+        yield return new RegisterTrainer("10.0.0.1:4053/trainer-0");
+        yield return new RoundStart(Job, 3, "abc123", Blob, 17, 2);
+        yield return new RoundResult("job-1", 3, "abc123", "t0", 17, Blob, 4096, 5.5, 0.25, 1);
+        yield return new RoundFailed("job-1", 3, "abc123", "t0", "blob missing");
+        yield return new JobFinished("job-1", 7);
+        yield return new JobStartedEvent(Job, Blob);
+        yield return new RoundCommittedEvent(3, Blob, Blob with { Size = 7 }, new ShardPlan(12, [4, 9]), ["t0", "t1"], 5.25, 8192);
         yield return new ConfigureLayer("job-1", 3, Spec);
         yield return new StepSummary("job-1", 3, "node-a/trainer-0", 41, 2, 5,
             [3, 2, 5, 0], [.. Enumerable.Range(0, 32).Select(k => (long)(k % 3))], [0.1f, -0f, float.Epsilon, 0.7f]);

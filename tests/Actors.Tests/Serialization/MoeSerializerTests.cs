@@ -8,7 +8,7 @@ namespace Moe.Actors.Tests.Serialization;
 public sealed class MoeSerializerTests
 {
     public static TheoryData<string> Manifests =>
-        [.. MessageSamples.All().Select(MoeCodecs.Registry.Manifest)];
+        [.. MessageSamples.All().Select(MoeCodecs.Registry.Manifest).Distinct()];
 
     [Fact]
     public void Every_registered_message_type_has_a_round_trip_sample()
@@ -22,21 +22,22 @@ public sealed class MoeSerializerTests
     [MemberData(nameof(Manifests))]
     public void Each_message_round_trips_to_an_equal_message(string manifest)
     {
-        var original = MessageSamples.All().Single(m => MoeCodecs.Registry.Manifest(m) == manifest);
+        foreach (var original in MessageSamples.All().Where(m => MoeCodecs.Registry.Manifest(m) == manifest))
+        {
+            var bytes = MoeCodecs.Registry.Write(original);
+            var copy = MoeCodecs.Registry.Read(bytes, manifest);
 
-        var bytes = MoeCodecs.Registry.Write(original);
-        var copy = MoeCodecs.Registry.Read(bytes, manifest);
-
-        Assert.IsType(original.GetType(), copy);
-        Assert.Equal(bytes, MoeCodecs.Registry.Write(copy)); // every field, arrays included, bit for bit
-        Assert.Equal(Describe(original), Describe(copy));
+            Assert.IsType(original.GetType(), copy);
+            Assert.Equal(bytes, MoeCodecs.Registry.Write(copy)); // every field, arrays included, bit for bit
+            Assert.Equal(Describe(original), Describe(copy));
+        }
     }
 
     [Theory]
     [MemberData(nameof(Manifests))]
     public void A_truncated_payload_fails_with_a_serialization_error(string manifest)
     {
-        var bytes = MoeCodecs.Registry.Write(MessageSamples.All().Single(m => MoeCodecs.Registry.Manifest(m) == manifest));
+        var bytes = MoeCodecs.Registry.Write(MessageSamples.All().First(m => MoeCodecs.Registry.Manifest(m) == manifest));
 
         Assert.Throws<SerializationException>(() => MoeCodecs.Registry.Read(bytes.AsSpan(0, bytes.Length - 1), manifest));
         Assert.Throws<SerializationException>(() => MoeCodecs.Registry.Read([.. bytes, 0], manifest));

@@ -41,7 +41,9 @@ internal sealed class TestNode : IAsyncDisposable
         builder.Services.AddAkka(settings.SystemName, akka =>
         {
             akka.AddMoeNode(settings, port);
-            akka.AddHocon("akka.loglevel = WARNING\nakka.coordinated-shutdown.exit-clr = off", HoconAddMode.Prepend);
+            // MOE_TEST_LOG=INFO shows the actors' logs when a cluster test needs explaining.
+            var level = Environment.GetEnvironmentVariable("MOE_TEST_LOG") ?? "WARNING";
+            akka.AddHocon($"akka.loglevel = {level}\nakka.stdout-loglevel = {level}\nakka.coordinated-shutdown.exit-clr = off", HoconAddMode.Prepend);
             configure?.Invoke(akka);
         });
         var host = builder.Build();

@@ -1,0 +1,60 @@
+using Moe.Actors.Blobs;
+
+namespace Moe.Actors.Training;
+
+/// <summary>Starts a job, or resumes it when the same spec is sent again; answered with <see cref="JobStatus"/> or <see cref="JobRejected"/>.</summary>
+public sealed record StartJob(JobSpec Spec) : IMoeMessage;
+
+public sealed record JobRejected(string JobId, string Reason) : IMoeMessage;
+
+/// <summary>Answered with <see cref="JobStatus"/>.</summary>
+public sealed record GetJobStatus : IMoeMessage
+{
+    public static GetJobStatus Instance { get; } = new();
+}
+
+/// <summary>The coordinator's view of the job; <paramref name="Parameters"/> is the checkpoint pointer.</summary>
+public sealed record JobStatus(
+    string JobId,
+    int CommittedRounds,
+    int TotalRounds,
+    bool Finished,
+    BlobRef? Parameters,
+    string[] Members,
+    string[] LastContributors,
+    double LastLoss) : IMoeMessage
+{
+    public static JobStatus None { get; } = new("", 0, 0, false, null, [], [], double.NaN);
+}
+
+/// <summary>
+/// A trainer announces itself (and again every few seconds, so a coordinator that moved to another node learns
+/// its members). It is admitted at the start of the next round.
+/// </summary>
+public sealed record RegisterTrainer(string TrainerId) : IMoeMessage;
+
+/// <summary>
+/// One trainer's part of a round: start from <paramref name="Parameters"/>, take H inner steps on data shard
+/// <paramref name="Shard"/> starting at global step Round x H, with <paramref name="Contributors"/> trainers in the
+/// round. <paramref name="Attempt"/> tells a retried round from the first try.
+/// </summary>
+public sealed record RoundStart(JobSpec Spec, int Round, string Attempt, BlobRef Parameters, long Shard, int Contributors) : IMoeMessage;
+
+/// <summary>A trainer finished its part: the delta (global minus local) is in the blob store.</summary>
+public sealed record RoundResult(
+    string JobId,
+    int Round,
+    string Attempt,
+    string TrainerId,
+    long Shard,
+    BlobRef Delta,
+    long Tokens,
+    double MeanLoss,
+    double WorstMaxVio,
+    int StaleSteps) : IMoeMessage;
+
+/// <summary>A trainer could not finish its part (it is dropped from the round, which still commits if a quorum finishes).</summary>
+public sealed record RoundFailed(string JobId, int Round, string Attempt, string TrainerId, string Reason) : IMoeMessage;
+
+/// <summary>The last round committed: trainers stop.</summary>
+public sealed record JobFinished(string JobId, int Rounds) : IMoeMessage;

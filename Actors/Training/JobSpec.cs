@@ -1,0 +1,104 @@
+using Moe.Actors.Balancing;
+using Moe.Model.Balancing;
+using Moe.Model.Network;
+using Moe.Model.Routing;
+using Moe.Model.Training;
+
+namespace Moe.Actors.Training;
+
+/// <summary>
+/// A training job as the coordinator holds it (persisted with the job): the model preset, the data, and the round
+/// protocol of DESIGN.md section 4. Rounds x InnerSteps global steps in all.
+/// </summary>
+public sealed record JobSpec
+{
+    public required string JobId { get; init; }
+
+    public string Preset { get; init; } = "small-16e";
+
+    /// <summary>bip (clipped dual, the paper) or qb (Quantile Balancing); both are balanced cluster-wide.</summary>
+    public RouterKind Router { get; init; } = RouterKind.Bip;
+
+    /// <summary>Training text (file, folder or jsonl) every trainer can read; null: the Brown Corpus.</summary>
+    public string? TextPath { get; init; }
+
+    public int Rounds { get; init; } = 50;
+
+    /// <summary>H: inner AdamW steps per trainer per round. H = 1 is synchronous data parallelism.</summary>
+    public int InnerSteps { get; init; } = 10;
+
+    /// <summary>Sequences per inner step per trainer; 0: the preset's.</summary>
+    public int BatchSize { get; init; }
+
+    /// <summary>Peak inner learning rate; 0: the preset's.</summary>
+    public double InnerLearningRate { get; init; }
+
+    /// <summary>DiLoCo's outer Nesterov step: lr 0.7 and momentum 0.9 in the paper.</summary>
+    public double OuterLearningRate { get; init; } = 0.7;
+
+    public double OuterMomentum { get; init; } = 0.9;
+
+    /// <summary>Trainers that must finish a round for it to commit (and be present for it to start).</summary>
+    public int Quorum { get; init; } = 1;
+
+    /// <summary>A round that has not finished after this long commits with the trainers that did (if a quorum).</summary>
+    public TimeSpan RoundTimeout { get; init; } = TimeSpan.FromMinutes(5);
+
+    public int Seed { get; init; } = 1;
+
+    public int HistogramBins { get; init; } = HistogramRange.Default.Bins;
+
+    /// <summary>A trainer waits for the global q of step t - 1 - MaxStaleness before step t (bounded staleness).</summary>
+    public int MaxStaleness { get; init; } = 2;
+
+    public ModelPresets.Preset PresetDefinition => ModelPresets.Get(Preset);
+
+    public MoeModelConfig Model => PresetDefinition.Model with { Router = Router };
+
+    public int MoeLayers => Model.Layers - Model.DenseLayers;
+
+    public TrainingConfig Training
+    {
+        get
+        {
+            var preset = PresetDefinition.Training;
+            return preset with
+            {
+                Steps = Rounds * InnerSteps,
+                BatchSize = BatchSize > 0 ? BatchSize : preset.BatchSize,
+                LearningRate = InnerLearningRate > 0 ? InnerLearningRate : preset.LearningRate,
+                WarmupSteps = Math.Min(preset.WarmupSteps, Math.Max(1, (Rounds * InnerSteps) / 10)),
+                Seed = Seed,
+                EvaluationInterval = 0,
+            };
+        }
+    }
+
+    public LayerSpec LayerSpec => LayerSpec.Create(Model.Experts, Model.TopK,
+        new HistogramRange(HistogramRange.Default.Low, HistogramRange.Default.High, HistogramBins), Router == RouterKind.Bip);
+
+    /// <summary>Checks every field; the message names the field, the value and what is allowed.</summary>
+    public void Validate()
+    {
+        JobIds.Validate(JobId);
+        _ = PresetDefinition;
+        if (Router is not (RouterKind.Bip or RouterKind.QuantileBalancing))
+            throw new ArgumentException($"Job router {Router} cannot be balanced by the cluster: use bip or qb.");
+        Check(Rounds >= 1, nameof(Rounds), Rounds, "at least 1");
+        Check(InnerSteps >= 1, nameof(InnerSteps), InnerSteps, "at least 1");
+        Check(BatchSize >= 0, nameof(BatchSize), BatchSize, "0 (preset) or more");
+        Check(InnerLearningRate >= 0 && double.IsFinite(InnerLearningRate), nameof(InnerLearningRate), InnerLearningRate, "0 (preset) or a positive number");
+        Check(OuterLearningRate > 0 && double.IsFinite(OuterLearningRate), nameof(OuterLearningRate), OuterLearningRate, "a positive number");
+        Check(OuterMomentum is >= 0 and < 1, nameof(OuterMomentum), OuterMomentum, "0 <= momentum < 1");
+        Check(Quorum >= 1, nameof(Quorum), Quorum, "at least 1");
+        Check(RoundTimeout > TimeSpan.Zero, nameof(RoundTimeout), RoundTimeout, "a positive duration");
+        Check(HistogramBins >= 2, nameof(HistogramBins), HistogramBins, "at least 2");
+        Check(MaxStaleness >= 0, nameof(MaxStaleness), MaxStaleness, "0 or more");
+    }
+
+    private static void Check(bool ok, string field, object value, string allowed)
+    {
+        if (!ok)
+            throw new ArgumentException($"Job:{field} = {value} is invalid: use {allowed}.");
+    }
+}

@@ -1,0 +1,30 @@
+namespace Moe.Actors.Training;
+
+/// <summary>The round the coordinator is running (not persisted: an unfinished round is simply run again).</summary>
+internal sealed class RoundInProgress(int round, string attempt, Dictionary<string, long> shards, ShardPlan planAfterAssign, DateTime started)
+{
+    /// <summary>The plan with this round's shards handed out; what is committed when the round is.</summary>
+    public ShardPlan PlanAfterAssign { get; } = planAfterAssign;
+
+    public int Round { get; } = round;
+
+    public string Attempt { get; } = attempt;
+
+    /// <summary>Trainers still expected to report, with their shard.</summary>
+    public Dictionary<string, long> Expected { get; } = shards;
+
+    /// <summary>Every shard handed out in this round, by trainer.</summary>
+    public IReadOnlyDictionary<string, long> Assigned { get; } = new Dictionary<string, long>(shards);
+
+    public Dictionary<string, RoundResult> Results { get; } = [];
+
+    public DateTime Started { get; } = started;
+
+    /// <summary>The outer step is being computed: late results and drops change nothing any more.</summary>
+    public bool Committing { get; set; }
+
+    public bool AllReported => Expected.Count == 0;
+
+    /// <summary>Shards handed out whose trainer did not deliver a result: they go back to the plan.</summary>
+    public IEnumerable<long> Unfinished => Assigned.Where(a => !Results.ContainsKey(a.Key)).Select(a => a.Value);
+}

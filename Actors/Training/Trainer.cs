@@ -1,0 +1,217 @@
+using Akka.Actor;
+using Akka.Cluster.Tools.PublishSubscribe;
+using Akka.Event;
+using Moe.Actors.Balancing;
+using Moe.Actors.Blobs;
+using Moe.Model.Data;
+using Moe.Model.Training.Rounds;
+
+namespace Moe.Actors.Training;
+
+/// <summary>
+/// A trainer owns one device and a model replica. Rounds run on their own thread (the mailbox stays responsive:
+/// it takes new q, new rounds and stop requests while a step runs); each step warm-starts BIP from the latest
+/// global q within the job's staleness bound and sends every MoE layer's summary to its balancer.
+/// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001", Justification = "An actor's life ends in PostStop, which releases them.")]
+public sealed class Trainer : ReceiveActor, IWithTimers
+{
+    private readonly string _id;
+    private readonly string _device;
+    private readonly TrainerSettings _settings;
+    private readonly IActorRef _coordinator;
+    private readonly IActorRef _balancers;
+    private readonly IBlobStore _blobs;
+    private readonly string _workDirectory;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly IActorRef _self; // Self needs the actor's context, which the training thread does not have
+
+    private RoundWorker? _worker;
+    private string? _workerJob;
+    private QBoard? _board;
+    private string? _subscribedJob;
+    private CancellationTokenSource? _running;
+    private string? _runningAttempt;
+    private RoundStart? _next; // a new round that arrived while the previous one was stopping
+
+    public Trainer(string id, string device, TrainerSettings settings, IActorRef coordinator, IActorRef balancers, IBlobStore blobs, string workDirectory)
+    {
+        _id = id;
+        _device = device;
+        _settings = settings;
+        _coordinator = coordinator;
+        _balancers = balancers;
+        _blobs = blobs;
+        _workDirectory = Directory.CreateDirectory(workDirectory).FullName;
+        _self = Self;
+
+        Receive<RoundStart>(OnRoundStart);
+        Receive<QPublished>(q => _board?.Offer(q.Layer, q.Step, q.Q));
+        Receive<CurrentQ>(q => _board?.Offer(q.Layer, q.Step, q.Q));
+        Receive<PartDone>(OnPartDone);
+        Receive<JobFinished>(f =>
+        {
+            _log.Info("Job {0} finished after {1} rounds", f.JobId, f.Rounds);
+            _running?.Cancel();
+        });
+        Receive<CommandRejected>(r => _log.Warning("Balancer of layer {0} rejected a summary of step {1}: {2}", r.Layer, r.Step, r.Reason));
+        Receive<SubscribeAck>(_ => { });
+        Receive<Register>(_ => _coordinator.Tell(new RegisterTrainer(_id)));
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(string id, string device, TrainerSettings settings, IActorRef coordinator, IActorRef balancers, IBlobStore blobs, string workDirectory) =>
+        Akka.Actor.Props.Create(() => new Trainer(id, device, settings, coordinator, balancers, blobs, workDirectory));
+
+    protected override void PreStart()
+    {
+        _coordinator.Tell(new RegisterTrainer(_id));
+        Timers.StartPeriodicTimer("register", Register.Instance, _settings.RegisterInterval);
+    }
+
+    protected override void PostStop()
+    {
+        _running?.Cancel();
+        // The worker's thread notices the cancellation between steps and disposes nothing itself: do it here
+        // only when no round is running, else leave it to the finalizer-free process exit.
+        if (_running is null)
+            _worker?.Dispose();
+    }
+
+    private void OnRoundStart(RoundStart start)
+    {
+        if (start.Attempt == _runningAttempt)
+            return;
+        if (_running is not null)
+        {
+            _log.Info("Round {0} (attempt {1}) replaces the running attempt {2}", start.Round, start.Attempt, _runningAttempt);
+            _running.Cancel();
+            _next = start; // started once the running part has stopped (see OnPartDone)
+            return;
+        }
+        var spec = start.Spec;
+        if (_subscribedJob != spec.JobId)
+        {
+            DistributedPubSub.Get(Context.System).Mediator.Tell(new Subscribe(BalancerTopics.For(spec.JobId), Self));
+            _subscribedJob = spec.JobId;
+            _board = new QBoard(spec.MoeLayers);
+        }
+        // A joining or restarted trainer starts from the balancers' current q.
+        for (var layer = 0; layer < spec.MoeLayers; layer++)
+            _balancers.Tell(new GetQ(spec.JobId, layer));
+
+        _running = new CancellationTokenSource();
+        _runningAttempt = start.Attempt;
+        var token = _running.Token;
+        var self = Self;
+        var board = _board!;
+        Task.Factory.StartNew(() => RunPart(start, board, token), token, TaskCreationOptions.LongRunning, TaskScheduler.Default)
+            .Unwrap()
+            .PipeTo(self, success: r => new PartDone(start, r, null), failure: e => new PartDone(start, null, e));
+    }
+
+    private void OnPartDone(PartDone done)
+    {
+        _running?.Dispose();
+        _running = null;
+        _runningAttempt = null;
+        var start = done.Start;
+        var cause = done.Error?.GetBaseException();
+        if (done.Result is { } result)
+        {
+            _coordinator.Tell(result);
+        }
+        else if (cause is OperationCanceledException)
+        {
+            _log.Info("Round {0} (attempt {1}) stopped", start.Round, start.Attempt);
+        }
+        else
+        {
+            _log.Error(cause, "Round {0} failed on trainer {1}", start.Round, _id);
+            _coordinator.Tell(new RoundFailed(start.Spec.JobId, start.Round, start.Attempt, _id, cause?.Message ?? "unknown error"));
+        }
+        if (_next is { } next)
+        {
+            _next = null;
+            OnRoundStart(next);
+        }
+    }
+
+    /// <summary>The trainer's part of a round, on its own thread.</summary>
+    private async Task<RoundResult> RunPart(RoundStart start, QBoard board, CancellationToken token)
+    {
+        var spec = start.Spec;
+        var worker = EnsureWorker(spec);
+        var parameters = Path.Combine(_workDirectory, $"{start.Attempt}-global");
+        var delta = Path.Combine(_workDirectory, $"{start.Attempt}-delta");
+        try
+        {
+            await _blobs.GetAsync(start.Parameters, parameters, token).ConfigureAwait(false);
+            worker.LoadGlobal(parameters);
+            var loaded = new long[spec.MoeLayers];
+            Array.Fill(loaded, -1);
+            double lossSum = 0, worstMaxVio = 0;
+            long tokens = 0;
+            var staleSteps = 0;
+            for (var h = 0; h < spec.InnerSteps; h++)
+            {
+                token.ThrowIfCancellationRequested();
+                var step = (start.Round * spec.InnerSteps) + h;
+                if (!board.WaitForAll(step - 1 - spec.MaxStaleness, _settings.StalenessWait, token))
+                    staleSteps++;
+                var globalQ = new float[]?[spec.MoeLayers];
+                for (var layer = 0; layer < spec.MoeLayers; layer++)
+                {
+                    var (qStep, q) = board.Latest(layer);
+                    if (q is not null && qStep > loaded[layer])
+                        (globalQ[layer], loaded[layer]) = (q, qStep);
+                }
+                var metrics = worker.Step(start.Shard, h, step, globalQ);
+                lossSum += metrics.Loss;
+                tokens += metrics.Tokens;
+                worstMaxVio = Math.Max(worstMaxVio, metrics.WorstMaxVio);
+                SendSummaries(spec, step, start.Contributors, worker, metrics.Tokens);
+            }
+            worker.SaveDelta(delta);
+            var blob = await _blobs.PutAsync(delta, token).ConfigureAwait(false);
+            return new RoundResult(spec.JobId, start.Round, start.Attempt, _id, start.Shard, blob, tokens,
+                lossSum / spec.InnerSteps, worstMaxVio, staleSteps);
+        }
+        finally
+        {
+            File.Delete(parameters);
+            File.Delete(delta);
+        }
+    }
+
+    private void SendSummaries(JobSpec spec, long step, int contributors, RoundWorker worker, long tokens)
+    {
+        for (var layer = 0; layer < worker.Layers.Count; layer++)
+        {
+            var moe = worker.Layers[layer];
+            var histogram = moe.LastSummary ?? throw new InvalidOperationException($"MoE layer {layer} produced no summary.");
+            _balancers.Tell(new StepSummary(spec.JobId, layer, _id, step, contributors, tokens,
+                moe.LastLoads, histogram.Counts.ToArray(), worker.LocalQ(layer)), _self);
+        }
+    }
+
+    // The dataset and model replica are built once per job, on the training thread.
+    private RoundWorker EnsureWorker(JobSpec spec)
+    {
+        if (_worker is not null && _workerJob == spec.JobId)
+            return _worker;
+        _worker?.Dispose();
+        var data = Corpus.Load(spec.TextPath, Path.Combine(_workDirectory, "..", "cache"), spec.Model.VocabSize, m => _log.Info("{0}", m));
+        _worker = new RoundWorker(spec.Model, spec.Training with { Device = _device }, data, spec.InnerSteps, spec.LayerSpec.Range);
+        _workerJob = spec.JobId;
+        return _worker;
+    }
+
+    private sealed record PartDone(RoundStart Start, RoundResult? Result, Exception? Error);
+
+    private sealed class Register
+    {
+        public static readonly Register Instance = new();
+    }
+}

@@ -1,0 +1,27 @@
+namespace Moe.Actors.Training;
+
+/// <summary>The trainers of one node. Bound from configuration (section "Trainer").</summary>
+public sealed record TrainerSettings
+{
+    /// <summary>Trainer actors on this node, one per device; 0: one per GPU when there are any, else one.</summary>
+    public int Count { get; init; } = 1;
+
+    /// <summary>auto, cpu, cuda or cuda:N; with several CUDA trainers, trainer k takes cuda:k.</summary>
+    public string Device { get; init; } = "auto";
+
+    /// <summary>The longest a step waits for the global q its staleness bound asks for before going on with its own.</summary>
+    public TimeSpan StalenessWait { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How often a trainer announces itself to the coordinator (which may have moved).</summary>
+    public TimeSpan RegisterInterval { get; init; } = TimeSpan.FromSeconds(2);
+
+    public void Validate()
+    {
+        if (Count < 0)
+            throw new ArgumentException($"Trainer:Count = {Count} is invalid: use 0 (one per device) or more.");
+        if (StalenessWait < TimeSpan.Zero)
+            throw new ArgumentException($"Trainer:StalenessWait = {StalenessWait} is invalid: use 0 or more.");
+        if (RegisterInterval <= TimeSpan.Zero)
+            throw new ArgumentException($"Trainer:RegisterInterval = {RegisterInterval} is invalid: use a positive duration.");
+    }
+}

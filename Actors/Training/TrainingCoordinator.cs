@@ -1,0 +1,307 @@
+using Akka.Actor;
+using Akka.Event;
+using Akka.Persistence;
+using Moe.Actors.Balancing;
+using Moe.Actors.Blobs;
+
+namespace Moe.Actors.Training;
+
+/// <summary>
+/// The job's coordinator, a persistent cluster singleton. It runs DiLoCo rounds (DESIGN.md section 4): every
+/// registered trainer gets the global parameters and a data shard, takes H inner steps and returns its delta;
+/// the coordinator averages the deltas of the trainers that finished, applies the outer Nesterov step, stores
+/// the new parameters and persists the round. Trainers join at the next round; a trainer that dies or fails is
+/// dropped from its round, which commits when a quorum finished (else it runs again). Heavy work runs off the
+/// actor's thread, so the mailbox stays responsive.
+/// </summary>
+public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
+{
+    private readonly IBlobStore _blobs;
+    private readonly IActorRef _balancers;
+    private readonly string _workDirectory;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Dictionary<string, IActorRef> _members = [];
+
+    private CoordinatorState _state = CoordinatorState.Empty;
+    private RoundInProgress? _round;
+    private bool _balancersReady;
+    private bool _starting;
+
+    public TrainingCoordinator(IBlobStore blobs, IActorRef balancers, string workDirectory)
+    {
+        _blobs = blobs;
+        _balancers = balancers;
+        _workDirectory = Directory.CreateDirectory(workDirectory).FullName;
+
+        Recover<JobStartedEvent>(e => _state = _state.Apply(e));
+        Recover<RoundCommittedEvent>(e => _state = _state.Apply(e));
+
+        Command<StartJob>(OnStartJob);
+        Command<JobCreated>(OnJobCreated);
+        Command<GetJobStatus>(_ => Sender.Tell(Status()));
+        Command<RegisterTrainer>(OnRegister);
+        Command<Terminated>(t => OnTerminated(t.ActorRef));
+        Command<RoundResult>(OnResult);
+        Command<RoundFailed>(f => Drop(f.TrainerId, f.Round, f.Attempt, f.Reason));
+        Command<RoundTimedOut>(t => OnTimeout(t.Attempt));
+        Command<RoundComputed>(OnComputed);
+        Command<WorkFailed>(OnWorkFailed);
+        Command<BalancersConfigured>(_ => { _balancersReady = true; TryStartRound(); });
+        Command<Tick>(_ => OnTick());
+    }
+
+    public override string PersistenceId => "training-coordinator";
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(IBlobStore blobs, IActorRef balancers, string workDirectory) =>
+        Akka.Actor.Props.Create(() => new TrainingCoordinator(blobs, balancers, workDirectory));
+
+    protected override void OnReplaySuccess()
+    {
+        Timers.StartPeriodicTimer("tick", Tick.Instance, TimeSpan.FromSeconds(1));
+        if (_state.Spec is not null)
+            _log.Info("Coordinator recovered job {0} at round {1} of {2}", _state.Spec.JobId, _state.CommittedRounds, _state.Spec.Rounds);
+    }
+
+    private void OnStartJob(StartJob command)
+    {
+        try
+        {
+            command.Spec.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            Sender.Tell(new JobRejected(command.Spec.JobId, e.Message));
+            return;
+        }
+        if (_state.Spec is { } running)
+        {
+            if (running.JobId == command.Spec.JobId)
+                Sender.Tell(Status()); // resume: the job goes on from its last committed round
+            else
+                Sender.Tell(new JobRejected(command.Spec.JobId, $"job \"{running.JobId}\" is running on this cluster; one job per cluster"));
+            return;
+        }
+        if (_starting)
+        {
+            Sender.Tell(new JobRejected(command.Spec.JobId, "a job is being created; ask again in a moment"));
+            return;
+        }
+        _starting = true;
+        var sender = Sender;
+        var spec = command.Spec;
+        OuterStepWork.InitialParameters(spec, _blobs, _workDirectory, CancellationToken.None).PipeTo(Self,
+            success: blob => new JobCreated(spec, blob, sender),
+            failure: e => new WorkFailed($"creating the initial parameters of {spec.JobId}", e, sender));
+    }
+
+    private void OnJobCreated(JobCreated created)
+    {
+        Persist(new JobStartedEvent(created.Spec, created.Parameters), e =>
+        {
+            _starting = false;
+            _state = _state.Apply(e);
+            _log.Info("Job {0} started: {1} rounds of {2} inner steps, preset {3}", e.Spec.JobId, e.Spec.Rounds, e.Spec.InnerSteps, e.Spec.Preset);
+            created.ReplyTo.Tell(Status());
+            ConfigureBalancers();
+        });
+    }
+
+    private void OnRegister(RegisterTrainer register)
+    {
+        if (_members.TryGetValue(register.TrainerId, out var known) && known.Equals(Sender))
+            return;
+        if (known is not null)
+            Context.Unwatch(known);
+        _members[register.TrainerId] = Sender;
+        Context.Watch(Sender);
+        _log.Info("Trainer {0} joined ({1} members); it takes part from the next round", register.TrainerId, _members.Count);
+        TryStartRound();
+    }
+
+    private void OnTerminated(IActorRef trainer)
+    {
+        foreach (var (id, member) in _members.Where(m => m.Value.Equals(trainer)).ToList())
+        {
+            _members.Remove(id);
+            Drop(id, _round?.Round ?? -1, _round?.Attempt ?? "", "the trainer stopped or its node left the cluster");
+        }
+    }
+
+    private void OnTick()
+    {
+        if (_state.Spec is not null && !_balancersReady)
+            ConfigureBalancers();
+        TryStartRound();
+    }
+
+    private void ConfigureBalancers()
+    {
+        if (_state.Spec is not { } spec)
+            return;
+        var asks = Enumerable.Range(0, spec.MoeLayers).Select(layer =>
+            _balancers.Ask<CurrentQ>(new ConfigureLayer(spec.JobId, layer, spec.LayerSpec), TimeSpan.FromSeconds(5)));
+        Task.WhenAll(asks).PipeTo(Self,
+            success: _ => BalancersConfigured.Instance,
+            failure: e => new WorkFailed("configuring the layer balancers (retrying)", e, ActorRefs.Nobody));
+    }
+
+    private void TryStartRound()
+    {
+        if (_state.Spec is not { } spec || _state.Parameters is not { } parameters || _round is not null || !_balancersReady)
+            return;
+        if (_state.Finished)
+            return;
+        if (_members.Count < spec.Quorum)
+            return;
+        var members = _members.OrderBy(m => m.Key, StringComparer.Ordinal).ToList();
+        var (plan, shards) = _state.Plan.Assign(members.Count);
+        var attempt = Guid.NewGuid().ToString("N")[..12];
+        _round = new RoundInProgress(_state.CommittedRounds, attempt,
+            members.Select((m, k) => (m.Key, shards[k])).ToDictionary(p => p.Key, p => p.Item2), plan, DateTime.UtcNow);
+        for (var k = 0; k < members.Count; k++)
+            members[k].Value.Tell(new RoundStart(spec, _round.Round, attempt, parameters, shards[k], members.Count));
+        Timers.StartSingleTimer("round-timeout", new RoundTimedOut(attempt), spec.RoundTimeout);
+        _log.Info("Round {0} started with {1} trainers (attempt {2})", _round.Round, members.Count, attempt);
+    }
+
+    private void OnResult(RoundResult result)
+    {
+        if (_round is not { Committing: false } round || result.Attempt != round.Attempt || !round.Expected.Remove(result.TrainerId))
+        {
+            _log.Info("Ignoring a result of trainer {0} for round {1} (attempt {2}): not expected now", result.TrainerId, result.Round, result.Attempt);
+            return;
+        }
+        round.Results[result.TrainerId] = result;
+        if (round.AllReported)
+            CommitOrRetry(round);
+    }
+
+    private void Drop(string trainerId, int roundNumber, string attempt, string reason)
+    {
+        if (_round is not { Committing: false } round || round.Attempt != attempt || !round.Expected.Remove(trainerId))
+            return;
+        _log.Warning("Trainer {0} dropped from round {1}: {2}", trainerId, roundNumber, reason);
+        if (round.AllReported)
+            CommitOrRetry(round);
+    }
+
+    private void OnTimeout(string attempt)
+    {
+        if (_round is not { Committing: false } round || round.Attempt != attempt)
+            return;
+        _log.Warning("Round {0} timed out waiting for {1}", round.Round, string.Join(", ", round.Expected.Keys));
+        round.Expected.Clear();
+        CommitOrRetry(round);
+    }
+
+    private void CommitOrRetry(RoundInProgress round)
+    {
+        var spec = _state.Spec!;
+        if (round.Results.Count < spec.Quorum)
+        {
+            _log.Warning("Round {0} has {1} results, quorum is {2}: running it again", round.Round, round.Results.Count, spec.Quorum);
+            DeleteDeltas(round);
+            _round = null;
+            return; // the next tick starts it again with the members present then
+        }
+        round.Committing = true;
+        Timers.Cancel("round-timeout");
+        var deltas = round.Results.Values.OrderBy(r => r.TrainerId, StringComparer.Ordinal).Select(r => r.Delta).ToList();
+        OuterStepWork.Step(spec, _state.Parameters!, _state.Momentum, deltas, _blobs, _workDirectory, CancellationToken.None)
+            .PipeTo(Self,
+                success: r => new RoundComputed(round.Attempt, r.Parameters, r.Momentum),
+                failure: e => new WorkFailed($"the outer step of round {round.Round}", e, ActorRefs.Nobody));
+    }
+
+    private void OnComputed(RoundComputed computed)
+    {
+        if (_round is not { } round || round.Attempt != computed.Attempt)
+            return;
+        var results = round.Results.Values.ToList();
+        var plan = round.PlanAfterAssign.GiveBack(round.Unfinished);
+        var previous = (_state.Parameters, _state.Momentum);
+        var committed = new RoundCommittedEvent(
+            round.Round, computed.Parameters, computed.Momentum, plan,
+            [.. results.Select(r => r.TrainerId).Order(StringComparer.Ordinal)],
+            results.Average(r => r.MeanLoss), results.Sum(r => r.Tokens));
+        Persist(committed, e =>
+        {
+            _state = _state.Apply(e);
+            _round = null;
+            _log.Info("Round {0} committed: {1} trainers, loss {2:F4}, {3:F1} s", e.Round, e.Contributors.Length, e.MeanLoss,
+                (DateTime.UtcNow - round.Started).TotalSeconds);
+            DeleteAfterCommit(round, previous.Parameters, previous.Momentum);
+            if (_state.Finished)
+            {
+                foreach (var member in _members.Values)
+                    member.Tell(new JobFinished(_state.Spec!.JobId, _state.CommittedRounds));
+            }
+            else
+            {
+                TryStartRound();
+            }
+        });
+    }
+
+    private void OnWorkFailed(WorkFailed failed)
+    {
+        _log.Warning(failed.Cause, "Failed {0}", failed.What);
+        if (failed.ReplyTo is { } replyTo && !replyTo.IsNobody())
+        {
+            _starting = false;
+            replyTo.Tell(new JobRejected(_state.Spec?.JobId ?? "", $"failed {failed.What}: {failed.Cause.Message}"));
+        }
+        if (_round is { Committing: true } round && failed.What.StartsWith("the outer step", StringComparison.Ordinal))
+        {
+            DeleteDeltas(round);
+            _round = null; // run the round again
+        }
+    }
+
+    private void DeleteAfterCommit(RoundInProgress round, BlobRef? parameters, BlobRef? momentum) =>
+        DeleteUnreferenced(round.Results.Values.Select(r => r.Delta).Append(parameters).Append(momentum));
+
+    private void DeleteDeltas(RoundInProgress round) => DeleteUnreferenced(round.Results.Values.Select(r => r.Delta));
+
+    // Content addressing means equal content is one blob: with one trainer, the first momentum equals its delta.
+    // Only blobs the committed state does not point at may go.
+    private void DeleteUnreferenced(IEnumerable<BlobRef?> blobs)
+    {
+        foreach (var blob in blobs.OfType<BlobRef>().Distinct())
+        {
+            if (blob != _state.Parameters && blob != _state.Momentum)
+                Forget(blob);
+        }
+    }
+
+    // Best effort: a blob left behind costs disk, never correctness.
+    private void Forget(BlobRef blob) =>
+        _blobs.DeleteAsync(blob, CancellationToken.None).ContinueWith(
+            t => _log.Warning("Could not delete blob {0}: {1}", blob, t.Exception?.GetBaseException().Message),
+            TaskContinuationOptions.OnlyOnFaulted);
+
+    private JobStatus Status() => _state.Spec is not { } spec
+        ? JobStatus.None
+        : new JobStatus(spec.JobId, _state.CommittedRounds, spec.Rounds, _state.Finished, _state.Parameters,
+            [.. _members.Keys.Order(StringComparer.Ordinal)], _state.LastContributors, _state.LastLoss);
+
+    private sealed record JobCreated(JobSpec Spec, BlobRef Parameters, IActorRef ReplyTo);
+
+    private sealed record RoundTimedOut(string Attempt);
+
+    private sealed record RoundComputed(string Attempt, BlobRef Parameters, BlobRef Momentum);
+
+    private sealed record WorkFailed(string What, Exception Cause, IActorRef? ReplyTo);
+
+    private sealed class BalancersConfigured
+    {
+        public static readonly BalancersConfigured Instance = new();
+    }
+
+    private sealed class Tick
+    {
+        public static readonly Tick Instance = new();
+    }
+}

@@ -1,0 +1,57 @@
+using Akka.Actor;
+using Akka.Cluster.Hosting;
+using Akka.Hosting;
+using Moe.Actors.Balancing;
+using Moe.Actors.Hosting;
+using static TorchSharp.torch;
+
+namespace Moe.Actors.Training;
+
+/// <summary>Marker for the coordinator singleton (its proxy on every node) in the actor registry.</summary>
+public sealed class TrainingCoordinatorKey;
+
+/// <summary>Marker for this node's trainer actors in the actor registry (the first one; see <see cref="TrainingHosting"/>).</summary>
+public sealed class TrainersKey;
+
+public static class TrainingHosting
+{
+    public const string CoordinatorName = "training-coordinator";
+
+    /// <summary>The coordinator singleton on coordinator nodes (with a proxy everywhere, through which trainers talk to it).</summary>
+    public static AkkaConfigurationBuilder WithTrainingCoordinator(this AkkaConfigurationBuilder builder, NodeSettings node)
+    {
+        var options = new ClusterSingletonOptions { Role = NodeRoles.Coordinator };
+        if (!node.Has(NodeRoles.Coordinator))
+            return builder.WithSingletonProxy<TrainingCoordinatorKey>(CoordinatorName, options);
+        var blobs = node.Blobs.Create(node.DataDirectory);
+        var work = Path.Combine(node.DataDirectory, "coordinator");
+        return builder.WithSingleton<TrainingCoordinatorKey>(
+            CoordinatorName,
+            (_, registry, _) => TrainingCoordinator.Props(blobs, registry.Get<LayerBalancerRegion>(), work),
+            options,
+            createProxyToo: true);
+    }
+
+    /// <summary>One trainer actor per device on trainer nodes.</summary>
+    public static AkkaConfigurationBuilder WithTrainers(this AkkaConfigurationBuilder builder, NodeSettings node, int boundPort)
+    {
+        if (!node.Has(NodeRoles.Trainer))
+            return builder;
+        var settings = node.Trainer;
+        var blobs = node.Blobs.Create(node.DataDirectory);
+        return builder.WithActors((system, registry) =>
+        {
+            var gpus = cuda.is_available() ? cuda.device_count() : 0;
+            var count = settings.Count > 0 ? settings.Count : Math.Max(1, gpus);
+            for (var k = 0; k < count; k++)
+            {
+                var device = settings.Device == "auto" && gpus > 1 ? $"cuda:{k % gpus}" : settings.Device;
+                var id = $"{node.PublicHostname ?? node.Hostname}:{boundPort}/trainer-{k}";
+                var trainer = system.ActorOf(Trainer.Props(id, device, settings, registry.Get<TrainingCoordinatorKey>(),
+                    registry.Get<LayerBalancerRegion>(), blobs, Path.Combine(node.DataDirectory, "trainers", $"{boundPort}-{k}")), $"trainer-{k}");
+                if (k == 0)
+                    registry.Register<TrainersKey>(trainer);
+            }
+        });
+    }
+}

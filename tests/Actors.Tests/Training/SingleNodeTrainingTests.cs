@@ -1,0 +1,51 @@
+using Akka.Actor;
+using Moe.Actors.Balancing;
+using Moe.Actors.Blobs;
+using Moe.Actors.Tests.Support;
+using Moe.Actors.Training;
+using Moe.Model.Network;
+using Moe.Model.Training.Rounds;
+
+namespace Moe.Actors.Tests.Training;
+
+public sealed class SingleNodeTrainingTests : IDisposable
+{
+    private readonly TempDirectory _data = new();
+
+    public void Dispose() => _data.Dispose();
+
+    [Fact]
+    public async Task One_node_with_every_role_trains_the_tiny_preset_through_all_rounds()
+    {
+        var text = TrainingText.Write(_data.Path);
+        await using var node = await TestNode.StartAsync(TestNode.Settings(Path.Combine(_data.Path, "node")));
+        var coordinator = node.Registry.Get<TrainingCoordinatorKey>();
+        Assert.True(node.Registry.TryGet<TrainersKey>(out var trainer), "no trainer actor");
+        var identity = await node.System.ActorSelection(trainer.Path).Ask<ActorIdentity>(new Identify(1), TimeSpan.FromSeconds(3), TestContext.Current.CancellationToken);
+        Assert.NotNull(identity.Subject);
+        var spec = new JobSpec { JobId = "solo", Preset = "tiny", TextPath = text, Rounds = 3, InnerSteps = 2, RoundTimeout = TimeSpan.FromSeconds(60) };
+
+        var started = await coordinator.Ask<JobStatus>(new StartJob(spec), TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+        var finished = await ClusterWait.ForStatus(coordinator, s => s.Finished, TimeSpan.FromSeconds(40));
+
+        Assert.Equal(0, started.CommittedRounds);
+        Assert.Equal(3, finished.CommittedRounds);
+        Assert.Single(finished.LastContributors);
+        Assert.True(double.IsFinite(finished.LastLoss) && finished.LastLoss > 0, $"loss {finished.LastLoss}");
+        for (var layer = 0; layer < spec.MoeLayers; layer++)
+        {
+            var q = await node.Balancers.Ask<CurrentQ>(new GetQ("solo", layer), TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+            Assert.Equal(spec.Rounds * spec.InnerSteps - 1, q.Step); // one committed q per global step
+        }
+
+        // The checkpoint pointer names parameters that load into a fresh model of the job's shape.
+        var store = new DirectoryBlobStore(Path.Combine(_data.Path, "node", "blobs"));
+        var file = Path.Combine(_data.Path, "final.params");
+        await store.GetAsync(finished.Parameters!, file, TestContext.Current.CancellationToken);
+        using var model = new MoeTransformer(spec.Model);
+        var tensors = ParameterFile.Load(file);
+        ParameterFile.CopyInto(model, tensors);
+        foreach (var (_, value) in tensors)
+            value.Dispose();
+    }
+}
