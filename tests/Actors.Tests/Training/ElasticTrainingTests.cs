@@ -1,0 +1,114 @@
+using Akka.Actor;
+using Moe.Actors.Balancing;
+using Moe.Actors.Blobs;
+using Moe.Actors.Hosting;
+using Moe.Actors.Tests.Support;
+using Moe.Actors.Training;
+
+namespace Moe.Actors.Tests.Training;
+
+/// <summary>
+/// Several ActorSystems on loopback ports, sharing one database file and one blob directory as nodes on one
+/// machine (or a shared volume) would.
+/// </summary>
+public sealed class ElasticTrainingTests : IDisposable
+{
+    private static readonly TimeSpan Long = TimeSpan.FromSeconds(150);
+    private readonly TempDirectory _data = new();
+    private readonly string _text;
+
+    public ElasticTrainingTests() => _text = TrainingText.Write(_data.Path, sentences: 4000);
+
+    public void Dispose() => _data.Dispose();
+
+    private NodeSettings Node(string name, int seedPort, params string[] roles) => new()
+    {
+        Port = 0,
+        DataDirectory = Path.Combine(_data.Path, name),
+        Roles = roles,
+        Seeds = seedPort == 0 ? [] : [$"127.0.0.1:{seedPort}"],
+        Persistence = new PersistenceSettings { ConnectionString = $"Data Source={Path.Combine(_data.Path, "cluster.db")}" },
+        Blobs = new BlobStoreSettings { Directory = Path.Combine(_data.Path, "blobs") },
+        Trainer = new TrainerSettings { StalenessWait = TimeSpan.FromSeconds(2) },
+    };
+
+    private JobSpec Job(string id, int rounds) => new()
+    {
+        JobId = id,
+        Preset = "tiny",
+        TextPath = _text,
+        Rounds = rounds,
+        InnerSteps = 8,
+        Quorum = 1,
+        RoundTimeout = TimeSpan.FromSeconds(30),
+    };
+
+    [Fact]
+    public async Task A_joining_trainer_contributes_from_the_next_round_and_a_killed_one_does_not_stop_the_job()
+    {
+        await using var seed = await TestNode.StartAsync(Node("seed", 0, NodeRoles.Coordinator, NodeRoles.Balancer));
+        await using var first = await TestNode.StartAsync(Node("t1", seed.Port, NodeRoles.Trainer));
+        await using var second = await TestNode.StartAsync(Node("t2", seed.Port, NodeRoles.Trainer));
+        var coordinator = seed.Registry.Get<TrainingCoordinatorKey>();
+        await ClusterWait.ForStatus(coordinator, _ => true, TimeSpan.FromSeconds(10));
+        await coordinator.Ask<JobStatus>(new StartJob(Job("elastic", rounds: 14)), TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+
+        var together = await ClusterWait.ForStatus(coordinator, s => s.LastContributors.Length == 2, Long);
+
+        await using var third = await TestNode.StartAsync(Node("t3", seed.Port, NodeRoles.Trainer));
+        var joined = await ClusterWait.ForStatus(coordinator, s => s.LastContributors.Length == 3, Long);
+
+        await second.CrashAsync();
+        var afterCrash = await ClusterWait.ForStatus(coordinator,
+            s => s.CommittedRounds > joined.CommittedRounds + 1 && s.LastContributors.Length == 2, Long);
+        var done = await ClusterWait.ForStatus(coordinator, s => s.Finished, Long);
+
+        Assert.True(together.CommittedRounds >= 1);
+        Assert.Contains(joined.LastContributors, t => t.StartsWith($"127.0.0.1:{third.Port}/", StringComparison.Ordinal));
+        Assert.DoesNotContain(afterCrash.LastContributors, t => t.StartsWith($"127.0.0.1:{second.Port}/", StringComparison.Ordinal));
+        Assert.Equal(14, done.CommittedRounds);
+        Assert.True(double.IsFinite(done.LastLoss));
+    }
+
+    [Fact]
+    public async Task When_the_coordinator_and_balancer_node_stops_both_recover_elsewhere_from_the_database()
+    {
+        var primary = await TestNode.StartAsync(Node("a", 0, NodeRoles.Coordinator, NodeRoles.Balancer));
+        await using var standby = await TestNode.StartAsync(Node("b", primary.Port, NodeRoles.Coordinator, NodeRoles.Balancer));
+        await using var trainer = await TestNode.StartAsync(Node("t", primary.Port, NodeRoles.Trainer));
+        var coordinator = trainer.Registry.Get<TrainingCoordinatorKey>();
+        var spec = Job("failover", rounds: 40);
+        await ClusterWait.ForStatus(coordinator, _ => true, TimeSpan.FromSeconds(10));
+        await coordinator.Ask<JobStatus>(new StartJob(spec), TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+        await ClusterWait.ForStatus(coordinator, s => s.CommittedRounds >= 3, Long);
+
+        var before = await coordinator.Ask<JobStatus>(GetJobStatus.Instance, TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken);
+        var qBefore = await trainer.Balancers.Ask<CurrentQ>(new GetQ("failover", 0), TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken);
+        await primary.DisposeAsync(); // SIGTERM: hand-over of the singleton and the shards to the standby
+
+        var resumed = await ClusterWait.ForStatus(coordinator, s => s.JobId == "failover", Long);
+        var qAfter = await AskUntilAnswered<CurrentQ>(trainer.Balancers, new GetQ("failover", 0));
+        var done = await ClusterWait.ForStatus(coordinator, s => s.Finished, Long);
+
+        Assert.True(resumed.CommittedRounds >= before.CommittedRounds, $"round {resumed.CommittedRounds} < {before.CommittedRounds}: a committed round was lost");
+        Assert.True(qAfter.Step >= qBefore.Step, $"q recovered at step {qAfter.Step}, before the stop it was at {qBefore.Step}");
+        Assert.Equal(spec.Rounds, done.CommittedRounds);
+        var firstRecoveredQ = qAfter.Step == qBefore.Step ? qAfter.Q : null;
+        if (firstRecoveredQ is not null)
+            Assert.Equal(qBefore.Q, firstRecoveredQ);
+    }
+
+    private static async Task<T> AskUntilAnswered<T>(IActorRef target, object message)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return await target.Ask<T>(message, TimeSpan.FromSeconds(3), TestContext.Current.CancellationToken);
+            }
+            catch (AskTimeoutException) when (attempt < 20)
+            {
+            }
+        }
+    }
+}
