@@ -1,3 +1,5 @@
+using Moe.Model.Balancing;
+
 namespace Moe.Actors.Balancing;
 
 /// <summary>A message routed to the layer balancer of (<see cref="JobId"/>, <see cref="Layer"/>).</summary>
@@ -30,7 +32,7 @@ public sealed record StepSummary(
     int Contributors,
     long Tokens,
     long[] Loads,
-    long[] Histogram,
+    SparseCounts Histogram,
     float[] LocalQ) : IBalancerCommand;
 
 /// <summary>Asks for the last acknowledged q; answered with <see cref="CurrentQ"/>.</summary>

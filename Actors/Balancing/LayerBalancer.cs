@@ -134,6 +134,7 @@ public sealed class LayerBalancer : ReceivePersistentActor, IWithTimers
             events.Add(new QCommitted(merge.Step, merge.Histogram.ExpertPrices(spec.TopK, spec.Clip)));
             published[merge.Step] = (merge.Loads, merge.Trainers.Count);
             _closedStep = merge.Step;
+            _pending.Recycle(merge);
         }
         PersistAllAsync(events, e =>
         {

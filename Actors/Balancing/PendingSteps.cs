@@ -11,6 +11,10 @@ internal sealed class PendingSteps(LayerSpec spec)
 {
     private readonly SortedDictionary<long, StepMerge> _steps = [];
 
+    // A dense histogram is experts x bins longs (512 kB for 64 x 1,000): recycle them rather than allocate one
+    // per step on the large-object heap.
+    private readonly Stack<ExpertHistogram> _free = [];
+
     public int Count => _steps.Count;
 
     public enum AddResult
@@ -20,19 +24,20 @@ internal sealed class PendingSteps(LayerSpec spec)
         ContributorMismatch,
     }
 
-    /// <summary>Adds a validated summary (see <see cref="SummaryValidation"/>) of a step not yet committed.</summary>
+    /// <summary>Adds a summary that <see cref="SummaryValidation"/> accepted, of a step not yet committed.</summary>
     public AddResult Add(StepSummary summary, DateTime now)
     {
         if (!_steps.TryGetValue(summary.Step, out var merge))
         {
-            merge = new StepMerge(summary.Step, summary.Contributors, new ExpertHistogram(spec.Experts, spec.Range), new long[spec.Experts]);
+            var histogram = _free.Count > 0 ? _free.Pop() : new ExpertHistogram(spec.Experts, spec.Range);
+            merge = new StepMerge(summary.Step, summary.Contributors, histogram, new long[spec.Experts]);
             _steps.Add(summary.Step, merge);
         }
         if (merge.Contributors != summary.Contributors)
             return AddResult.ContributorMismatch;
         if (!merge.Trainers.Add(summary.TrainerId))
             return AddResult.Duplicate;
-        merge.Histogram.Add(summary.Histogram, summary.Tokens);
+        merge.Histogram.AddValidated(summary.Histogram, summary.Tokens);
         for (var j = 0; j < merge.Loads.Length; j++)
             merge.Loads[j] += summary.Loads[j];
         merge.LastUpdate = now;
@@ -56,6 +61,13 @@ internal sealed class PendingSteps(LayerSpec spec)
             ready.Add(oldest);
         }
         return ready;
+    }
+
+    /// <summary>Takes back the histogram of a step that was read out.</summary>
+    public void Recycle(StepMerge merge)
+    {
+        merge.Histogram.Clear();
+        _free.Push(merge.Histogram);
     }
 
     /// <summary>Forgets steps that can no longer commit (at or before <paramref name="committedStep"/>).</summary>

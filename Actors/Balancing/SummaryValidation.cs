@@ -45,7 +45,7 @@ public static class SummaryValidation
         }
         try
         {
-            ExpertHistogram.ValidateCounts(spec.Experts, spec.Range, summary.Tokens, summary.Histogram);
+            ExpertHistogram.ValidateSparse(spec.Experts, spec.Range, summary.Tokens, summary.Histogram);
         }
         catch (ArgumentException e)
         {

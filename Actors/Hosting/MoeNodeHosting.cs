@@ -48,8 +48,11 @@ public static class MoeNodeHosting
     public static AkkaConfigurationBuilder WithMoePersistence(this AkkaConfigurationBuilder builder, NodeSettings node)
     {
         var persistence = node.Persistence;
+        var connectionString = persistence.ResolveConnectionString(node.DataDirectory);
+        if (persistence.Provider == PersistenceProvider.Sqlite)
+            SqliteFile.UseWriteAheadLog(connectionString);
         return builder.WithSqlPersistence(
-            connectionString: persistence.ResolveConnectionString(node.DataDirectory),
+            connectionString: connectionString,
             providerName: persistence.ProviderName,
             mode: PersistenceMode.Both,
             autoInitialize: true);

@@ -30,10 +30,10 @@ public static class MoeCodecs
             (w, m) =>
             {
                 w.Text(m.JobId); w.I32(m.Layer); w.Text(m.TrainerId); w.I64(m.Step); w.I32(m.Contributors);
-                w.I64(m.Tokens); w.Longs(m.Loads); w.Longs(m.Histogram); w.Floats(m.LocalQ);
+                w.I64(m.Tokens); w.Longs(m.Loads); Sparse(w, m.Histogram); w.Floats(m.LocalQ);
             },
             (ref PayloadReader x) => new StepSummary(
-                x.Text(), x.I32(), x.Text(), x.I64(), x.I32(), x.I64(), x.Longs(), x.Longs(), x.Floats()))
+                x.Text(), x.I32(), x.Text(), x.I64(), x.I32(), x.I64(), x.Longs(), Sparse(ref x), x.Floats()))
         .Add<GetQ>("bget",
             (w, m) => { w.Text(m.JobId); w.I32(m.Layer); },
             (ref PayloadReader x) => new GetQ(x.Text(), x.I32()))
@@ -156,6 +156,31 @@ public static class MoeCodecs
         HistogramBins = x.I32(),
         MaxStaleness = x.I32(),
     };
+
+    // Indices as gaps: small numbers, one varint byte each for a dense stretch of bins.
+    private static void Sparse(PayloadWriter w, SparseCounts counts)
+    {
+        var gaps = new long[counts.Length];
+        for (var k = 0; k < gaps.Length; k++)
+            gaps[k] = counts.Indices[k] - (k == 0 ? 0L : counts.Indices[k - 1]);
+        w.Longs(gaps);
+        w.Longs(counts.Counts);
+    }
+
+    private static SparseCounts Sparse(ref PayloadReader x)
+    {
+        var gaps = x.Longs();
+        var indices = new int[gaps.Length];
+        long index = 0;
+        for (var k = 0; k < gaps.Length; k++)
+        {
+            index += gaps[k];
+            indices[k] = index is >= 0 and <= int.MaxValue
+                ? (int)index
+                : throw new System.Runtime.Serialization.SerializationException($"A histogram index of {index} does not fit.");
+        }
+        return new SparseCounts(indices, x.Longs());
+    }
 
     private static void Blob(PayloadWriter w, BlobRef blob)
     {

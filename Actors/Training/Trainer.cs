@@ -192,7 +192,7 @@ public sealed class Trainer : ReceiveActor, IWithTimers
             var moe = worker.Layers[layer];
             var histogram = moe.LastSummary ?? throw new InvalidOperationException($"MoE layer {layer} produced no summary.");
             _balancers.Tell(new StepSummary(spec.JobId, layer, _id, step, contributors, tokens,
-                moe.LastLoads, histogram.Counts.ToArray(), worker.LocalQ(layer)), _self);
+                moe.LastLoads, histogram.ToSparse(), worker.LocalQ(layer)), _self);
         }
     }
 

@@ -14,6 +14,11 @@ public sealed class ExpertHistogram
 {
     private readonly long[] _counts; // [experts, bins], expert-major
 
+    // Per expert, the span of bins that may be non-zero: read-outs and clearing skip the empty rest (a batch
+    // fills a few hundred of 1,000 bins, and a balancer does both once per step).
+    private readonly int[] _lowest;
+    private readonly int[] _highest;
+
     public ExpertHistogram(int experts, HistogramRange range)
     {
         if (experts < 1)
@@ -21,6 +26,9 @@ public sealed class ExpertHistogram
         Experts = experts;
         Range = range;
         _counts = new long[experts * range.Bins];
+        _lowest = new int[experts];
+        _highest = new int[experts];
+        ResetSpans();
     }
 
     public int Experts { get; }
@@ -58,6 +66,7 @@ public sealed class ExpertHistogram
             var counts = flat.flatten().bincount(null, experts * range.Bins).cpu();
             counts.data<long>().CopyTo(histogram._counts, 0, 0);
         }
+        histogram.WidenSpans();
         histogram.Tokens = scores.shape[0];
         return histogram;
     }
@@ -90,6 +99,115 @@ public sealed class ExpertHistogram
         }
     }
 
+    /// <summary>The non-zero cells, for sending (see <see cref="SparseCounts"/>).</summary>
+    public SparseCounts ToSparse()
+    {
+        var nonZero = 0;
+        foreach (var c in _counts)
+            nonZero += c != 0 ? 1 : 0;
+        var indices = new int[nonZero];
+        var counts = new long[nonZero];
+        for (int k = 0, n = 0; k < _counts.Length; k++)
+        {
+            if (_counts[k] != 0)
+                (indices[n], counts[n++]) = (k, _counts[k]);
+        }
+        return new SparseCounts(indices, counts);
+    }
+
+    /// <summary>
+    /// Checks sparse counts received from elsewhere: as many indices as counts, indices strictly increasing and
+    /// inside experts x bins, counts non-negative, and every expert's histogram counting exactly <paramref name="tokens"/>.
+    /// </summary>
+    public static void ValidateSparse(int experts, HistogramRange range, long tokens, SparseCounts counts)
+    {
+        if (counts.Indices.Length != counts.Counts.Length)
+            throw new ArgumentException(
+                $"Sparse counts have {counts.Indices.Length} indices but {counts.Counts.Length} counts.", nameof(counts));
+        var cells = experts * range.Bins;
+        Span<long> sums = stackalloc long[experts];
+        var previous = -1;
+        var expert = 0;
+        var expertEnd = range.Bins; // indices are sorted: walk the experts along with them, no division per cell
+        for (var k = 0; k < counts.Length; k++)
+        {
+            var index = counts.Indices[k];
+            if (index <= previous || index >= cells)
+                throw new ArgumentException(
+                    $"Sparse index {index} at position {k} is out of order or outside 0..{cells - 1}.", nameof(counts));
+            if (counts.Counts[k] < 0)
+                throw new ArgumentException($"Counts must be non-negative; cell {index} has {counts.Counts[k]}.", nameof(counts));
+            while (index >= expertEnd)
+            {
+                expert++;
+                expertEnd += range.Bins;
+            }
+            sums[expert] += counts.Counts[k];
+            previous = index;
+        }
+        for (var j = 0; j < experts; j++)
+        {
+            if (sums[j] != tokens)
+                throw new ArgumentException(
+                    $"Expert {j}'s histogram counts {sums[j]} tokens but the summary says {tokens}.", nameof(counts));
+        }
+    }
+
+    /// <summary>Validates sparse counts of the same layer and binning (see <see cref="ValidateSparse"/>) and adds them.</summary>
+    public void Add(SparseCounts counts, long tokens)
+    {
+        ValidateSparse(Experts, Range, tokens, counts);
+        AddValidated(counts, tokens);
+    }
+
+    /// <summary>
+    /// Adds sparse counts that <see cref="ValidateSparse"/> already accepted for this layer and binning (a balancer
+    /// validates before it touches any state, and should not pay for the check twice).
+    /// </summary>
+    public void AddValidated(SparseCounts counts, long tokens)
+    {
+        var expert = 0;
+        var expertStart = 0;
+        for (var k = 0; k < counts.Length; k++)
+        {
+            var index = counts.Indices[k];
+            _counts[index] += counts.Counts[k];
+            while (index >= expertStart + Range.Bins)
+            {
+                expert++;
+                expertStart += Range.Bins;
+            }
+            var bin = index - expertStart;
+            _lowest[expert] = Math.Min(_lowest[expert], bin);
+            _highest[expert] = Math.Max(_highest[expert], bin);
+        }
+        Tokens += tokens;
+    }
+
+    /// <summary>Empties the histogram so that it can be reused (a balancer merges a step into a recycled one).</summary>
+    public void Clear()
+    {
+        for (var j = 0; j < Experts; j++)
+        {
+            if (_highest[j] >= _lowest[j])
+                _counts.AsSpan((j * Range.Bins) + _lowest[j], _highest[j] - _lowest[j] + 1).Clear();
+        }
+        ResetSpans();
+        Tokens = 0;
+    }
+
+    private void ResetSpans()
+    {
+        Array.Fill(_lowest, Range.Bins);
+        Array.Fill(_highest, -1);
+    }
+
+    private void WidenSpans()
+    {
+        Array.Fill(_lowest, 0);
+        Array.Fill(_highest, Range.Bins - 1);
+    }
+
     /// <summary>Adds another summary of the same layer and binning into this one.</summary>
     public void Add(ExpertHistogram other)
     {
@@ -98,6 +216,7 @@ public sealed class ExpertHistogram
                 $"Cannot merge a histogram of {other.Experts} experts over {other.Range} into one of {Experts} over {Range}.",
                 nameof(other));
         AddCounts(other._counts);
+        WidenSpans();
         Tokens += other.Tokens;
     }
 
@@ -106,6 +225,7 @@ public sealed class ExpertHistogram
     {
         ValidateCounts(Experts, Range, tokens, counts);
         AddCounts(counts);
+        WidenSpans();
         Tokens += tokens;
     }
 
@@ -151,7 +271,7 @@ public sealed class ExpertHistogram
             throw new ArgumentOutOfRangeException(nameof(rank), rank, "Rank must be at least 1.");
         var counts = CountsOf(expert);
         long above = 0;
-        for (var b = Range.Bins - 1; b >= 0; b--)
+        for (var b = _highest[expert]; b >= 0; b--)
         {
             var inBin = counts[b];
             if (above + inBin >= rank)

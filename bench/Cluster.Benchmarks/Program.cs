@@ -12,6 +12,12 @@ switch (args)
     case ["throughput", var preset, ..]:
         TrainingBench.Throughput(preset, args.Length > 2 ? args[2] : "data", steps: 20);
         return;
+    case ["balancer", ..]:
+        await BalancerBench.Throughput(BenchDirectory(), steps: args.Length > 1 ? int.Parse(args[1]) : 5000);
+        return;
+    case ["latency", ..]:
+        await BalancerBench.Latency(BenchDirectory(), steps: args.Length > 1 ? int.Parse(args[1]) : 1000);
+        return;
 }
 
 // In-process: the generated benchmark project would not carry our libtorch fix, and one process keeps every
@@ -20,3 +26,6 @@ var config = ManualConfig.Create(DefaultConfig.Instance)
     .AddJob(Job.ShortRun.WithToolchain(InProcessEmitToolchain.Instance))
     .WithOptions(ConfigOptions.JoinSummary);
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, config);
+
+static string BenchDirectory() =>
+    Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), "moe-bench-" + Guid.NewGuid().ToString("N")[..8])).FullName;

@@ -3,6 +3,7 @@ using Akka.Cluster.Tools.PublishSubscribe;
 using Moe.Actors.Balancing;
 using Moe.Actors.Hosting;
 using Moe.Actors.Tests.Support;
+using Moe.Model.Balancing;
 
 namespace Moe.Actors.Tests.Balancing;
 
@@ -90,7 +91,8 @@ public sealed class LayerBalancerTests : IDisposable
         { "nan-q", "non-finite" },
         { "q-length", "local q has" },
         { "negative-count", "negative" },
-        { "histogram-length", "counts" },
+        { "histogram-length", "indices but" },
+        { "histogram-order", "out of order" },
         { "token-mismatch", "tokens" },
         { "unknown-job", "unknown job" },
         { "far-ahead", "too far ahead" },
@@ -106,15 +108,17 @@ public sealed class LayerBalancerTests : IDisposable
         var before = await Status(node, "bad", 0);
         using var scores = Summaries.Scores(128, Summaries.Spec.Experts, seed: 5);
         var good = Summaries.Split("bad", 0, 0, scores, 1, Summaries.Spec)[0];
-        var histogram = (long[])good.Histogram.Clone();
+        var indices = (int[])good.Histogram.Indices.Clone();
+        var counts = (long[])good.Histogram.Counts.Clone();
         var bad = problem switch
         {
             "loads-length" => good with { Loads = good.Loads[1..] },
             "negative-load" => good with { Loads = [-1, .. good.Loads[1..]] },
             "nan-q" => good with { LocalQ = [float.NaN, .. good.LocalQ[1..]] },
             "q-length" => good with { LocalQ = [.. good.LocalQ, 0f] },
-            "negative-count" => good with { Histogram = Bump(histogram, 0, -good.Tokens - 1, 1, good.Tokens + 1) },
-            "histogram-length" => good with { Histogram = histogram[..^1] },
+            "negative-count" => good with { Histogram = new SparseCounts(indices, Bump(counts, 0, -good.Tokens - 1, 1, good.Tokens + 1)) },
+            "histogram-length" => good with { Histogram = new SparseCounts(indices, counts[..^1]) },
+            "histogram-order" => good with { Histogram = new SparseCounts([indices[1], indices[0], .. indices[2..]], counts) },
             "token-mismatch" => good with { Tokens = good.Tokens + 1 },
             "unknown-job" => good with { JobId = "never-started" },
             "far-ahead" => good with { Step = new BalancerSettings().MaxStepsAhead + 1 },

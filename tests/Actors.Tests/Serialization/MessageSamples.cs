@@ -49,7 +49,7 @@ internal static class MessageSamples
         yield return new RoundCommittedEvent(3, Blob, Blob with { Size = 7 }, new ShardPlan(12, [4, 9]), ["t0", "t1"], 5.25, 8192);
         yield return new ConfigureLayer("job-1", 3, Spec);
         yield return new StepSummary("job-1", 3, "node-a/trainer-0", 41, 2, 5,
-            [3, 2, 5, 0], [.. Enumerable.Range(0, 32).Select(k => (long)(k % 3))], [0.1f, -0f, float.Epsilon, 0.7f]);
+            [3, 2, 5, 0], new SparseCounts([0, 3, 8, 9, 31], [5, 1, 2, 2, 5]), [0.1f, -0f, float.Epsilon, 0.7f]);
         yield return new GetQ("job-1", 3);
         yield return new GetBalancerStatus("job-1", 3);
         yield return new CurrentQ("job-1", 3, -1, [0.25f, 0f, 1f, 3e-8f]);

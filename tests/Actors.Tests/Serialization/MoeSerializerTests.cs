@@ -2,6 +2,7 @@ using System.Runtime.Serialization;
 using Akka.Actor;
 using Moe.Actors.Serialization;
 using Moe.Actors.Tests.Support;
+using Moe.Model.Balancing;
 
 namespace Moe.Actors.Tests.Serialization;
 
@@ -82,6 +83,7 @@ public sealed class MoeSerializerTests
     private static string Describe(object message) =>
         message + string.Concat(message.GetType().GetProperties()
             .Select(p => p.GetValue(message))
+            .Select(v => v is SparseCounts s ? s.Indices.Select(i => (long)i).Concat([-1]).Concat(s.Counts) : v)
             .OfType<System.Collections.IEnumerable>()
             .Where(v => v is not string)
             .Select(v => "|" + string.Join(",", v.Cast<object>().Select(x => x is float f ? BitConverter.SingleToInt32Bits(f).ToString() : x.ToString()))));

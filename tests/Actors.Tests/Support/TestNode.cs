@@ -1,10 +1,7 @@
-using System.Net;
-using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using Moe.Actors.Balancing;
 using Moe.Actors.Hosting;
 
@@ -35,12 +32,9 @@ internal sealed class TestNode : IAsyncDisposable
 
     public static async Task<TestNode> StartAsync(NodeSettings settings, Action<AkkaConfigurationBuilder>? configure = null)
     {
-        var port = settings.Port == 0 ? FreePort() : settings.Port;
-        var builder = Host.CreateApplicationBuilder();
-        builder.Logging.ClearProviders();
-        builder.Services.AddAkka(settings.SystemName, akka =>
+        var port = settings.Port == 0 ? MoeNodeHost.FreePort() : settings.Port;
+        var host = MoeNodeHost.Build(settings, port, akka =>
         {
-            akka.AddMoeNode(settings, port);
             // MOE_TEST_LOG=INFO shows the actors' logs when a cluster test needs explaining.
             var level = Environment.GetEnvironmentVariable("MOE_TEST_LOG") ?? "WARNING";
             akka.AddHocon($$"""
@@ -53,7 +47,6 @@ internal sealed class TestNode : IAsyncDisposable
                 """, HoconAddMode.Prepend);
             configure?.Invoke(akka);
         });
-        var host = builder.Build();
         await host.StartAsync(TestContext.Current.CancellationToken);
         var node = new TestNode(host, port);
         await node.WaitUpAsync();
@@ -99,12 +92,5 @@ internal sealed class TestNode : IAsyncDisposable
         _stopped = true;
         await _host.StopAsync(CancellationToken.None);
         _host.Dispose();
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

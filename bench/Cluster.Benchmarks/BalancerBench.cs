@@ -1,0 +1,140 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Cluster.Tools.PublishSubscribe;
+using Moe.Actors.Balancing;
+using Moe.Actors.Hosting;
+using Moe.Model.Balancing;
+using Moe.Model.Routing;
+using static TorchSharp.torch;
+
+namespace Moe.Benchmarks;
+
+/// <summary>
+/// Layer balancer figures of issue 4: summaries merged per second on one node (m = 64, 4 trainers, SQLite
+/// journal), and the time from a trainer's summary to the new q reaching the trainer's node on a 2-node cluster.
+/// </summary>
+internal static class BalancerBench
+{
+    private const int Experts = 64, TopK = 8, TokensPerTrainer = 2048, Trainers = 4;
+    private static readonly LayerSpec Spec = LayerSpec.Create(Experts, TopK, HistogramRange.Default, clip: true);
+
+    public static async Task Throughput(string directory, int steps)
+    {
+        var variants = Summaries(variants: 3);
+        await using var node = await BenchNode.StartAsync(Settings(directory, "throughput", NodeRoles.Balancer, NodeRoles.Coordinator));
+        var balancers = node.Registry.Get<LayerBalancerRegion>();
+        await balancers.Ask<CurrentQ>(new ConfigureLayer("bench", 0, Spec), TimeSpan.FromSeconds(30));
+
+        // The merge alone, without actor or journal, on the same summaries: what the actor costs on top.
+        var merge = Stopwatch.StartNew();
+        var pending = new PendingSteps(Spec);
+        for (var step = 0; step < steps; step++)
+        {
+            foreach (var summary in variants[step % variants.Length])
+            {
+                if (SummaryValidation.Problem(Spec, step - 1, 1_000_000, summary) is { } problem)
+                    throw new InvalidOperationException(problem);
+                pending.Add(summary with { Step = step }, DateTime.UtcNow);
+            }
+            foreach (var ready in pending.TakeReady(4, TimeSpan.FromSeconds(1), DateTime.UtcNow))
+            {
+                _ = ready.Histogram.ExpertPrices(TopK, clip: true);
+                pending.Recycle(ready);
+            }
+        }
+        merge.Stop();
+
+        var watch = Stopwatch.StartNew();
+        for (var step = 0; step < steps; step++)
+        {
+            foreach (var summary in variants[step % variants.Length])
+                balancers.Tell(summary with { Step = step });
+        }
+        while ((await balancers.Ask<CurrentQ>(new GetQ("bench", 0), TimeSpan.FromSeconds(60))).Step < steps - 1)
+            await Task.Delay(5);
+        watch.Stop();
+
+        var summaries = steps * Trainers;
+        Console.WriteLine($"Balancer throughput, m = {Experts}, K = {TopK}, {HistogramRange.Default.Bins} bins, {Trainers} trainers, {steps} steps, {Journal} journal:");
+        Console.WriteLine($"  summary size: {variants.SelectMany(v => v).Average(s => s.Histogram.Length):N0} non-zero cells of {Spec.HistogramLength:N0}");
+        Console.WriteLine($"  actor, persisted and published: {summaries / watch.Elapsed.TotalSeconds,10:N0} summaries/s ({steps / watch.Elapsed.TotalSeconds:N0} q/s)");
+        Console.WriteLine($"  merge and read-out alone:       {summaries / merge.Elapsed.TotalSeconds,10:N0} summaries/s");
+        Console.WriteLine($"  actor / merge time:             {watch.Elapsed / merge.Elapsed,10:F2}   (target: at least 20,000 summaries/s through the actor)");
+    }
+
+    public static async Task Latency(string directory, int steps)
+    {
+        var summary = Summaries(variants: 1)[0][0] with { JobId = "latency", Contributors = 1 };
+        await using var seed = await BenchNode.StartAsync(Settings(directory, "latency-a", NodeRoles.Balancer, NodeRoles.Coordinator));
+        await using var trainerNode = await BenchNode.StartAsync(Settings(directory, "latency-b", NodeRoles.Trainer) with
+        {
+            Seeds = [$"127.0.0.1:{seed.Port}"],
+            Trainer = new Moe.Actors.Training.TrainerSettings { Count = 1 },
+        });
+        var balancers = trainerNode.Registry.Get<LayerBalancerRegion>();
+        await balancers.Ask<CurrentQ>(new ConfigureLayer("latency", 0, Spec), TimeSpan.FromSeconds(30));
+        var arrivals = new System.Collections.Concurrent.BlockingCollection<(long Step, long Ticks)>();
+        var probe = trainerNode.System.ActorOf(Props.Create(() => new Arrivals(arrivals)));
+        await DistributedPubSub.Get(trainerNode.System).Mediator.Ask<SubscribeAck>(new Subscribe(BalancerTopics.For("latency"), probe), TimeSpan.FromSeconds(10));
+        await Task.Delay(1000); // the subscription reaches the balancer's node by gossip
+
+        var latencies = new List<double>();
+        for (var step = 0; step < steps + 50; step++)
+        {
+            var sent = Stopwatch.GetTimestamp();
+            balancers.Tell(summary with { Step = step });
+            var (arrivedStep, ticks) = arrivals.Take(new CancellationTokenSource(TimeSpan.FromSeconds(10)).Token);
+            if (arrivedStep != step)
+                throw new InvalidOperationException($"Expected q of step {step}, got {arrivedStep}.");
+            if (step >= 50) // warm-up
+                latencies.Add(Stopwatch.GetElapsedTime(sent, ticks).TotalMilliseconds);
+        }
+        latencies.Sort();
+        double At(double p) => latencies[(int)Math.Min(latencies.Count - 1, Math.Ceiling(p * latencies.Count) - 1)];
+        Console.WriteLine($"Summary -> persisted q -> trainer node, 2-node loopback cluster, {Journal} journal, m = {Experts}, {steps} steps (after 50 warm-up):");
+        Console.WriteLine($"  p50 {At(0.50):F2} ms   p90 {At(0.90):F2} ms   p99 {At(0.99):F2} ms   max {latencies[^1]:F2} ms   (target: p99 under 5 ms)");
+    }
+
+    /// <summary>SQLite in the bench folder, or the PostgreSQL server that MOE_BENCH_POSTGRES names.</summary>
+    private static NodeSettings Settings(string directory, string name, params string[] roles) => new()
+    {
+        DataDirectory = Path.Combine(directory, name),
+        Roles = roles,
+        Trainer = new Moe.Actors.Training.TrainerSettings { Count = 1 },
+        Persistence = Environment.GetEnvironmentVariable("MOE_BENCH_POSTGRES") is { Length: > 0 } postgres
+            ? new PersistenceSettings { Provider = PersistenceProvider.PostgreSql, ConnectionString = postgres }
+            : new PersistenceSettings { ConnectionString = $"Data Source={Path.Combine(directory, "cluster.db")}" },
+    };
+
+    private static string Journal => Environment.GetEnvironmentVariable("MOE_BENCH_POSTGRES") is { Length: > 0 } ? "PostgreSQL" : "SQLite (WAL)";
+
+    /// <summary>Real summaries: softmax scores of skewed logits, p from a BIP solve, one histogram per trainer.</summary>
+    private static StepSummary[][] Summaries(int variants)
+    {
+        var result = new StepSummary[variants][];
+        for (var v = 0; v < variants; v++)
+        {
+            using var scope = NewDisposeScope();
+            manual_seed(v);
+            var skew = arange(Experts, dtype: ScalarType.Float32) * -0.05f;
+            var scores = Scoring.Scores(randn(TokensPerTrainer * Trainers, Experts) + skew, ScoreFunction.Softmax);
+            var q = DualBalancing.Solve(scores, zeros(Experts), TopK, 4, clip: true);
+            var p = DualBalancing.TokenPrices(scores, q, TopK, clip: true);
+            var localQ = q.data<float>().ToArray();
+            result[v] = [.. Enumerable.Range(0, Trainers).Select(t =>
+            {
+                var s = scores.narrow(0, t * TokensPerTrainer, TokensPerTrainer);
+                var histogram = ExpertHistogram.Build(s, p.narrow(0, t * TokensPerTrainer, TokensPerTrainer), Spec.Range);
+                var loads = (s - q).topk(TopK).indexes.flatten().bincount(null, Experts).data<long>().ToArray();
+                return new StepSummary("bench", 0, $"trainer-{t}", 0, Trainers, TokensPerTrainer, loads, histogram.ToSparse(), localQ);
+            })];
+        }
+        return result;
+    }
+
+    private sealed class Arrivals : ReceiveActor
+    {
+        public Arrivals(System.Collections.Concurrent.BlockingCollection<(long, long)> arrivals) =>
+            Receive<QPublished>(q => arrivals.Add((q.Step, Stopwatch.GetTimestamp())));
+    }
+}
