@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 
 namespace Moe.Actors.Blobs;
@@ -31,6 +32,9 @@ public static class BlobEndpoints
                 return Results.BadRequest($"\"{id}\" is not a SHA-256 blob id.");
             if (context.Request.ContentLength is not { } length)
                 return Results.StatusCode(StatusCodes.Status411LengthRequired);
+            // Kestrel refuses bodies over 30 MB by default; parameters of larger presets exceed that.
+            if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+                limit.MaxRequestBodySize = null;
             try
             {
                 var stored = await store.PutAsync(context.Request.Body, new BlobRef(id, length), context.RequestAborted).ConfigureAwait(false);

@@ -15,6 +15,12 @@ switch (args)
     case ["balancer", ..]:
         await BalancerBench.Throughput(BenchDirectory(), steps: args.Length > 1 ? int.Parse(args[1]) : 5000);
         return;
+    case ["blobs", ..]:
+        await BlobBench.Run(BenchDirectory(), args.Length > 1 ? args[1] : "small-16e", repeats: 7);
+        return;
+    case ["recovery", ..]:
+        await RecoveryBench.Run(BenchDirectory());
+        return;
     case ["latency", ..]:
         await BalancerBench.Latency(BenchDirectory(), steps: args.Length > 1 ? int.Parse(args[1]) : 1000);
         return;
