@@ -68,4 +68,45 @@ public class ExpertHistogramTests
         Assert.True(original.Counts.SequenceEqual(restored.Counts));
         Assert.Equal(original.ExpertPrices(1, false), restored.ExpertPrices(1, false));
     }
+
+    [Fact]
+    public void Sparse_summaries_merged_into_a_recycled_histogram_give_the_same_counts_and_prices_as_the_dense_merge()
+    {
+        using var scope = NewDisposeScope();
+        var scores = TestScores.Make(600, 8, seed: 4, skew: 3);
+        var p = DualBalancing.TokenPrices(scores, zeros(8), 2, clip: true);
+        var parts = Enumerable.Range(0, 3)
+            .Select(t => ExpertHistogram.Build(scores.narrow(0, t * 200, 200), p.narrow(0, t * 200, 200), HistogramRange.Default))
+            .ToList();
+        var dense = new ExpertHistogram(8, HistogramRange.Default);
+        var sparse = new ExpertHistogram(8, HistogramRange.Default);
+        sparse.Add(parts[0].ToSparse(), parts[0].Tokens);
+        sparse.Clear(); // recycled: what a balancer does with the histogram of a committed step
+
+        foreach (var part in parts)
+        {
+            dense.Add(part);
+            sparse.Add(part.ToSparse(), part.Tokens);
+        }
+
+        Assert.True(dense.Counts.SequenceEqual(sparse.Counts));
+        Assert.Equal(600, sparse.Tokens);
+        Assert.Equal(dense.ExpertPrices(2, clip: true), sparse.ExpertPrices(2, clip: true));
+        Assert.Equal(dense.ExpertPrices(2, clip: false), sparse.ExpertPrices(2, clip: false));
+        Assert.True(parts[0].ToSparse().Length < 8 * HistogramRange.Default.Bins / 4); // sparse is much smaller
+    }
+
+    [Fact]
+    public void Bad_sparse_counts_are_refused_with_the_problem_named()
+    {
+        var range = new HistogramRange(0f, 1f, 4);
+        Assert.Contains("2 indices but 1", Refused(new SparseCounts([0, 5], [2])));
+        Assert.Contains("out of order", Refused(new SparseCounts([5, 0], [1, 1])));
+        Assert.Contains("outside 0..7", Refused(new SparseCounts([0, 8], [1, 1])));
+        Assert.Contains("non-negative", Refused(new SparseCounts([0, 1, 5], [2, -1, 1])));
+        Assert.Contains("Expert 1's histogram counts 2", Refused(new SparseCounts([0, 5], [1, 2])));
+
+        string Refused(SparseCounts counts) =>
+            Assert.Throws<ArgumentException>(() => ExpertHistogram.ValidateSparse(2, range, 1, counts)).Message;
+    }
 }
