@@ -35,7 +35,11 @@ public sealed class LayerBalancer : ReceivePersistentActor, IWithTimers
         PersistenceId = key.PersistenceId;
 
         Recover<LayerConfiguredEvent>(e => Configure(e.Spec));
-        Recover<QCommitted>(e => Acknowledge(e.Step, e.Q));
+        Recover<QCommitted>(e =>
+        {
+            Acknowledge(e.Step, e.Q);
+            _commitsSinceSnapshot++; // so that a balancer that moves nodes still snapshots every N steps
+        });
         Recover<SnapshotOffer>(offer =>
         {
             var snapshot = (BalancerSnapshot)offer.Snapshot;

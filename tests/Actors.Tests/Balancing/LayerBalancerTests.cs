@@ -155,6 +155,38 @@ public sealed class LayerBalancerTests : IDisposable
         await RecoversAfterRestart(settings);
     }
 
+    [Fact]
+    public async Task A_snapshot_every_n_steps_replaces_the_events_and_snapshots_it_makes_obsolete()
+    {
+        var settings = TestNode.Settings(_data.Path) with { Balancer = new BalancerSettings { SnapshotEvery = 3 } };
+        await using (var node = await TestNode.StartAsync(settings))
+        {
+            await Configure(node, "snap", 0);
+            for (var step = 0; step < 7; step++)
+            {
+                using var scores = Summaries.Scores(128, Summaries.Spec.Experts, seed: step);
+                foreach (var summary in Summaries.Split("snap", 0, step, scores, 1, Summaries.Spec))
+                    node.Balancers.Tell(summary);
+                await WaitForStep(node, "snap", 0, step);
+            }
+            await Task.Delay(500, TestContext.Current.CancellationToken); // deletions follow the snapshot's confirmation
+        }
+
+        // Events: 1 configuration + 7 q. Snapshots after the 3rd and 6th q (sequence numbers 4 and 7).
+        using var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(_data.Path, "cluster.db")}");
+        db.Open();
+        long Scalar(string sql)
+        {
+            using var command = db.CreateCommand();
+            command.CommandText = sql;
+            return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+        }
+        const string Id = "'layer-balancer/snap/0'";
+        Assert.Equal(1, Scalar($"select count(*) from snapshot where persistence_id = {Id}"));
+        Assert.Equal(7, Scalar($"select max(sequence_number) from snapshot where persistence_id = {Id}"));
+        Assert.Equal(8, Scalar($"select min(sequence_number) from journal where persistence_id = {Id} and deleted = 0"));
+    }
+
     private static async Task RecoversAfterRestart(NodeSettings settings)
     {
         var job = "restart-" + Guid.NewGuid().ToString("N")[..8];
