@@ -23,6 +23,7 @@ public sealed class Trainer : ReceiveActor, IWithTimers
     private readonly IActorRef _balancers;
     private readonly IBlobStore _blobs;
     private readonly string _workDirectory;
+    private readonly string _cacheDirectory;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly IActorRef _self; // Self needs the actor's context, which the training thread does not have
 
@@ -34,7 +35,8 @@ public sealed class Trainer : ReceiveActor, IWithTimers
     private string? _runningAttempt;
     private RoundStart? _next; // a new round that arrived while the previous one was stopping
 
-    public Trainer(string id, string device, TrainerSettings settings, IActorRef coordinator, IActorRef balancers, IBlobStore blobs, string workDirectory)
+    public Trainer(string id, string device, TrainerSettings settings, IActorRef coordinator, IActorRef balancers, IBlobStore blobs,
+        string workDirectory, string cacheDirectory)
     {
         _id = id;
         _device = device;
@@ -43,6 +45,7 @@ public sealed class Trainer : ReceiveActor, IWithTimers
         _balancers = balancers;
         _blobs = blobs;
         _workDirectory = Directory.CreateDirectory(workDirectory).FullName;
+        _cacheDirectory = cacheDirectory;
         _self = Self;
 
         Receive<RoundStart>(OnRoundStart);
@@ -61,8 +64,9 @@ public sealed class Trainer : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(string id, string device, TrainerSettings settings, IActorRef coordinator, IActorRef balancers, IBlobStore blobs, string workDirectory) =>
-        Akka.Actor.Props.Create(() => new Trainer(id, device, settings, coordinator, balancers, blobs, workDirectory));
+    public static Props Props(string id, string device, TrainerSettings settings, IActorRef coordinator, IActorRef balancers, IBlobStore blobs,
+        string workDirectory, string cacheDirectory) =>
+        Akka.Actor.Props.Create(() => new Trainer(id, device, settings, coordinator, balancers, blobs, workDirectory, cacheDirectory));
 
     protected override void PreStart()
     {
@@ -72,9 +76,9 @@ public sealed class Trainer : ReceiveActor, IWithTimers
 
     protected override void PostStop()
     {
+        // A running part stops at its next step; its thread may still hold the worker, which then goes with the
+        // process rather than being disposed under it.
         _running?.Cancel();
-        // The worker's thread notices the cancellation between steps and disposes nothing itself: do it here
-        // only when no round is running, else leave it to the finalizer-free process exit.
         if (_running is null)
             _worker?.Dispose();
     }
@@ -202,7 +206,7 @@ public sealed class Trainer : ReceiveActor, IWithTimers
         if (_worker is not null && _workerJob == spec.JobId)
             return _worker;
         _worker?.Dispose();
-        var data = Corpus.Load(spec.TextPath, Path.Combine(_workDirectory, "..", "cache"), spec.Model.VocabSize, m => _log.Info("{0}", m));
+        var data = Corpus.Load(spec.TextPath, _cacheDirectory, spec.Model.VocabSize, m => _log.Info("{0}", m));
         _worker = new RoundWorker(spec.Model, spec.Training with { Device = _device }, data, spec.InnerSteps, spec.LayerSpec.Range);
         _workerJob = spec.JobId;
         return _worker;

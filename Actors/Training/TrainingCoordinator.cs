@@ -38,14 +38,16 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
 
         Command<StartJob>(OnStartJob);
         Command<JobCreated>(OnJobCreated);
-        Command<GetJobStatus>(_ => Sender.Tell(Status()));
+        Command<GetJobStatus>(_ => Sender.Tell(CurrentStatus()));
         Command<RegisterTrainer>(OnRegister);
         Command<Terminated>(t => OnTerminated(t.ActorRef));
         Command<RoundResult>(OnResult);
         Command<RoundFailed>(f => Drop(f.TrainerId, f.Round, f.Attempt, f.Reason));
         Command<RoundTimedOut>(t => OnTimeout(t.Attempt));
         Command<RoundComputed>(OnComputed);
-        Command<WorkFailed>(OnWorkFailed);
+        Command<JobCreationFailed>(OnJobCreationFailed);
+        Command<OuterStepFailed>(OnOuterStepFailed);
+        Command<Status.Failure>(f => _log.Info("Layer balancers not ready yet ({0}); retrying", f.Cause.GetBaseException().Message));
         Command<BalancersConfigured>(_ => { _balancersReady = true; TryStartRound(); });
         Command<Tick>(_ => OnTick());
     }
@@ -78,7 +80,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         if (_state.Spec is { } running)
         {
             if (running.JobId == command.Spec.JobId)
-                Sender.Tell(Status()); // resume: the job goes on from its last committed round
+                Sender.Tell(CurrentStatus()); // resume: the job goes on from its last committed round
             else
                 Sender.Tell(new JobRejected(command.Spec.JobId, $"job \"{running.JobId}\" is running on this cluster; one job per cluster"));
             return;
@@ -93,7 +95,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         var spec = command.Spec;
         OuterStepWork.InitialParameters(spec, _blobs, _workDirectory, CancellationToken.None).PipeTo(Self,
             success: blob => new JobCreated(spec, blob, sender),
-            failure: e => new WorkFailed($"creating the initial parameters of {spec.JobId}", e, sender));
+            failure: e => new JobCreationFailed(spec.JobId, e, sender));
     }
 
     private void OnJobCreated(JobCreated created)
@@ -103,7 +105,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
             _starting = false;
             _state = _state.Apply(e);
             _log.Info("Job {0} started: {1} rounds of {2} inner steps, preset {3}", e.Spec.JobId, e.Spec.Rounds, e.Spec.InnerSteps, e.Spec.Preset);
-            created.ReplyTo.Tell(Status());
+            created.ReplyTo.Tell(CurrentStatus());
             ConfigureBalancers();
         });
     }
@@ -142,9 +144,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
             return;
         var asks = Enumerable.Range(0, spec.MoeLayers).Select(layer =>
             _balancers.Ask<CurrentQ>(new ConfigureLayer(spec.JobId, layer, spec.LayerSpec), TimeSpan.FromSeconds(5)));
-        Task.WhenAll(asks).PipeTo(Self,
-            success: _ => BalancersConfigured.Instance,
-            failure: e => new WorkFailed("configuring the layer balancers (retrying)", e, ActorRefs.Nobody));
+        Task.WhenAll(asks).PipeTo(Self, success: _ => BalancersConfigured.Instance); // a failure is retried at the next tick
     }
 
     private void TryStartRound()
@@ -212,7 +212,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         OuterStepWork.Step(spec, _state.Parameters!, _state.Momentum, deltas, _blobs, _workDirectory, CancellationToken.None)
             .PipeTo(Self,
                 success: r => new RoundComputed(round.Attempt, r.Parameters, r.Momentum),
-                failure: e => new WorkFailed($"the outer step of round {round.Round}", e, ActorRefs.Nobody));
+                failure: e => new OuterStepFailed(round.Attempt, e));
     }
 
     private void OnComputed(RoundComputed computed)
@@ -245,19 +245,21 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         });
     }
 
-    private void OnWorkFailed(WorkFailed failed)
+    private void OnJobCreationFailed(JobCreationFailed failed)
     {
-        _log.Warning(failed.Cause, "Failed {0}", failed.What);
-        if (failed.ReplyTo is { } replyTo && !replyTo.IsNobody())
-        {
-            _starting = false;
-            replyTo.Tell(new JobRejected(_state.Spec?.JobId ?? "", $"failed {failed.What}: {failed.Cause.Message}"));
-        }
-        if (_round is { Committing: true } round && failed.What.StartsWith("the outer step", StringComparison.Ordinal))
-        {
-            DeleteDeltas(round);
-            _round = null; // run the round again
-        }
+        _starting = false;
+        _log.Error(failed.Cause, "Could not create the initial parameters of job {0}", failed.JobId);
+        failed.ReplyTo.Tell(new JobRejected(failed.JobId, $"creating the initial parameters failed: {failed.Cause.GetBaseException().Message}"));
+    }
+
+    // The blob store or the outer step failed: nothing was persisted, so the round simply runs again.
+    private void OnOuterStepFailed(OuterStepFailed failed)
+    {
+        if (_round is not { Committing: true } round || round.Attempt != failed.Attempt)
+            return;
+        _log.Error(failed.Cause, "The outer step of round {0} failed; running the round again", round.Round);
+        DeleteDeltas(round);
+        _round = null;
     }
 
     private void DeleteAfterCommit(RoundInProgress round, BlobRef? parameters, BlobRef? momentum) =>
@@ -282,7 +284,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
             t => _log.Warning("Could not delete blob {0}: {1}", blob, t.Exception?.GetBaseException().Message),
             TaskContinuationOptions.OnlyOnFaulted);
 
-    private JobStatus Status() => _state.Spec is not { } spec
+    private JobStatus CurrentStatus() => _state.Spec is not { } spec
         ? JobStatus.None
         : new JobStatus(spec.JobId, _state.CommittedRounds, spec.Rounds, _state.Finished, _state.Parameters,
             [.. _members.Keys.Order(StringComparer.Ordinal)], _state.LastContributors, _state.LastLoss);
@@ -293,7 +295,9 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
 
     private sealed record RoundComputed(string Attempt, BlobRef Parameters, BlobRef Momentum);
 
-    private sealed record WorkFailed(string What, Exception Cause, IActorRef? ReplyTo);
+    private sealed record JobCreationFailed(string JobId, Exception Cause, IActorRef ReplyTo);
+
+    private sealed record OuterStepFailed(string Attempt, Exception Cause);
 
     private sealed class BalancersConfigured
     {

@@ -11,6 +11,7 @@ namespace Moe.Actors.Tests.Support;
 internal sealed class TestNode : IAsyncDisposable
 {
     private readonly IHost _host;
+    private bool _stopped;
 
     private TestNode(IHost host, int port)
     {
@@ -66,8 +67,6 @@ internal sealed class TestNode : IAsyncDisposable
         Akka.Cluster.Cluster.Get(System).RegisterOnMemberUp(up.SetResult);
         return up.Task.WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
     }
-
-    private bool _stopped;
 
     /// <summary>
     /// Kills the node as SIGKILL would, as far as its peers can tell: its transport goes away without leaving the

@@ -38,6 +38,14 @@ public sealed class SingleNodeTrainingTests : IDisposable
             Assert.Equal(spec.Rounds * spec.InnerSteps - 1, q.Step); // one committed q per global step
         }
 
+        // One job per cluster: the same job again is a resume, another job or a bad spec is refused with a reason.
+        var again = await coordinator.Ask<JobStatus>(new StartJob(spec), TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        var other = await coordinator.Ask<JobRejected>(new StartJob(spec with { JobId = "other" }), TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        var invalid = await coordinator.Ask<JobRejected>(new StartJob(spec with { InnerSteps = 0 }), TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        Assert.Equal(3, again.CommittedRounds);
+        Assert.Contains("\"solo\" is running", other.Reason, StringComparison.Ordinal);
+        Assert.Contains("Job:InnerSteps = 0", invalid.Reason, StringComparison.Ordinal);
+
         // The checkpoint pointer names parameters that load into a fresh model of the job's shape.
         var store = new DirectoryBlobStore(Path.Combine(_data.Path, "node", "blobs"));
         var file = Path.Combine(_data.Path, "final.params");
