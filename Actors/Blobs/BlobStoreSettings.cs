@@ -20,6 +20,12 @@ public sealed record BlobStoreSettings
     /// <summary>The HTTP store's base address, e.g. http://coordinator:8080 (Kind = Http).</summary>
     public Uri? Url { get; init; }
 
+    /// <summary>
+    /// Where this node serves its directory store over HTTP for nodes without a shared volume, e.g.
+    /// http://0.0.0.0:8080 (set on the coordinator's node, whose Kind stays Directory); null: not served.
+    /// </summary>
+    public string? ServeUrl { get; init; }
+
     /// <summary>Each HTTP attempt is cut off after this long (large parameter files need minutes on slow links).</summary>
     public TimeSpan AttemptTimeout { get; init; } = TimeSpan.FromMinutes(2);
 
@@ -43,6 +49,10 @@ public sealed record BlobStoreSettings
     {
         if (Kind == BlobStoreKind.Http && Url is not { IsAbsoluteUri: true })
             throw new ArgumentException($"Blobs:Url must be an absolute http(s) address when Blobs:Kind is Http, got \"{Url}\".");
+        if (ServeUrl is not null && Kind != BlobStoreKind.Directory)
+            throw new ArgumentException("Blobs:ServeUrl serves the node's directory store: it needs Blobs:Kind = Directory.");
+        if (ServeUrl is not null && !Uri.TryCreate(ServeUrl, UriKind.Absolute, out _))
+            throw new ArgumentException($"Blobs:ServeUrl \"{ServeUrl}\" is not an absolute http address.");
         if (AttemptTimeout <= TimeSpan.Zero)
             throw new ArgumentException($"Blobs:AttemptTimeout must be positive, got {AttemptTimeout}.");
         if (Retries < 1)

@@ -1,9 +1,12 @@
 using System.Net;
 using System.Net.Sockets;
 using Akka.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Moe.Actors.Blobs;
 
 namespace Moe.Actors.Hosting;
 
@@ -15,15 +18,30 @@ public static class MoeNodeHost
     public static IHost Build(NodeSettings settings, int boundPort, Action<AkkaConfigurationBuilder>? configure = null,
         Action<ILoggingBuilder>? logging = null)
     {
-        var builder = Host.CreateApplicationBuilder();
-        builder.Logging.ClearProviders();
-        logging?.Invoke(builder.Logging);
-        builder.Services.AddAkka(settings.SystemName, akka =>
+        void AddAkka(IServiceCollection services) => services.AddAkka(settings.SystemName, akka =>
         {
             akka.AddMoeNode(settings, boundPort);
             configure?.Invoke(akka);
         });
-        return builder.Build();
+
+        if (settings.Blobs.ServeUrl is not { } url)
+        {
+            var builder = Host.CreateApplicationBuilder();
+            builder.Logging.ClearProviders();
+            logging?.Invoke(builder.Logging);
+            AddAkka(builder.Services);
+            return builder.Build();
+        }
+
+        // The node serves its blob directory to nodes without a shared volume (see BlobStoreSettings.ServeUrl).
+        var web = WebApplication.CreateSlimBuilder();
+        web.Logging.ClearProviders();
+        logging?.Invoke(web.Logging);
+        web.WebHost.UseUrls(url);
+        AddAkka(web.Services);
+        var app = web.Build();
+        app.MapBlobStore((DirectoryBlobStore)settings.Blobs.Create(settings.DataDirectory));
+        return app;
     }
 
     /// <summary>A free loopback port (there is a short race until it is bound; fine for tests and benchmarks).</summary>

@@ -284,10 +284,14 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
             t => _log.Warning("Could not delete blob {0}: {1}", blob, t.Exception?.GetBaseException().Message),
             TaskContinuationOptions.OnlyOnFaulted);
 
-    private JobStatus CurrentStatus() => _state.Spec is not { } spec
-        ? JobStatus.None
-        : new JobStatus(spec.JobId, _state.CommittedRounds, spec.Rounds, _state.Finished, _state.Parameters,
-            [.. _members.Keys.Order(StringComparer.Ordinal)], _state.LastContributors, _state.LastLoss);
+    private JobStatus CurrentStatus()
+    {
+        string[] members = [.. _members.Keys.Order(StringComparer.Ordinal)];
+        return _state.Spec is not { } spec
+            ? JobStatus.None with { Members = members }
+            : new JobStatus(spec.JobId, _state.CommittedRounds, spec.Rounds, _state.Finished, _state.Parameters,
+                members, _state.LastContributors, _state.LastLoss);
+    }
 
     private sealed record JobCreated(JobSpec Spec, BlobRef Parameters, IActorRef ReplyTo);
 

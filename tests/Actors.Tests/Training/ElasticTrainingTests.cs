@@ -98,6 +98,30 @@ public sealed class ElasticTrainingTests : IDisposable
             Assert.Equal(qBefore.Q, firstRecoveredQ);
     }
 
+    [Fact]
+    public async Task Trainers_without_a_shared_volume_train_through_the_coordinator_nodes_http_blob_store()
+    {
+        var blobPort = MoeNodeHost.FreePort();
+        var coordinatorNode = Node("c", 0, NodeRoles.Coordinator, NodeRoles.Balancer) with
+        {
+            Blobs = new BlobStoreSettings { Directory = Path.Combine(_data.Path, "c", "blobs"), ServeUrl = $"http://127.0.0.1:{blobPort}" },
+        };
+        await using var seed = await TestNode.StartAsync(coordinatorNode);
+        await using var trainer = await TestNode.StartAsync(Node("t", seed.Port, NodeRoles.Trainer) with
+        {
+            Blobs = new BlobStoreSettings { Kind = BlobStoreKind.Http, Url = new Uri($"http://127.0.0.1:{blobPort}") },
+        });
+        var coordinator = seed.Registry.Get<TrainingCoordinatorKey>();
+        await ClusterWait.ForStatus(coordinator, s => s.Members.Length == 1, TimeSpan.FromSeconds(20));
+
+        await coordinator.Ask<JobStatus>(new StartJob(Job("http", rounds: 3)), TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+        var done = await ClusterWait.ForStatus(coordinator, s => s.Finished, Long);
+
+        Assert.Equal(3, done.CommittedRounds);
+        Assert.True(File.Exists(new DirectoryBlobStore(Path.Combine(_data.Path, "c", "blobs")).PathOf(done.Parameters!)));
+        Assert.False(Directory.Exists(Path.Combine(_data.Path, "t", "blobs"))); // the trainer stored nothing locally
+    }
+
     private static async Task<T> AskUntilAnswered<T>(IActorRef target, object message)
     {
         for (var attempt = 0; ; attempt++)
