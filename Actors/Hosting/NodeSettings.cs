@@ -49,22 +49,23 @@ public sealed record NodeSettings
     public void Validate()
     {
         if (string.IsNullOrWhiteSpace(SystemName) || !SystemName.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
-            throw new ArgumentException($"SystemName \"{SystemName}\" is invalid: use ASCII letters, digits, '-' or '_'.");
+            throw new ArgumentException($"Node:SystemName \"{SystemName}\" is invalid: use ASCII letters, digits, '-' or '_'.");
         if (Port is < 0 or > 65535)
-            throw new ArgumentException($"Port {Port} is invalid: use 0 to 65535.");
+            throw new ArgumentException($"Node:Port {Port} is invalid: use 0 to 65535.");
         foreach (var role in Roles)
         {
             if (!NodeRoles.All.Contains(role))
-                throw new ArgumentException($"Role \"{role}\" is unknown: use {string.Join(", ", NodeRoles.All)}.");
+                throw new ArgumentException($"Node:Roles \"{role}\" is unknown: use {string.Join(", ", NodeRoles.All)}.");
         }
         if (Roles.Count == 0)
-            throw new ArgumentException($"A node needs at least one role of {string.Join(", ", NodeRoles.All)}.");
+            throw new ArgumentException($"Node:Roles is empty: a node needs at least one of {string.Join(", ", NodeRoles.All)}.");
         foreach (var seed in Seeds)
         {
             var colon = seed.LastIndexOf(':');
             if (colon <= 0 || !int.TryParse(seed.AsSpan(colon + 1), out var port) || port is < 1 or > 65535)
-                throw new ArgumentException($"Seed \"{seed}\" is invalid: use HOST:PORT.");
+                throw new ArgumentException($"Node:Seeds \"{seed}\" is invalid: use HOST:PORT.");
         }
+        _ = Persistence.ResolveConnectionString(DataDirectory);
         Balancer.Validate();
         Blobs.Validate();
         Trainer.Validate();

@@ -81,10 +81,11 @@ public static class MoeCodecs
             (w, m) =>
             {
                 w.Text(m.JobId); w.I32(m.CommittedRounds); w.I32(m.TotalRounds); w.Flag(m.Finished); OptionalBlob(w, m.Parameters);
-                w.Strings(m.Members); w.Strings(m.LastContributors); w.F64(m.LastLoss);
+                w.Strings(m.Members); w.Strings(m.LastContributors); w.F64(m.LastLoss); w.I64(m.LastTokens);
+                w.F64(m.LastRoundSeconds); w.F64(m.LastWorstMaxVio);
             },
             (ref PayloadReader x) => new JobStatus(
-                x.Text(), x.I32(), x.I32(), x.Flag(), OptionalBlob(ref x), x.Strings(), x.Strings(), x.F64()))
+                x.Text(), x.I32(), x.I32(), x.Flag(), OptionalBlob(ref x), x.Strings(), x.Strings(), x.F64(), x.I64(), x.F64(), x.F64()))
         .Add<RegisterTrainer>("treg",
             (w, m) => w.Text(m.TrainerId),
             (ref PayloadReader x) => new RegisterTrainer(x.Text()))

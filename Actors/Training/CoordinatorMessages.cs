@@ -13,7 +13,10 @@ public sealed record GetJobStatus : IMoeMessage
     public static GetJobStatus Instance { get; } = new();
 }
 
-/// <summary>The coordinator's view of the job; <paramref name="Parameters"/> is the checkpoint pointer.</summary>
+/// <summary>
+/// The coordinator's view of the job; <paramref name="Parameters"/> is the checkpoint pointer. The "Last" figures
+/// describe the last committed round (its duration and worst MaxVio only since the coordinator last started).
+/// </summary>
 public sealed record JobStatus(
     string JobId,
     int CommittedRounds,
@@ -22,9 +25,12 @@ public sealed record JobStatus(
     BlobRef? Parameters,
     string[] Members,
     string[] LastContributors,
-    double LastLoss) : IMoeMessage
+    double LastLoss,
+    long LastTokens,
+    double LastRoundSeconds,
+    double LastWorstMaxVio) : IMoeMessage
 {
-    public static JobStatus None { get; } = new("", 0, 0, false, null, [], [], double.NaN);
+    public static JobStatus None { get; } = new("", 0, 0, false, null, [], [], double.NaN, 0, double.NaN, double.NaN);
 }
 
 /// <summary>

@@ -10,9 +10,10 @@ public sealed record CoordinatorState(
     BlobRef? Momentum,
     ShardPlan Plan,
     string[] LastContributors,
-    double LastLoss)
+    double LastLoss,
+    long LastTokens)
 {
-    public static CoordinatorState Empty { get; } = new(null, 0, null, null, ShardPlan.Start, [], double.NaN);
+    public static CoordinatorState Empty { get; } = new(null, 0, null, null, ShardPlan.Start, [], double.NaN, 0);
 
     public bool Finished => Spec is not null && CommittedRounds >= Spec.Rounds;
 
@@ -27,6 +28,7 @@ public sealed record CoordinatorState(
             Plan = e.Plan,
             LastContributors = e.Contributors,
             LastLoss = e.MeanLoss,
+            LastTokens = e.Tokens,
         },
         _ => throw new ArgumentException($"Unknown coordinator event {@event.GetType().Name}.", nameof(@event)),
     };

@@ -26,6 +26,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     private RoundInProgress? _round;
     private bool _balancersReady;
     private bool _starting;
+    private double _lastRoundSeconds = double.NaN, _lastWorstMaxVio = double.NaN;
 
     public TrainingCoordinator(IBlobStore blobs, IActorRef balancers, string workDirectory)
     {
@@ -79,8 +80,10 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         }
         if (_state.Spec is { } running)
         {
-            if (running.JobId == command.Spec.JobId)
+            if (running == command.Spec)
                 Sender.Tell(CurrentStatus()); // resume: the job goes on from its last committed round
+            else if (running.JobId == command.Spec.JobId)
+                Sender.Tell(new JobRejected(command.Spec.JobId, $"job \"{running.JobId}\" exists with other settings ({running}); resume it with the same settings or start a new job id"));
             else
                 Sender.Tell(new JobRejected(command.Spec.JobId, $"job \"{running.JobId}\" is running on this cluster; one job per cluster"));
             return;
@@ -230,6 +233,8 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         {
             _state = _state.Apply(e);
             _round = null;
+            _lastRoundSeconds = (DateTime.UtcNow - round.Started).TotalSeconds;
+            _lastWorstMaxVio = results.Max(r => r.WorstMaxVio);
             _log.Info("Round {0} committed: {1} trainers, loss {2:F4}, {3:F1} s", e.Round, e.Contributors.Length, e.MeanLoss,
                 (DateTime.UtcNow - round.Started).TotalSeconds);
             DeleteAfterCommit(round, previous.Parameters, previous.Momentum);
@@ -290,7 +295,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         return _state.Spec is not { } spec
             ? JobStatus.None with { Members = members }
             : new JobStatus(spec.JobId, _state.CommittedRounds, spec.Rounds, _state.Finished, _state.Parameters,
-                members, _state.LastContributors, _state.LastLoss);
+                members, _state.LastContributors, _state.LastLoss, _state.LastTokens, _lastRoundSeconds, _lastWorstMaxVio);
     }
 
     private sealed record JobCreated(JobSpec Spec, BlobRef Parameters, IActorRef ReplyTo);

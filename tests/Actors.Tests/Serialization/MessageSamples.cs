@@ -38,7 +38,7 @@ internal static class MessageSamples
         yield return new StartJob(Job with { TextPath = null });
         yield return new JobRejected("job-1", "job \"x\" is running");
         yield return GetJobStatus.Instance;
-        yield return new JobStatus("job-1", 3, 7, false, Blob, ["a", "b"], ["a"], 4.25);
+        yield return new JobStatus("job-1", 3, 7, false, Blob, ["a", "b"], ["a"], 4.25, 8192, 1.5, 0.125);
         yield return JobStatus.None;
         yield return new RegisterTrainer("10.0.0.1:4053/trainer-0");
         yield return new RoundStart(Job, 3, "abc123", Blob, 17, 2);

@@ -44,6 +44,9 @@ public sealed class SingleNodeTrainingTests : IDisposable
         var invalid = await coordinator.Ask<JobRejected>(new StartJob(spec with { InnerSteps = 0 }), TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
         Assert.Equal(3, again.CommittedRounds);
         Assert.Contains("\"solo\" is running", other.Reason, StringComparison.Ordinal);
+        var changed = await coordinator.Ask<JobRejected>(new StartJob(spec with { Rounds = 4 }), TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        Assert.Contains("exists with other settings", changed.Reason, StringComparison.Ordinal);
+        Assert.True(finished.LastTokens > 0 && finished.LastRoundSeconds > 0 && finished.LastWorstMaxVio >= 0, finished.ToString());
         Assert.Contains("Job:InnerSteps = 0", invalid.Reason, StringComparison.Ordinal);
 
         // The checkpoint pointer names parameters that load into a fresh model of the job's shape.
