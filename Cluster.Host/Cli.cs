@@ -10,6 +10,7 @@ public static class Cli
     {
         BalanceCommand.Create(),
         CompareCommand.Create(),
+        NodeCommand.Create(),
     };
 
     /// <summary>Runs the command line; a malformed command line is bad input (exit 2), like a malformed file.</summary>
@@ -23,7 +24,13 @@ public static class Cli
             await error.WriteLineAsync($"Run '{parse.CommandResult.Command.Name} --help' for usage.");
             return ExitCodes.BadInput;
         }
-        return await parse.InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
+        // Ctrl-C and SIGTERM cancel the command, which then shuts its node down; leave time for the hand-over.
+        return await parse.InvokeAsync(new InvocationConfiguration
+        {
+            Output = output,
+            Error = error,
+            ProcessTerminationTimeout = TimeSpan.FromSeconds(60),
+        });
     }
 
     /// <summary>The one-line message of a bad-input exception, without .NET's "(Parameter 'x')" suffix.</summary>

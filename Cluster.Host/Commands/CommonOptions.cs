@@ -1,0 +1,24 @@
+using System.CommandLine;
+
+namespace Moe.Cluster.Host.Commands;
+
+/// <summary>Options several commands share, described once.</summary>
+internal static class CommonOptions
+{
+    public static Option<string?> Config() => new("--config")
+    {
+        Description = "JSON settings file (default: appsettings.json in the current folder, if any). Environment variables MOE_Section__Key override it; flags override both.",
+    };
+
+    public static Option<string?> DataDirectory() => new("--data-dir")
+    {
+        Description = "Data directory: SQLite database, blobs, corpus cache (default: data).",
+    };
+
+    public static Option<string?> Device() => new("--device") { Description = "Trainer device: auto, cpu, cuda or cuda:N (default auto)." };
+
+    public static Option<int?> Trainers() => new("--trainers")
+    {
+        Description = "Trainer actors on this node (default: one per GPU, else one).",
+    };
+}

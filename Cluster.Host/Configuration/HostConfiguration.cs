@@ -1,0 +1,85 @@
+using System.Text.Json;
+using Microsoft.Extensions.Configuration;
+using Moe.Actors.Balancing;
+using Moe.Actors.Blobs;
+using Moe.Actors.Hosting;
+using Moe.Actors.Training;
+
+namespace Moe.Cluster.Host.Configuration;
+
+/// <summary>
+/// Settings come from appsettings.json (or --config FILE), then environment variables (MOE_Section__Key), then
+/// the command's flags, each overriding the one before. Everything is bound strictly (an unknown key is an error)
+/// and validated before anything starts: a bad value stops the program with one line naming the key, the value
+/// and what is allowed.
+/// </summary>
+public static class HostConfiguration
+{
+    public const string EnvironmentPrefix = "MOE_";
+
+    public static IConfiguration Build(string? file, IEnumerable<KeyValuePair<string, string?>> flags)
+    {
+        var builder = new ConfigurationBuilder();
+        if (file is not null)
+        {
+            if (!File.Exists(file))
+                throw new ArgumentException($"Configuration file {file} does not exist.");
+            builder.AddJsonFile(Path.GetFullPath(file), optional: false);
+        }
+        else
+        {
+            builder.AddJsonFile(Path.GetFullPath("appsettings.json"), optional: true);
+        }
+        try
+        {
+            return builder.AddEnvironmentVariables(EnvironmentPrefix).AddInMemoryCollection(flags).Build();
+        }
+        catch (Exception e) when (e is InvalidDataException or FormatException or JsonException)
+        {
+            throw new ArgumentException($"Configuration file {file ?? "appsettings.json"} is not valid JSON: {e.GetBaseException().Message}");
+        }
+    }
+
+    /// <summary>The node's settings from sections Node, Persistence, Balancer, Blobs and Trainer, validated.</summary>
+    public static NodeSettings Node(IConfiguration configuration)
+    {
+        var node = Bind(configuration, "Node", new NodeSettings()) with
+        {
+            Persistence = Bind(configuration, "Persistence", new PersistenceSettings()),
+            Balancer = Bind(configuration, "Balancer", new BalancerSettings()),
+            Blobs = Bind(configuration, "Blobs", new BlobStoreSettings()),
+            Trainer = Bind(configuration, "Trainer", new TrainerSettings()),
+        };
+        node.Validate();
+        return node;
+    }
+
+    /// <summary>The job from section Job, validated.</summary>
+    public static JobSpec Job(IConfiguration configuration, string defaultJobId)
+    {
+        var job = Bind(configuration, "Job", new JobSpec { JobId = defaultJobId });
+        job.Validate();
+        return job;
+    }
+
+    private static T Bind<T>(IConfiguration configuration, string section, T defaults)
+        where T : class
+    {
+        var values = configuration.GetSection(section);
+        if (!values.Exists())
+            return defaults;
+        try
+        {
+            values.Bind(defaults, o => o.ErrorOnUnknownConfiguration = true);
+            return defaults;
+        }
+        catch (InvalidOperationException e)
+        {
+            // The binder names the key and the value it could not convert, or the keys it does not know.
+            var unknown = e.Message.Split("were not found on the instance of ", 2);
+            throw new ArgumentException(unknown.Length == 2
+                ? $"Configuration section {section} has unknown keys: {unknown[1][(unknown[1].IndexOf(':') + 1)..].Trim()} (see README \"Configuration\")."
+                : $"Configuration section {section}: {e.Message} {e.InnerException?.Message}".TrimEnd());
+        }
+    }
+}

@@ -1,0 +1,68 @@
+using Akka.Actor;
+using Akka.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Moe.Actors.Hosting;
+
+namespace Moe.Cluster.Host.Hosting;
+
+/// <summary>A started cluster node of this process, stopped with a coordinated shutdown (hand-over, leave).</summary>
+internal sealed class RunningNode : IAsyncDisposable
+{
+    private readonly IHost _host;
+    private bool _stopped;
+
+    private RunningNode(IHost host, NodeSettings settings, int port)
+    {
+        _host = host;
+        Settings = settings;
+        Port = port;
+        System = host.Services.GetRequiredService<ActorSystem>();
+        Registry = host.Services.GetRequiredService<IActorRegistry>();
+    }
+
+    public NodeSettings Settings { get; }
+
+    public int Port { get; }
+
+    public ActorSystem System { get; }
+
+    public IActorRegistry Registry { get; }
+
+    public string Address => $"akka.tcp://{Settings.SystemName}@{Settings.PublicHostname ?? Settings.Hostname}:{Port}";
+
+    /// <param name="logLevel">Akka's log level on standard output (INFO for a node, WARNING under a progress display).</param>
+    public static async Task<RunningNode> StartAsync(NodeSettings settings, string logLevel, CancellationToken cancellation)
+    {
+        var port = settings.Port == 0 ? MoeNodeHost.FreePort() : settings.Port;
+        var host = MoeNodeHost.Build(settings, port, akka => akka.AddHocon(
+            $"akka.loglevel = {logLevel}\nakka.stdout-loglevel = {logLevel}\nakka.coordinated-shutdown.exit-clr = off", HoconAddMode.Prepend));
+        await host.StartAsync(cancellation);
+        return new RunningNode(host, settings, port);
+    }
+
+    /// <summary>Waits until this node is a member of the cluster (its seeds answered), or throws after the timeout.</summary>
+    public async Task WaitUpAsync(TimeSpan timeout, CancellationToken cancellation)
+    {
+        var up = new TaskCompletionSource();
+        Akka.Cluster.Cluster.Get(System).RegisterOnMemberUp(up.SetResult);
+        try
+        {
+            await up.Task.WaitAsync(timeout, cancellation);
+        }
+        catch (TimeoutException)
+        {
+            throw new InvalidOperationException(
+                $"This node did not join the cluster within {timeout.TotalSeconds:F0} s: check that a seed ({string.Join(", ", Settings.Seeds)}) is running and reachable.");
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_stopped)
+            return;
+        _stopped = true;
+        await _host.StopAsync(CancellationToken.None);
+        _host.Dispose();
+    }
+}
