@@ -11,6 +11,7 @@ public static class Cli
         BalanceCommand.Create(),
         CompareCommand.Create(),
         NodeCommand.Create(),
+        TrainCommand.Create(),
     };
 
     /// <summary>Runs the command line; a malformed command line is bad input (exit 2), like a malformed file.</summary>

@@ -20,7 +20,9 @@ public static class TrainingHosting
     /// <summary>The coordinator singleton on coordinator nodes (with a proxy everywhere, through which trainers talk to it).</summary>
     public static AkkaConfigurationBuilder WithTrainingCoordinator(this AkkaConfigurationBuilder builder, NodeSettings node)
     {
-        var options = new ClusterSingletonOptions { Role = NodeRoles.Coordinator };
+        // Akka 1.5.73 logs "failed to find the singleton after 30 seconds" within the first second; our own
+        // callers time out with a clearer message, so that noise is off.
+        var options = new ClusterSingletonOptions { Role = NodeRoles.Coordinator, LogSingletonIdentificationFailure = false };
         if (!node.Has(NodeRoles.Coordinator))
             return builder.WithSingletonProxy<TrainingCoordinatorKey>(CoordinatorName, options);
         var blobs = node.Blobs.Create(node.DataDirectory);

@@ -1,0 +1,175 @@
+using System.CommandLine;
+using Akka.Actor;
+using Moe.Actors;
+using Moe.Actors.Hosting;
+using Moe.Actors.Training;
+using Moe.Cluster.Host.Configuration;
+using Moe.Cluster.Host.Hosting;
+using Moe.Model.Network;
+using Spectre.Console;
+using static TorchSharp.torch;
+
+namespace Moe.Cluster.Host.Commands;
+
+/// <summary>
+/// `train`: the whole job in one process on embedded defaults: the coordinator, the layer balancers and the local
+/// trainers (one per GPU, else one per core) in a one-node cluster, SQLite and blobs under the data directory,
+/// the Brown Corpus, BIP routing. Ctrl-C stops after persisting; the same command again resumes the job.
+/// </summary>
+public static class TrainCommand
+{
+    public static Command Create()
+    {
+        var config = CommonOptions.Config();
+        var jobId = new Option<string?>("--job-id") { Description = "Job id; running again with the same id and settings resumes (default: train-PRESET)." };
+        var preset = new Option<string?>("--preset") { Description = $"Model preset: {string.Join(", ", ModelPresets.All.Select(p => p.Name))} (default small-16e)." };
+        var rounds = new Option<int?>("--rounds") { Description = "Rounds of the job (default 50)." };
+        var innerSteps = new Option<int?>("--inner-steps", "-H") { Description = "Inner steps per trainer per round (default 10)." };
+        var text = new Option<string?>("--text") { Description = "Train on this .txt file, folder or .jsonl file instead of the Brown Corpus." };
+        var dataDirectory = CommonOptions.DataDirectory();
+        var device = CommonOptions.Device();
+        var trainers = new Option<int?>("--trainers") { Description = "Local trainer actors (default: one per GPU, else one per core)." };
+
+        var command = new Command("train", "Run a whole training job in this process: coordinator, layer balancers and local trainers.")
+        {
+            config, jobId, preset, rounds, innerSteps, text, dataDirectory, device, trainers,
+        };
+        command.SetAction(async (result, cancellation) =>
+        {
+            var error = result.InvocationConfiguration.Error;
+            NodeSettings node;
+            JobSpec job;
+            try
+            {
+                var presetName = result.GetValue(preset) ?? "small-16e";
+                var gpus = cuda.is_available() ? cuda.device_count() : 0;
+                var flags = new Flags()
+                    .Set("Node:Port", 0) // one process: no other node needs to find it
+                    .Set("Node:DataDirectory", result.GetValue(dataDirectory))
+                    .Set("Trainer:Count", result.GetValue(trainers) ?? (gpus > 0 ? gpus : Environment.ProcessorCount))
+                    .Set("Trainer:Device", result.GetValue(device))
+                    .Set("Job:Preset", result.GetValue(preset))
+                    .Set("Job:Rounds", result.GetValue(rounds))
+                    .Set("Job:InnerSteps", result.GetValue(innerSteps))
+                    .Set("Job:TextPath", result.GetValue(text) is { } path ? Path.GetFullPath(path) : null)
+                    .Set("Job:JobId", result.GetValue(jobId));
+                var configuration = HostConfiguration.Build(result.GetValue(config), flags.Values);
+                node = HostConfiguration.Node(configuration) with { Roles = NodeRoles.All, Seeds = [] };
+                job = HostConfiguration.Job(configuration, $"train-{presetName}");
+            }
+            catch (ArgumentException e)
+            {
+                await error.WriteLineAsync($"error: {Cli.Describe(e)}");
+                return ExitCodes.BadInput;
+            }
+            var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(result.InvocationConfiguration.Output) });
+            return await Run(console, error, node, job, cancellation);
+        });
+        return command;
+    }
+
+    private static async Task<int> Run(IAnsiConsole console, TextWriter error, NodeSettings settings, JobSpec job, CancellationToken cancellation)
+    {
+        // Trainers share the cores: each gets its slice of libtorch's threads.
+        set_num_threads(Math.Max(1, Environment.ProcessorCount / Math.Max(1, settings.Trainer.Count)));
+        console.MarkupLineInterpolated($"Job [bold]{job.JobId}[/]: preset {job.Preset}, {job.Rounds} rounds x {job.InnerSteps} inner steps, {settings.Trainer.Count} local trainers, data in {Path.GetFullPath(settings.DataDirectory)}");
+        await using var node = await RunningNode.StartAsync(settings, "WARNING", cancellation);
+        var coordinator = node.Registry.Get<TrainingCoordinatorKey>();
+        JobStatus status;
+        try
+        {
+            await node.WaitUpAsync(TimeSpan.FromSeconds(60), cancellation);
+            status = await Start(coordinator, job, cancellation);
+        }
+        catch (JobRefusedException e)
+        {
+            await error.WriteLineAsync($"error: {e.Message}");
+            return ExitCodes.BadInput;
+        }
+        if (status.CommittedRounds > 0)
+            console.MarkupLineInterpolated($"Resuming at round {status.CommittedRounds} of {status.TotalRounds}.");
+
+        var finished = await Follow(console, coordinator, status, cancellation);
+        if (finished is not { Finished: true })
+        {
+            console.MarkupLine("Stopping: the coordinator and balancers persist what was committed ...");
+            await node.DisposeAsync();
+            console.MarkupLineInterpolated($"Stopped. Run the same command again to resume job {job.JobId}.");
+            return ExitCodes.Success;
+        }
+        console.MarkupLineInterpolated($"Job {job.JobId} finished: {finished.CommittedRounds} rounds, last loss {finished.LastLoss:F4} (perplexity {Math.Exp(finished.LastLoss):F1}).");
+        if (finished.Parameters is { } parameters)
+        {
+            var store = settings.Blobs.Create(settings.DataDirectory) as Moe.Actors.Blobs.DirectoryBlobStore;
+            console.MarkupLineInterpolated($"Final parameters: {store?.PathOf(parameters) ?? parameters.Sha256}");
+        }
+        await node.DisposeAsync();
+        return ExitCodes.Success;
+    }
+
+    private static async Task<JobStatus> Start(IActorRef coordinator, JobSpec job, CancellationToken cancellation)
+    {
+        // The coordinator singleton takes a moment to start: ask until it answers.
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                var reply = await coordinator.Ask<IMoeMessage>(new StartJob(job), TimeSpan.FromSeconds(10), cancellation);
+                return reply switch
+                {
+                    JobStatus status => status,
+                    JobRejected rejected => throw new JobRefusedException(rejected.Reason),
+                    _ => throw new InvalidOperationException($"Unexpected answer {reply}."),
+                };
+            }
+            catch (AskTimeoutException) when (attempt < 12)
+            {
+            }
+        }
+    }
+
+    private static async Task<JobStatus?> Follow(IAnsiConsole console, IActorRef coordinator, JobStatus start, CancellationToken cancellation)
+    {
+        JobStatus? last = start;
+        await console.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+            .StartAsync(async context =>
+            {
+                var rounds = context.AddTask("rounds", maxValue: start.TotalRounds);
+                while (!cancellation.IsCancellationRequested)
+                {
+                    try
+                    {
+                        last = await coordinator.Ask<JobStatus>(GetJobStatus.Instance, TimeSpan.FromSeconds(5), cancellation);
+                    }
+                    catch (AskTimeoutException)
+                    {
+                        continue;
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        break;
+                    }
+                    rounds.Value = last.CommittedRounds;
+                    rounds.Description = Describe(last);
+                    if (last.Finished)
+                        break;
+                    try
+                    {
+                        await Task.Delay(500, cancellation);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        break;
+                    }
+                }
+            });
+        return last;
+    }
+
+    private static string Describe(JobStatus s) => s.CommittedRounds == 0 || double.IsNaN(s.LastRoundSeconds)
+        ? Markup.Escape($"round {s.CommittedRounds}/{s.TotalRounds}, {s.Members.Length} trainers")
+        : Markup.Escape($"round {s.CommittedRounds}/{s.TotalRounds}, loss {s.LastLoss:F3}, {s.LastTokens / s.LastRoundSeconds:N0} tok/s, worst MaxVio {s.LastWorstMaxVio:F3}, {s.Members.Length} trainers");
+
+    private sealed class JobRefusedException(string message) : Exception(message);
+}

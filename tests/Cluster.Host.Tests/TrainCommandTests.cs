@@ -1,0 +1,88 @@
+namespace Moe.Cluster.Host.Tests;
+
+/// <summary>`train` and `node` through the real command line: embedded job, resume, and configuration errors.</summary>
+public sealed class TrainCommandTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("train-").FullName;
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private static async Task<(int Code, string Output, string Error)> Run(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var code = await Cli.RunAsync(args, output, error);
+        return (code, output.ToString(), error.ToString());
+    }
+
+    private string Text()
+    {
+        var random = new Random(3);
+        string[] words = ["the", "router", "balances", "experts", "while", "trainers", "join", "and", "leave", "a", "cluster", "of", "actors"];
+        var path = Path.Combine(_directory, "text.txt");
+        File.WriteAllLines(path, Enumerable.Range(0, 3000).Select(_ => string.Join(' ', Enumerable.Range(0, random.Next(6, 14)).Select(_ => words[random.Next(words.Length)])) + "."));
+        return path;
+    }
+
+    [Fact]
+    public async Task Train_runs_a_whole_job_in_one_process_and_a_second_run_resumes_the_finished_job()
+    {
+        string[] args = ["train", "--preset", "tiny", "--rounds", "3", "--inner-steps", "2", "--trainers", "2",
+            "--text", Text(), "--data-dir", Path.Combine(_directory, "data")];
+
+        var first = await Run(args);
+        var second = await Run(args);
+        var changed = await Run([.. args[..4], "4", .. args[5..]]); // same job id, other settings
+
+        Assert.True(first.Code == 0, first.Error);
+        Assert.Contains("finished: 3 rounds", first.Output, StringComparison.Ordinal);
+        Assert.Contains("Final parameters", first.Output, StringComparison.Ordinal);
+        Assert.True(second.Code == 0, second.Error);
+        Assert.Contains("Resuming at round 3 of 3", second.Output, StringComparison.Ordinal);
+        Assert.Equal(2, changed.Code);
+        Assert.Contains("exists with other settings", changed.Error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("""{ "Node": { "Portt": 4053 } }""", "unknown keys: 'Portt'")]
+    [InlineData("""{ "Balancer": { "PendingWindow": "many" } }""", "'many' at 'Balancer:PendingWindow'")]
+    [InlineData("""{ "Node": { "SystemName": "my cluster" } }""", "Node:SystemName \"my cluster\" is invalid")]
+    [InlineData("""{ "Balancer": { "SnapshotEvery": 0 } }""", "Balancer:SnapshotEvery must be at least 1")]
+    [InlineData("""{ "Persistence": { "Provider": "PostgreSql" } }""", "Persistence:ConnectionString is required")]
+    [InlineData("""{ "Blobs": { "Kind": "Http" } }""", "Blobs:Url must be an absolute")]
+    [InlineData("""{ "Job": { "Rounds": 0 } }""", "Job:Rounds = 0 is invalid")]
+    [InlineData("""{ "Node": """, "not valid JSON")]
+    public async Task A_bad_setting_stops_train_with_one_line_naming_the_key(string json, string message)
+    {
+        var file = Path.Combine(_directory, "settings.json");
+        await File.WriteAllTextAsync(file, json, TestContext.Current.CancellationToken);
+
+        // --preset tiny bounds the damage should a bad setting go unnoticed and the job run.
+        var (code, _, error) = await Run("train", "--config", file, "--preset", "tiny", "--data-dir", Path.Combine(_directory, "data"));
+
+        Assert.Equal(2, code);
+        Assert.Contains(message, error, StringComparison.Ordinal);
+        Assert.Single(error.Trim().Split('\n'));
+    }
+
+    [Theory]
+    [InlineData("--roles", "trainer,chef", "Node:Roles \"chef\" is unknown")]
+    [InlineData("--seed", "nohost", "Node:Seeds \"nohost\" is invalid")]
+    [InlineData("--blobs", "http://", "Blobs:Url")]
+    public async Task A_bad_node_flag_stops_with_the_key_and_what_is_allowed(string flag, string value, string message)
+    {
+        var (code, _, error) = await Run("node", flag, value, "--data-dir", Path.Combine(_directory, "data"));
+
+        Assert.Equal(2, code);
+        Assert.Contains(message, error, StringComparison.Ordinal);
+    }
+}
