@@ -2,6 +2,8 @@ using Akka.Actor;
 using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Event;
 using Akka.Persistence;
+using Moe.Model.Balancing;
+using Moe.Observability;
 
 namespace Moe.Actors.Balancing;
 
@@ -105,19 +107,20 @@ public sealed class LayerBalancer : ReceivePersistentActor, IWithTimers
         }
         if (summary.Step <= _closedStep)
         {
-            _ignored++;
+            Ignore();
             return;
         }
         switch (_pending!.Add(summary, DateTime.UtcNow))
         {
             case PendingSteps.AddResult.Duplicate:
-                _ignored++;
+                Ignore();
                 return;
             case PendingSteps.AddResult.ContributorMismatch:
                 Reject(summary.TrainerId, summary.Step, $"contributors {summary.Contributors} differs from what other trainers sent for this step");
                 return;
             default:
                 _accepted++;
+                MoeMetrics.Summary(_key.Layer, "accepted");
                 CommitReady();
                 return;
         }
@@ -144,6 +147,7 @@ public sealed class LayerBalancer : ReceivePersistentActor, IWithTimers
         {
             Acknowledge(e.Step, e.Q);
             var (loads, contributors) = published[e.Step];
+            MoeMetrics.LayerCommitted(_key.Layer, loads, e.Q, BalanceMeasures.FromLoads(loads).MaxVio);
             _mediator.Tell(new Publish(BalancerTopics.For(_key.JobId), new QPublished(_key.JobId, _key.Layer, e.Step, e.Q, loads, contributors)));
             if (++_commitsSinceSnapshot >= _settings.SnapshotEvery)
             {
@@ -170,9 +174,16 @@ public sealed class LayerBalancer : ReceivePersistentActor, IWithTimers
     private void StartFlushTimer() =>
         Timers.StartPeriodicTimer("flush", FlushTick.Instance, _settings.FlushAfter / 2);
 
+    private void Ignore()
+    {
+        _ignored++;
+        MoeMetrics.Summary(_key.Layer, "ignored");
+    }
+
     private void Reject(string trainerId, long step, string reason)
     {
         _rejected++;
+        MoeMetrics.Summary(_key.Layer, "rejected");
         _log.Warning("Rejected a command for {0} from trainer \"{1}\" at step {2}: {3}", _key, trainerId, step, reason);
         Sender.Tell(new CommandRejected(_key.JobId, _key.Layer, trainerId, step, reason));
     }

@@ -15,8 +15,9 @@ public static class MoeNodeHost
 {
     /// <param name="boundPort">The port to bind; pass <see cref="FreePort"/> for <see cref="NodeSettings.Port"/> 0.</param>
     /// <param name="configure">Extra Akka configuration (tests swap the journal, benchmarks quieten logs).</param>
+    /// <param name="web">Services and endpoints of the node's HTTP address (<see cref="NodeSettings.HttpUrl"/>).</param>
     public static IHost Build(NodeSettings settings, int boundPort, Action<AkkaConfigurationBuilder>? configure = null,
-        Action<ILoggingBuilder>? logging = null)
+        Action<ILoggingBuilder>? logging = null, NodeWeb? web = null)
     {
         void AddAkka(IServiceCollection services) => services.AddAkka(settings.SystemName, akka =>
         {
@@ -24,7 +25,8 @@ public static class MoeNodeHost
             configure?.Invoke(akka);
         });
 
-        if (settings.Blobs.ServeUrl is not { } url)
+        string[] urls = [.. new[] { settings.HttpUrl, settings.Blobs.ServeUrl }.OfType<string>().Distinct()];
+        if (urls.Length == 0)
         {
             var builder = Host.CreateApplicationBuilder();
             builder.Logging.ClearProviders();
@@ -33,14 +35,18 @@ public static class MoeNodeHost
             return builder.Build();
         }
 
+        var webBuilder = WebApplication.CreateSlimBuilder();
+        webBuilder.Logging.ClearProviders();
+        logging?.Invoke(webBuilder.Logging);
+        webBuilder.WebHost.UseUrls(urls);
+        AddAkka(webBuilder.Services);
+        web?.Services(webBuilder.Services);
+        var app = webBuilder.Build();
         // The node serves its blob directory to nodes without a shared volume (see BlobStoreSettings.ServeUrl).
-        var web = WebApplication.CreateSlimBuilder();
-        web.Logging.ClearProviders();
-        logging?.Invoke(web.Logging);
-        web.WebHost.UseUrls(url);
-        AddAkka(web.Services);
-        var app = web.Build();
-        app.MapBlobStore((DirectoryBlobStore)settings.Blobs.Create(settings.DataDirectory));
+        if (settings.Blobs.ServeUrl is not null)
+            app.MapBlobStore((DirectoryBlobStore)settings.Blobs.Create(settings.DataDirectory));
+        if (settings.HttpUrl is not null)
+            web?.Endpoints(app);
         return app;
     }
 
@@ -52,3 +58,6 @@ public static class MoeNodeHost
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
+
+/// <summary>What a node's HTTP address serves besides blobs: metrics and health endpoints (see Cluster.Host).</summary>
+public sealed record NodeWeb(Action<IServiceCollection> Services, Action<WebApplication> Endpoints);

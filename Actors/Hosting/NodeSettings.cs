@@ -33,6 +33,9 @@ public sealed record NodeSettings
 
     public IReadOnlyList<string> Roles { get; init; } = NodeRoles.All;
 
+    /// <summary>Where the node serves /metrics, /healthz and /readyz, e.g. http://0.0.0.0:9464; null: not served.</summary>
+    public string? HttpUrl { get; init; }
+
     /// <summary>Where the SQLite file and the blob directory live by default.</summary>
     public string DataDirectory { get; init; } = "data";
 
@@ -65,6 +68,8 @@ public sealed record NodeSettings
             if (colon <= 0 || !int.TryParse(seed.AsSpan(colon + 1), out var port) || port is < 1 or > 65535)
                 throw new ArgumentException($"Node:Seeds \"{seed}\" is invalid: use HOST:PORT.");
         }
+        if (HttpUrl is not null && !Uri.TryCreate(HttpUrl, UriKind.Absolute, out _))
+            throw new ArgumentException($"Node:HttpUrl \"{HttpUrl}\" is invalid: use an absolute address such as http://0.0.0.0:9464.");
         _ = Persistence.ResolveConnectionString(DataDirectory);
         Balancer.Validate();
         Blobs.Validate();

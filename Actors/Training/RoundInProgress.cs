@@ -20,6 +20,9 @@ internal sealed class RoundInProgress(int round, string attempt, Dictionary<stri
 
     public DateTime Started { get; } = started;
 
+    /// <summary>When the outer step started (the checkpoint's duration runs from here to the commit).</summary>
+    public DateTime CommitStarted { get; set; }
+
     /// <summary>The outer step is being computed: late results and drops change nothing any more.</summary>
     public bool Committing { get; set; }
 

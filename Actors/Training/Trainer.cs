@@ -5,6 +5,7 @@ using Moe.Actors.Balancing;
 using Moe.Actors.Blobs;
 using Moe.Model.Data;
 using Moe.Model.Training.Rounds;
+using Moe.Observability;
 
 namespace Moe.Actors.Training;
 
@@ -172,6 +173,7 @@ public sealed class Trainer : ReceiveActor, IWithTimers
                         (globalQ[layer], loaded[layer]) = (q, qStep);
                 }
                 var metrics = worker.Step(start.Shard, h, step, globalQ);
+                MoeMetrics.Step(_id, metrics.Duration.TotalSeconds, metrics.Tokens);
                 lossSum += metrics.Loss;
                 tokens += metrics.Tokens;
                 worstMaxVio = Math.Max(worstMaxVio, metrics.WorstMaxVio);

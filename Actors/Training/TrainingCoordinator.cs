@@ -3,6 +3,7 @@ using Akka.Event;
 using Akka.Persistence;
 using Moe.Actors.Balancing;
 using Moe.Actors.Blobs;
+using Moe.Observability;
 
 namespace Moe.Actors.Training;
 
@@ -121,6 +122,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
             Context.Unwatch(known);
         _members[register.TrainerId] = Sender;
         Context.Watch(Sender);
+        MoeMetrics.TrainerJoined();
         _log.Info("Trainer {0} joined ({1} members); it takes part from the next round", register.TrainerId, _members.Count);
         TryStartRound();
     }
@@ -130,12 +132,18 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         foreach (var (id, member) in _members.Where(m => m.Value.Equals(trainer)).ToList())
         {
             _members.Remove(id);
+            MoeMetrics.TrainerLeft();
             Drop(id, _round?.Round ?? -1, _round?.Attempt ?? "", "the trainer stopped or its node left the cluster");
         }
     }
 
     private void OnTick()
     {
+        MoeMetrics.ClusterMembers(Akka.Cluster.Cluster.Get(Context.System).State.Members
+            .Where(m => m.Status == Akka.Cluster.MemberStatus.Up)
+            .SelectMany(m => m.Roles)
+            .GroupBy(r => r)
+            .ToDictionary(g => g.Key, g => g.Count()));
         if (_state.Spec is not null && !_balancersReady)
             ConfigureBalancers();
         TryStartRound();
@@ -210,6 +218,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
             return; // the next tick starts it again with the members present then
         }
         round.Committing = true;
+        round.CommitStarted = DateTime.UtcNow;
         Timers.Cancel("round-timeout");
         var deltas = round.Results.Values.OrderBy(r => r.TrainerId, StringComparer.Ordinal).Select(r => r.Delta).ToList();
         OuterStepWork.Step(spec, _state.Parameters!, _state.Momentum, deltas, _blobs, _workDirectory, CancellationToken.None)
@@ -235,6 +244,8 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
             _round = null;
             _lastRoundSeconds = (DateTime.UtcNow - round.Started).TotalSeconds;
             _lastWorstMaxVio = results.Max(r => r.WorstMaxVio);
+            MoeMetrics.RoundCommitted(_lastRoundSeconds, e.MeanLoss, _state.CommittedRounds,
+                (DateTime.UtcNow - round.CommitStarted).TotalSeconds, e.Parameters.Size);
             _log.Info("Round {0} committed: {1} trainers, loss {2:F4}, {3:F1} s", e.Round, e.Contributors.Length, e.MeanLoss,
                 (DateTime.UtcNow - round.Started).TotalSeconds);
             DeleteAfterCommit(round, previous.Parameters, previous.Momentum);

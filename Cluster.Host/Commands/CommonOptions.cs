@@ -17,6 +17,11 @@ internal static class CommonOptions
 
     public static Option<string?> Device() => new("--device") { Description = "Trainer device: auto, cpu, cuda or cuda:N (default auto)." };
 
+    public static Option<string?> Http() => new("--http")
+    {
+        Description = "Serve /metrics (Prometheus), /healthz and /readyz at this address, e.g. http://0.0.0.0:9464 (default: not served).",
+    };
+
     public static Option<int?> Trainers() => new("--trainers")
     {
         Description = "Trainer actors on this node (default: one per GPU, else one).",

@@ -21,11 +21,12 @@ public static class NodeCommand
         var blobs = new Option<string?>("--blobs") { Description = "Blob store: a directory (shared volume) or the http:// address of the coordinator node's store." };
         var serveBlobs = new Option<string?>("--serve-blobs") { Description = "Serve this node's blob directory over HTTP at this address, e.g. http://0.0.0.0:8080." };
         var device = CommonOptions.Device();
+        var http = CommonOptions.Http();
         var trainers = CommonOptions.Trainers();
 
         var command = new Command("node", "Join (or form) a cluster with the given roles and run until stopped.")
         {
-            config, roles, seeds, host, publicHost, port, dataDirectory, postgres, blobs, serveBlobs, device, trainers,
+            config, roles, seeds, host, publicHost, port, dataDirectory, postgres, blobs, serveBlobs, device, trainers, http,
         };
         command.SetAction(async (result, cancellation) =>
         {
@@ -42,6 +43,7 @@ public static class NodeCommand
                     .Set("Node:Port", result.GetValue(port))
                     .Set("Node:DataDirectory", result.GetValue(dataDirectory))
                     .Set("Trainer:Device", result.GetValue(device))
+                    .Set("Node:HttpUrl", result.GetValue(http))
                     .Set("Trainer:Count", result.GetValue(trainers))
                     .Set("Blobs:ServeUrl", result.GetValue(serveBlobs))
                     .Postgres(result.GetValue(postgres))

@@ -28,11 +28,12 @@ public static class TrainCommand
         var text = new Option<string?>("--text") { Description = "Train on this .txt file, folder or .jsonl file instead of the Brown Corpus." };
         var dataDirectory = CommonOptions.DataDirectory();
         var device = CommonOptions.Device();
+        var http = CommonOptions.Http();
         var trainers = new Option<int?>("--trainers") { Description = "Local trainer actors (default: one per GPU, else one per core)." };
 
         var command = new Command("train", "Run a whole training job in this process: coordinator, layer balancers and local trainers.")
         {
-            config, jobId, preset, rounds, innerSteps, text, dataDirectory, device, trainers,
+            config, jobId, preset, rounds, innerSteps, text, dataDirectory, device, trainers, http,
         };
         command.SetAction(async (result, cancellation) =>
         {
@@ -48,6 +49,7 @@ public static class TrainCommand
                     .Set("Node:DataDirectory", result.GetValue(dataDirectory))
                     .Set("Trainer:Count", result.GetValue(trainers) ?? (gpus > 0 ? gpus : Environment.ProcessorCount))
                     .Set("Trainer:Device", result.GetValue(device))
+                    .Set("Node:HttpUrl", result.GetValue(http))
                     .Set("Job:Preset", result.GetValue(preset))
                     .Set("Job:Rounds", result.GetValue(rounds))
                     .Set("Job:InnerSteps", result.GetValue(innerSteps))

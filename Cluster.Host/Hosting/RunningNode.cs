@@ -36,7 +36,8 @@ internal sealed class RunningNode : IAsyncDisposable
     {
         var port = settings.Port == 0 ? MoeNodeHost.FreePort() : settings.Port;
         var host = MoeNodeHost.Build(settings, port, akka => akka.AddHocon(
-            $"akka.loglevel = {logLevel}\nakka.stdout-loglevel = {logLevel}\nakka.coordinated-shutdown.exit-clr = off", HoconAddMode.Prepend));
+            $"akka.loglevel = {logLevel}\nakka.stdout-loglevel = {logLevel}\nakka.coordinated-shutdown.exit-clr = off", HoconAddMode.Prepend),
+            web: HealthEndpoints.Web);
         await host.StartAsync(cancellation);
         return new RunningNode(host, settings, port);
     }
