@@ -52,6 +52,47 @@ public sealed class TrainCommandTests : IDisposable
         Assert.Contains("exists with other settings", changed.Error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_running_job_serves_prometheus_metrics_and_kubernetes_health_endpoints()
+    {
+        var port = Moe.Actors.Hosting.MoeNodeHost.FreePort();
+        var url = $"http://127.0.0.1:{port}";
+        var train = Run("train", "--preset", "tiny", "--rounds", "60", "--inner-steps", "2", "--trainers", "1",
+            "--text", Text(), "--data-dir", Path.Combine(_directory, "data"), "--http", url);
+        using var http = new HttpClient { BaseAddress = new Uri(url) };
+
+        string metrics = "";
+        var deadline = DateTime.UtcNow.AddSeconds(90);
+        while (!metrics.Contains("moe_training_loss{", StringComparison.Ordinal) && DateTime.UtcNow < deadline && !train.IsCompleted)
+        {
+            await Task.Delay(300, TestContext.Current.CancellationToken);
+            try
+            {
+                metrics = await http.GetStringAsync("/metrics", TestContext.Current.CancellationToken);
+            }
+            catch (HttpRequestException)
+            {
+                // not listening yet
+            }
+        }
+        var live = await http.GetAsync("/healthz", TestContext.Current.CancellationToken);
+        var ready = await http.GetAsync("/readyz", TestContext.Current.CancellationToken);
+        var (code, _, error) = await train;
+
+        Assert.Equal(System.Net.HttpStatusCode.OK, live.StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.OK, ready.StatusCode);
+        foreach (var series in new[]
+        {
+            "moe_step_duration_seconds_bucket{", "moe_tokens_total{", "moe_layer_max_vio{", "moe_expert_load{",
+            "moe_expert_price{", "moe_balancer_summaries_total{", "moe_cluster_members{", "moe_committed_rounds{",
+            "moe_round_duration_seconds_bucket{", "moe_checkpoint_size_bytes{", "moe_trainer_joins_total{",
+        })
+        {
+            Assert.Contains(series, metrics, StringComparison.Ordinal);
+        }
+        Assert.True(code == 0, error);
+    }
+
     [Theory]
     [InlineData("""{ "Node": { "Portt": 4053 } }""", "unknown keys: 'Portt'")]
     [InlineData("""{ "Balancer": { "PendingWindow": "many" } }""", "'many' at 'Balancer:PendingWindow'")]
