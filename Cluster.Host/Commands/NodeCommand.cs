@@ -1,5 +1,8 @@
 using System.CommandLine;
+using Akka.Actor;
+using Microsoft.Extensions.Configuration;
 using Moe.Actors.Hosting;
+using Moe.Actors.Training;
 using Moe.Cluster.Host.Configuration;
 using Moe.Cluster.Host.Hosting;
 
@@ -22,17 +25,23 @@ public static class NodeCommand
         var serveBlobs = new Option<string?>("--serve-blobs") { Description = "Serve this node's blob directory over HTTP at this address, e.g. http://0.0.0.0:8080." };
         var device = CommonOptions.Device();
         var http = CommonOptions.Http();
+        var jobId = new Option<string?>("--job-id") { Description = "Start (or resume) this job once the node is up; needs a coordinator in the cluster. The Job section of the settings does the same." };
+        var preset = new Option<string?>("--preset") { Description = "Model preset of the job started with --job-id (default small-16e)." };
+        var rounds = new Option<int?>("--rounds") { Description = "Rounds of the job started with --job-id (default 50)." };
+        var innerSteps = new Option<int?>("--inner-steps", "-H") { Description = "Inner steps per round of the job started with --job-id (default 10)." };
+        var text = new Option<string?>("--text") { Description = "Training text of the job started with --job-id (default: the Brown Corpus)." };
         var trainers = CommonOptions.Trainers();
 
         var command = new Command("node", "Join (or form) a cluster with the given roles and run until stopped.")
         {
-            config, roles, seeds, host, publicHost, port, dataDirectory, postgres, blobs, serveBlobs, device, trainers, http,
+            config, roles, seeds, host, publicHost, port, dataDirectory, postgres, blobs, serveBlobs, device, trainers, http, jobId, preset, rounds, innerSteps, text,
         };
         command.SetAction(async (result, cancellation) =>
         {
             var output = result.InvocationConfiguration.Output;
             var error = result.InvocationConfiguration.Error;
             NodeSettings settings;
+            JobSpec? job = null;
             try
             {
                 var flags = new Flags()
@@ -47,8 +56,16 @@ public static class NodeCommand
                     .Set("Trainer:Count", result.GetValue(trainers))
                     .Set("Blobs:ServeUrl", result.GetValue(serveBlobs))
                     .Postgres(result.GetValue(postgres))
-                    .Blobs(result.GetValue(blobs));
-                settings = HostConfiguration.Node(HostConfiguration.Build(result.GetValue(config), flags.Values));
+                    .Blobs(result.GetValue(blobs))
+                    .Set("Job:JobId", result.GetValue(jobId))
+                    .Set("Job:Preset", result.GetValue(preset))
+                    .Set("Job:Rounds", result.GetValue(rounds))
+                    .Set("Job:InnerSteps", result.GetValue(innerSteps))
+                    .Set("Job:TextPath", result.GetValue(text) is { } path ? Path.GetFullPath(path) : null);
+                var configuration = HostConfiguration.Build(result.GetValue(config), flags.Values);
+                settings = HostConfiguration.Node(configuration);
+                if (configuration.GetSection("Job").Exists())
+                    job = HostConfiguration.Job(configuration, "job");
             }
             catch (ArgumentException e)
             {
@@ -63,10 +80,17 @@ public static class NodeCommand
             {
                 await node.WaitUpAsync(TimeSpan.FromMinutes(2), cancellation);
                 await output.WriteLineAsync("Member of the cluster. Ctrl-C or SIGTERM leaves it cleanly.");
+                if (job is not null)
+                    await FollowJob(node, job, output, cancellation);
                 await Task.Delay(Timeout.Infinite, cancellation);
             }
             catch (OperationCanceledException)
             {
+            }
+            catch (JobRefusedException e)
+            {
+                await error.WriteLineAsync($"error: {e.Message}");
+                return ExitCodes.BadInput;
             }
             catch (InvalidOperationException e)
             {
@@ -79,5 +103,32 @@ public static class NodeCommand
             return ExitCodes.Success;
         });
         return command;
+    }
+
+    /// <summary>Starts or resumes the job, reports each committed round on one line, and the end of the job.</summary>
+    private static async Task FollowJob(RunningNode node, JobSpec job, TextWriter output, CancellationToken cancellation)
+    {
+        var coordinator = node.Registry.Get<TrainingCoordinatorKey>();
+        var status = await JobClient.StartAsync(coordinator, job, cancellation);
+        await output.WriteLineAsync($"Job {job.JobId}: round {status.CommittedRounds} of {status.TotalRounds}.");
+        var reported = status.CommittedRounds;
+        while (!status.Finished)
+        {
+            await Task.Delay(1000, cancellation);
+            try
+            {
+                status = await coordinator.Ask<JobStatus>(GetJobStatus.Instance, TimeSpan.FromSeconds(5), cancellation);
+            }
+            catch (Akka.Actor.AskTimeoutException)
+            {
+                continue; // the coordinator is moving to another node
+            }
+            if (status.CommittedRounds != reported)
+            {
+                reported = status.CommittedRounds;
+                await output.WriteLineAsync($"Job {job.JobId}: round {status.CommittedRounds} of {status.TotalRounds}, loss {status.LastLoss:F4}, trainers {string.Join(" ", status.LastContributors)}");
+            }
+        }
+        await output.WriteLineAsync($"Job {job.JobId} finished: {status.CommittedRounds} rounds. Final parameters: {JobClient.Locate(node.Settings, status.Parameters!)}");
     }
 }

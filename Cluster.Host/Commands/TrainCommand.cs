@@ -1,6 +1,5 @@
 using System.CommandLine;
 using Akka.Actor;
-using Moe.Actors;
 using Moe.Actors.Hosting;
 using Moe.Actors.Training;
 using Moe.Cluster.Host.Configuration;
@@ -81,7 +80,7 @@ public static class TrainCommand
         try
         {
             await node.WaitUpAsync(TimeSpan.FromSeconds(60), cancellation);
-            status = await Start(coordinator, job, cancellation);
+            status = await JobClient.StartAsync(coordinator, job, cancellation);
         }
         catch (JobRefusedException e)
         {
@@ -101,33 +100,9 @@ public static class TrainCommand
         }
         console.MarkupLineInterpolated($"Job {job.JobId} finished: {finished.CommittedRounds} rounds, last loss {finished.LastLoss:F4} (perplexity {Math.Exp(finished.LastLoss):F1}).");
         if (finished.Parameters is { } parameters)
-        {
-            var store = settings.Blobs.Create(settings.DataDirectory) as Moe.Actors.Blobs.DirectoryBlobStore;
-            console.MarkupLineInterpolated($"Final parameters: {store?.PathOf(parameters) ?? parameters.Sha256}");
-        }
+            console.MarkupLineInterpolated($"Final parameters: {JobClient.Locate(settings, parameters)}");
         await node.DisposeAsync();
         return ExitCodes.Success;
-    }
-
-    private static async Task<JobStatus> Start(IActorRef coordinator, JobSpec job, CancellationToken cancellation)
-    {
-        // The coordinator singleton takes a moment to start: ask until it answers.
-        for (var attempt = 0; ; attempt++)
-        {
-            try
-            {
-                var reply = await coordinator.Ask<IMoeMessage>(new StartJob(job), TimeSpan.FromSeconds(10), cancellation);
-                return reply switch
-                {
-                    JobStatus status => status,
-                    JobRejected rejected => throw new JobRefusedException(rejected.Reason),
-                    _ => throw new InvalidOperationException($"Unexpected answer {reply}."),
-                };
-            }
-            catch (AskTimeoutException) when (attempt < 12)
-            {
-            }
-        }
     }
 
     private static async Task<JobStatus?> Follow(IAnsiConsole console, IActorRef coordinator, JobStatus start, CancellationToken cancellation)
@@ -173,5 +148,4 @@ public static class TrainCommand
         ? Markup.Escape($"round {s.CommittedRounds}/{s.TotalRounds}, {s.Members.Length} trainers")
         : Markup.Escape($"round {s.CommittedRounds}/{s.TotalRounds}, loss {s.LastLoss:F3}, {s.LastTokens / s.LastRoundSeconds:N0} tok/s, worst MaxVio {s.LastWorstMaxVio:F3}, {s.Members.Length} trainers");
 
-    private sealed class JobRefusedException(string message) : Exception(message);
 }

@@ -43,8 +43,12 @@ public static class HostConfiguration
     /// <summary>The node's settings from sections Node, Persistence, Balancer, Blobs and Trainer, validated.</summary>
     public static NodeSettings Node(IConfiguration configuration)
     {
-        var node = Bind(configuration, "Node", new NodeSettings()) with
+        // The binder adds configured list items to a list that already has items: start the lists empty and put
+        // the defaults back only where nothing was configured.
+        var bound = Bind(configuration, "Node", new NodeSettings { Roles = [], Seeds = [] });
+        var node = bound with
         {
+            Roles = bound.Roles.Count == 0 && !configuration.GetSection("Node:Roles").Exists() ? NodeRoles.All : bound.Roles,
             Persistence = Bind(configuration, "Persistence", new PersistenceSettings()),
             Balancer = Bind(configuration, "Balancer", new BalancerSettings()),
             Blobs = Bind(configuration, "Blobs", new BlobStoreSettings()),

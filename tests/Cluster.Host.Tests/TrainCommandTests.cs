@@ -126,4 +126,17 @@ public sealed class TrainCommandTests : IDisposable
         Assert.Equal(2, code);
         Assert.Contains(message, error, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData(new string[0], new[] { "trainer", "balancer", "coordinator" })]
+    [InlineData(new[] { "trainer" }, new[] { "trainer" })]
+    [InlineData(new[] { "coordinator", "balancer" }, new[] { "coordinator", "balancer" })]
+    public void Configured_roles_replace_the_default_roles_rather_than_add_to_them(string[] configured, string[] expected)
+    {
+        var flags = configured.Select((role, k) => new KeyValuePair<string, string?>($"Node:Roles:{k}", role));
+
+        var node = Configuration.HostConfiguration.Node(Configuration.HostConfiguration.Build(null, flags));
+
+        Assert.Equal(expected, node.Roles);
+    }
 }
