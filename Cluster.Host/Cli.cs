@@ -15,7 +15,7 @@ public static class Cli
     };
 
     /// <summary>Runs the command line; a malformed command line is bad input (exit 2), like a malformed file.</summary>
-    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error)
+    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, CancellationToken cancellation = default)
     {
         var parse = Build().Parse(args);
         if (parse.Errors.Count > 0 && !args.Any(a => a is "--help" or "-h" or "-?"))
@@ -31,7 +31,7 @@ public static class Cli
             Output = output,
             Error = error,
             ProcessTerminationTimeout = TimeSpan.FromSeconds(60),
-        });
+        }, cancellation);
     }
 
     /// <summary>The one-line message of a bad-input exception, without .NET's "(Parameter 'x')" suffix.</summary>

@@ -16,7 +16,7 @@ public sealed class BalanceCommandTests : IDisposable
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        var code = await Cli.RunAsync(args, output, error);
+        var code = await Cli.RunAsync(args, output, error, TestContext.Current.CancellationToken);
         return (code, output.ToString(), error.ToString());
     }
 

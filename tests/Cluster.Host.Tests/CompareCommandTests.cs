@@ -25,7 +25,7 @@ public sealed class CompareCommandTests : IDisposable
 
         var code = await Cli.RunAsync(
             ["compare", "--preset", "tiny", "--methods", "topk,bip", "--steps", "12", "--text", WriteText(),
-             "--data-dir", Path.Combine(_directory, "data"), "--out", output], stdout, stderr);
+             "--data-dir", Path.Combine(_directory, "data"), "--out", output], stdout, stderr, TestContext.Current.CancellationToken);
 
         Assert.True(code == 0, stderr.ToString());
         var csv = File.ReadAllLines(Path.Combine(output, "compare.csv"));
@@ -48,12 +48,12 @@ public sealed class CompareCommandTests : IDisposable
     public async Task Bad_methods_and_missing_text_are_named()
     {
         var stderr = new StringWriter();
-        var code = await Cli.RunAsync(["compare", "--preset", "tiny", "--methods", "topk,bogus", "--text", WriteText()], new StringWriter(), stderr);
+        var code = await Cli.RunAsync(["compare", "--preset", "tiny", "--methods", "topk,bogus", "--text", WriteText()], new StringWriter(), stderr, TestContext.Current.CancellationToken);
         Assert.Equal(2, code);
         Assert.Contains("Unknown router 'bogus'", stderr.ToString());
 
         stderr = new StringWriter();
-        code = await Cli.RunAsync(["compare", "--preset", "tiny", "--text", Path.Combine(_directory, "nothing.txt")], new StringWriter(), stderr);
+        code = await Cli.RunAsync(["compare", "--preset", "tiny", "--text", Path.Combine(_directory, "nothing.txt")], new StringWriter(), stderr, TestContext.Current.CancellationToken);
         Assert.Equal(2, code);
         Assert.Contains("no such file or folder", stderr.ToString());
     }
