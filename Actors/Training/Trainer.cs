@@ -159,12 +159,17 @@ public sealed class Trainer : ReceiveActor, IWithTimers
             double lossSum = 0, worstMaxVio = 0;
             long tokens = 0;
             var staleSteps = 0;
+            var part = System.Diagnostics.Stopwatch.StartNew();
+            var waiting = TimeSpan.Zero;
+            var stepping = TimeSpan.Zero;
             for (var h = 0; h < spec.InnerSteps; h++)
             {
                 token.ThrowIfCancellationRequested();
                 var step = (start.Round * spec.InnerSteps) + h;
+                var waited = System.Diagnostics.Stopwatch.StartNew();
                 if (!board.WaitForAll(step - 1 - spec.MaxStaleness, _settings.StalenessWait, token))
                     staleSteps++;
+                waiting += waited.Elapsed;
                 var globalQ = new float[]?[spec.MoeLayers];
                 for (var layer = 0; layer < spec.MoeLayers; layer++)
                 {
@@ -172,7 +177,9 @@ public sealed class Trainer : ReceiveActor, IWithTimers
                     if (q is not null && qStep > loaded[layer])
                         (globalQ[layer], loaded[layer]) = (q, qStep);
                 }
+                var stepped = System.Diagnostics.Stopwatch.StartNew();
                 var metrics = worker.Step(start.Shard, h, step, globalQ);
+                stepping += stepped.Elapsed;
                 MoeMetrics.Step(_id, metrics.Duration.TotalSeconds, metrics.Tokens);
                 lossSum += metrics.Loss;
                 tokens += metrics.Tokens;
@@ -181,6 +188,8 @@ public sealed class Trainer : ReceiveActor, IWithTimers
             }
             worker.SaveDelta(delta);
             var blob = await _blobs.PutAsync(delta, token).ConfigureAwait(false);
+            _log.Info("Round {0}: {1} steps took {2:F2} s, waiting for q {3:F2} s, the whole part {4:F2} s",
+                start.Round, spec.InnerSteps, stepping.TotalSeconds, waiting.TotalSeconds, part.Elapsed.TotalSeconds);
             return new RoundResult(spec.JobId, start.Round, start.Attempt, _id, start.Shard, blob, tokens,
                 lossSum / spec.InnerSteps, worstMaxVio, staleSteps);
         }
