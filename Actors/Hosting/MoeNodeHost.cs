@@ -39,8 +39,9 @@ public static class MoeNodeHost
         webBuilder.Logging.ClearProviders();
         logging?.Invoke(webBuilder.Logging);
         webBuilder.WebHost.UseUrls(urls);
-        AddAkka(webBuilder.Services);
+        // Before Akka: hosted services start in order, and metrics recorded before the meter provider listens are lost.
         web?.Services(webBuilder.Services);
+        AddAkka(webBuilder.Services);
         var app = webBuilder.Build();
         // The node serves its blob directory to nodes without a shared volume (see BlobStoreSettings.ServeUrl).
         if (settings.Blobs.ServeUrl is not null)

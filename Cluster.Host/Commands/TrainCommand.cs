@@ -91,7 +91,7 @@ public static class TrainCommand
             console.MarkupLineInterpolated($"Resuming at round {status.CommittedRounds} of {status.TotalRounds}.");
 
         var finished = await Follow(console, coordinator, status, cancellation);
-        if (finished is not { Finished: true })
+        if (!finished.Finished)
         {
             console.MarkupLine("Stopping: the coordinator and balancers persist what was committed ...");
             await node.DisposeAsync();
@@ -105,9 +105,9 @@ public static class TrainCommand
         return ExitCodes.Success;
     }
 
-    private static async Task<JobStatus?> Follow(IAnsiConsole console, IActorRef coordinator, JobStatus start, CancellationToken cancellation)
+    private static async Task<JobStatus> Follow(IAnsiConsole console, IActorRef coordinator, JobStatus start, CancellationToken cancellation)
     {
-        JobStatus? last = start;
+        var last = start;
         await console.Progress()
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
             .StartAsync(async context =>

@@ -61,9 +61,15 @@ public sealed class TrainCommandTests : IDisposable
             "--text", Text(), "--data-dir", Path.Combine(_directory, "data"), "--http", url);
         using var http = new HttpClient { BaseAddress = new Uri(url) };
 
+        string[] wanted =
+        [
+            "moe_step_duration_seconds_bucket{", "moe_tokens_total{", "moe_layer_max_vio{", "moe_expert_load{",
+            "moe_expert_price{", "moe_balancer_summaries_total{", "moe_cluster_members{", "moe_committed_rounds{",
+            "moe_round_duration_seconds_bucket{", "moe_checkpoint_size_bytes{", "moe_trainer_joins_total{",
+        ];
         string metrics = "";
         var deadline = DateTime.UtcNow.AddSeconds(90);
-        while (!metrics.Contains("moe_training_loss{", StringComparison.Ordinal) && DateTime.UtcNow < deadline && !train.IsCompleted)
+        while (wanted.Any(w => !metrics.Contains(w, StringComparison.Ordinal)) && DateTime.UtcNow < deadline && !train.IsCompleted)
         {
             await Task.Delay(300, TestContext.Current.CancellationToken);
             try
@@ -81,16 +87,45 @@ public sealed class TrainCommandTests : IDisposable
 
         Assert.Equal(System.Net.HttpStatusCode.OK, live.StatusCode);
         Assert.Equal(System.Net.HttpStatusCode.OK, ready.StatusCode);
-        foreach (var series in new[]
+        foreach (var series in wanted)
         {
-            "moe_step_duration_seconds_bucket{", "moe_tokens_total{", "moe_layer_max_vio{", "moe_expert_load{",
-            "moe_expert_price{", "moe_balancer_summaries_total{", "moe_cluster_members{", "moe_committed_rounds{",
-            "moe_round_duration_seconds_bucket{", "moe_checkpoint_size_bytes{", "moe_trainer_joins_total{",
-        })
-        {
-            Assert.Contains(series, metrics, StringComparison.Ordinal);
+            Assert.True(metrics.Contains(series, StringComparison.Ordinal),
+                $"{series} missing; the scrape had: {string.Join(", ", metrics.Split('\n').Where(l => l.StartsWith("# TYPE", StringComparison.Ordinal)))}");
         }
         Assert.True(code == 0, error);
+    }
+
+    [Fact]
+    public async Task A_node_that_has_not_joined_a_cluster_is_live_but_not_ready()
+    {
+        var url = $"http://127.0.0.1:{Moe.Actors.Hosting.MoeNodeHost.FreePort()}";
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        var nobody = $"127.0.0.1:{Moe.Actors.Hosting.MoeNodeHost.FreePort()}"; // a seed that does not exist
+        var node = Cli.RunAsync(["node", "--roles", "trainer", "--seed", nobody, "--port", "0", "--http", url,
+            "--data-dir", Path.Combine(_directory, "data")], TextWriter.Null, TextWriter.Null, stop.Token);
+        using var http = new HttpClient { BaseAddress = new Uri(url) };
+
+        HttpResponseMessage? live = null;
+        for (var attempt = 0; attempt < 100 && live is null; attempt++)
+        {
+            try
+            {
+                live = await http.GetAsync("/healthz", TestContext.Current.CancellationToken);
+            }
+            catch (HttpRequestException)
+            {
+                await Task.Delay(100, TestContext.Current.CancellationToken);
+            }
+        }
+        var ready = await http.GetAsync("/readyz", TestContext.Current.CancellationToken);
+        var reason = await ready.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
+        await stop.CancelAsync();
+        var code = await node;
+
+        Assert.Equal(System.Net.HttpStatusCode.OK, live?.StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+        Assert.Contains("not ready", reason, StringComparison.Ordinal);
+        Assert.Equal(0, code); // Ctrl-C while waiting to join is a clean stop
     }
 
     [Theory]
