@@ -26,7 +26,8 @@ b=$(trainer b 9466)
 trap 'kill $seed $a ${b:-} ${c:-} 2>/dev/null || true' EXIT
 echo "seed $seed, trainers $a $b; following $work/seed.log (Prometheus metrics at http://127.0.0.1:9464/metrics)"
 
-until grep -q "round 3 of" "$work/seed.log"; do sleep 2; done
+# Rounds are printed as they are seen, so "round 3" itself may be skipped: wait for any round from 3 on.
+until grep -qE "round ([3-9]|[1-9][0-9]+) of" "$work/seed.log"; do sleep 2; done
 echo "killing trainer b ($b) with SIGKILL"; kill -9 "$b"; b=
 c=$(trainer c 9467)
 echo "trainer c ($c) joins"
