@@ -21,27 +21,9 @@ internal static class ActorOverheadBench
         var data = Corpus.Load(null, Path.Combine(directory, "cache"), preset.Model.VocabSize, _ => { });
         var steps = rounds * innerSteps;
 
-        double plain = 0, summarised = 0, otherThread = 0;
-        otherThread = await Task.Factory.StartNew(() => PlainOnThisThread(preset, data, steps, innerSteps), TaskCreationOptions.LongRunning);
-        foreach (var summaries in new[] { false, true })
-            using (var loop = new TrainingLoop(preset.Model, preset.Training with { Steps = steps }, data))
-            {
-                if (summaries)
-                {
-                    foreach (var layer in loop.Model.MoeLayers)
-                        layer.SummaryRange = Moe.Model.Balancing.HistogramRange.Default;
-                }
-                for (var warm = 0; warm < innerSteps; warm++)
-                    loop.TrainStep();
-                var watch = Stopwatch.StartNew();
-                long tokens = 0;
-                for (var step = 0; step < steps - innerSteps; step++)
-                    tokens += loop.TrainStep().Tokens;
-                if (summaries)
-                    summarised = tokens / watch.Elapsed.TotalSeconds;
-                else
-                    plain = tokens / watch.Elapsed.TotalSeconds;
-            }
+        var otherThread = await Task.Factory.StartNew(() => Plain(preset, data, steps, innerSteps, summaries: false), TaskCreationOptions.LongRunning);
+        var plain = Plain(preset, data, steps, innerSteps, summaries: false);
+        var summarised = Plain(preset, data, steps, innerSteps, summaries: true);
 
         await using var node = await BenchNode.StartAsync(new NodeSettings
         {
@@ -68,9 +50,15 @@ internal static class ActorOverheadBench
         Console.WriteLine($"  cluster / plain:          {cluster / plain,10:F3}   (target: within 5 %, i.e. >= 0.95)");
     }
 
-    private static double PlainOnThisThread(ModelPresets.Preset preset, TokenDataset data, int steps, int innerSteps)
+    /// <summary>Tokens/s of the plain loop on the calling thread, optionally with the balancing summaries on.</summary>
+    private static double Plain(ModelPresets.Preset preset, TokenDataset data, int steps, int innerSteps, bool summaries)
     {
         using var loop = new TrainingLoop(preset.Model, preset.Training with { Steps = steps }, data);
+        if (summaries)
+        {
+            foreach (var layer in loop.Model.MoeLayers)
+                layer.SummaryRange = Moe.Model.Balancing.HistogramRange.Default;
+        }
         for (var warm = 0; warm < innerSteps; warm++)
             loop.TrainStep();
         var watch = Stopwatch.StartNew();
