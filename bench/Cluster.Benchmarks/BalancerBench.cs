@@ -76,7 +76,10 @@ internal static class BalancerBench
         var arrivals = new System.Collections.Concurrent.BlockingCollection<(long Step, long Ticks)>();
         var probe = trainerNode.System.ActorOf(Props.Create(() => new Arrivals(arrivals)));
         await DistributedPubSub.Get(trainerNode.System).Mediator.Ask<SubscribeAck>(new Subscribe(BalancerTopics.For("latency"), probe), TimeSpan.FromSeconds(10));
-        await Task.Delay(1000); // the subscription reaches the balancer's node by gossip
+        // The subscription reaches the balancer's node by gossip: wait until its mediator knows the topic.
+        var seedMediator = DistributedPubSub.Get(seed.System).Mediator;
+        while (!(await seedMediator.Ask<CurrentTopics>(GetTopics.Instance, TimeSpan.FromSeconds(5))).Topics.Contains(BalancerTopics.For("latency")))
+            await Task.Delay(20);
 
         var latencies = new List<double>();
         for (var step = 0; step < steps + 50; step++)

@@ -29,9 +29,11 @@ public sealed class JournalFailureTests
 
         await journal.OnWrite.Fail();
         Send(node, "flaky", step: 1, seed: 2); // merged, then the write fails: the balancer stops, the supervisor backs off
-        await Task.Delay(300, TestContext.Current.CancellationToken);
+        // A new incarnation has accepted nothing yet: that is the sign the failed one was replaced.
+        await Eventually.Until(async () => (await AskWithRetry<BalancerStatus>(node, new GetBalancerStatus("flaky", 0))).Accepted == 0,
+            TimeSpan.FromSeconds(20), "the balancer to restart after the failed write");
         await journal.OnWrite.Pass();
-        var afterRestart = await AskWithRetry(node, new GetQ("flaky", 0));
+        var afterRestart = await AskWithRetry<CurrentQ>(node, new GetQ("flaky", 0));
 
         Assert.Equal(0, afterRestart.Step); // step 1 was never acknowledged, so it is not there
         Assert.Equal(acknowledged.Q, afterRestart.Q);
@@ -49,13 +51,13 @@ public sealed class JournalFailureTests
     }
 
     /// <summary>While the supervisor backs off, messages to the stopped balancer are dropped: ask again.</summary>
-    private static async Task<CurrentQ> AskWithRetry(TestNode node, GetQ query)
+    private static async Task<T> AskWithRetry<T>(TestNode node, IBalancerCommand query)
     {
         for (var attempt = 0; ; attempt++)
         {
             try
             {
-                return await node.Balancers.Ask<CurrentQ>(query, TimeSpan.FromMilliseconds(500), TestContext.Current.CancellationToken);
+                return await node.Balancers.Ask<T>(query, TimeSpan.FromMilliseconds(500), TestContext.Current.CancellationToken);
             }
             catch (AskTimeoutException) when (attempt < 40)
             {

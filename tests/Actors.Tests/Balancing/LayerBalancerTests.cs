@@ -45,7 +45,10 @@ public sealed class LayerBalancerTests : IDisposable
         var ack = await DistributedPubSub.Get(trainer.System).Mediator.Ask<SubscribeAck>(
             new Subscribe(BalancerTopics.For("remote"), listener), AskTimeout, TestContext.Current.CancellationToken);
         Assert.NotNull(ack);
-        await Task.Delay(500, TestContext.Current.CancellationToken); // pub-sub registry gossip between nodes
+        // The subscription reaches the balancer's node by gossip.
+        var seedMediator = DistributedPubSub.Get(seed.System).Mediator;
+        await Eventually.Until(async () => (await seedMediator.Ask<CurrentTopics>(GetTopics.Instance, AskTimeout, TestContext.Current.CancellationToken)).Topics.Contains(BalancerTopics.For("remote")),
+            TimeSpan.FromSeconds(10), "the subscription to reach the balancer's node");
 
         using var scores = Summaries.Scores(256, Summaries.Spec.Experts, seed: 3);
         foreach (var summary in Summaries.Split("remote", 1, 0, scores, 2, Summaries.Spec))
@@ -159,32 +162,31 @@ public sealed class LayerBalancerTests : IDisposable
     public async Task A_snapshot_every_n_steps_replaces_the_events_and_snapshots_it_makes_obsolete()
     {
         var settings = TestNode.Settings(_data.Path) with { Balancer = new BalancerSettings { SnapshotEvery = 3 } };
-        await using (var node = await TestNode.StartAsync(settings))
+        // Events: 1 configuration + 7 q. Snapshots after the 3rd and 6th q (sequence numbers 4 and 7); the events
+        // and the older snapshot they replace are deleted once the snapshot is confirmed.
+        await using var node = await TestNode.StartAsync(settings);
+        await Configure(node, "snap", 0);
+        for (var step = 0; step < 7; step++)
         {
-            await Configure(node, "snap", 0);
-            for (var step = 0; step < 7; step++)
-            {
-                using var scores = Summaries.Scores(128, Summaries.Spec.Experts, seed: step);
-                foreach (var summary in Summaries.Split("snap", 0, step, scores, 1, Summaries.Spec))
-                    node.Balancers.Tell(summary);
-                await WaitForStep(node, "snap", 0, step);
-            }
-            await Task.Delay(500, TestContext.Current.CancellationToken); // deletions follow the snapshot's confirmation
+            using var scores = Summaries.Scores(128, Summaries.Spec.Experts, seed: step);
+            foreach (var summary in Summaries.Split("snap", 0, step, scores, 1, Summaries.Spec))
+                node.Balancers.Tell(summary);
+            await WaitForStep(node, "snap", 0, step);
         }
 
-        // Events: 1 configuration + 7 q. Snapshots after the 3rd and 6th q (sequence numbers 4 and 7).
         using var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(_data.Path, "cluster.db")}");
         db.Open();
         long Scalar(string sql)
         {
             using var command = db.CreateCommand();
             command.CommandText = sql;
-            return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+            return command.ExecuteScalar() is { } value and not DBNull ? Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture) : -1;
         }
         const string Id = "'layer-balancer/snap/0'";
-        Assert.Equal(1, Scalar($"select count(*) from snapshot where persistence_id = {Id}"));
+        await Eventually.Until(() => Scalar($"select min(sequence_number) from journal where persistence_id = {Id} and deleted = 0") == 8
+                                     && Scalar($"select count(*) from snapshot where persistence_id = {Id}") == 1,
+            TimeSpan.FromSeconds(10), "the deletions that follow the second snapshot");
         Assert.Equal(7, Scalar($"select max(sequence_number) from snapshot where persistence_id = {Id}"));
-        Assert.Equal(8, Scalar($"select min(sequence_number) from journal where persistence_id = {Id} and deleted = 0"));
     }
 
     private static async Task RecoversAfterRestart(NodeSettings settings)

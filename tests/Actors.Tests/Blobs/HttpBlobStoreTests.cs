@@ -138,9 +138,10 @@ public sealed class HttpBlobStoreTests : IAsyncLifetime
         content.Headers.ContentLength = 3_000_000;
 
         await Assert.ThrowsAnyAsync<Exception>(() => http.PutAsync(new Uri(Url, "/blobs/" + id), content, TestContext.Current.CancellationToken));
-        await Task.Delay(300, TestContext.Current.CancellationToken); // the server notices the aborted body
-
-        Assert.Empty(Directory.GetFiles(ServerStore.Root, "*", SearchOption.AllDirectories));
+        // The server notices the aborted body and removes its partial file; the blob itself must never appear.
+        await Eventually.Until(() => Directory.GetFiles(ServerStore.Root, "*", SearchOption.AllDirectories).Length == 0,
+            TimeSpan.FromSeconds(10), "the partial upload to be removed");
+        Assert.False(File.Exists(ServerStore.PathOf(id)));
     }
 
     [Fact]
