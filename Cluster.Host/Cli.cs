@@ -11,6 +11,7 @@ public static class Cli
         BalanceCommand.Create(),
         CompareCommand.Create(),
         NodeCommand.Create(),
+        ReportCommand.Create(),
         TrainCommand.Create(),
     };
 
@@ -25,14 +26,39 @@ public static class Cli
             await error.WriteLineAsync($"Run '{parse.CommandResult.Command.Name} --help' for usage.");
             return ExitCodes.BadInput;
         }
-        // Ctrl-C and SIGTERM cancel the command, which then shuts its node down; leave time for the hand-over.
-        return await parse.InvokeAsync(new InvocationConfiguration
+        try
         {
-            Output = output,
-            Error = error,
-            ProcessTerminationTimeout = TimeSpan.FromSeconds(60),
-        }, cancellation);
+            // Ctrl-C and SIGTERM cancel the command, which then shuts its node down; leave time for the hand-over.
+            return await parse.InvokeAsync(new InvocationConfiguration
+            {
+                Output = output,
+                Error = error,
+                ProcessTerminationTimeout = TimeSpan.FromSeconds(60),
+                EnableDefaultExceptionHandler = false,
+            }, cancellation);
+        }
+        catch (Exception e) when (BadData(e) is { } bad)
+        {
+            // A damaged or missing file may surface deep inside hosting: still one line, naming the file.
+            await error.WriteLineAsync($"error: {bad.Message}");
+            return ExitCodes.BadInput;
+        }
+        catch (OperationCanceledException)
+        {
+            await error.WriteLineAsync("Cancelled.");
+            return ExitCodes.Cancelled;
+        }
+        catch (Exception e)
+        {
+            await error.WriteLineAsync($"Unhandled exception: {e}");
+            return ExitCodes.Failure;
+        }
     }
+
+    private static Exception? BadData(Exception e) =>
+        e is InvalidDataException or FileNotFoundException ? e
+        : e.InnerException is { } inner ? BadData(inner)
+        : null;
 
     /// <summary>The one-line message of a bad-input exception, without .NET's "(Parameter 'x')" suffix.</summary>
     public static string Describe(Exception e) =>

@@ -9,4 +9,7 @@ public static class ExitCodes
 
     /// <summary>The input (a file, an option value) is wrong; the one-line message says what to change.</summary>
     public const int BadInput = 2;
+
+    /// <summary>Stopped by Ctrl-C or SIGTERM before the command could finish cleanly (128 + SIGINT, as shells report it).</summary>
+    public const int Cancelled = 130;
 }

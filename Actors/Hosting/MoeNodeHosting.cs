@@ -38,12 +38,15 @@ public static class MoeNodeHosting
                 SeedNodes = node.SeedAddresses(boundPort),
             })
             .WithDistributedPubSub(null!)
-            .WithCustomSerializer("moe", [typeof(IMoeMessage)], system => new MoeSerializer(system))
+            .WithMoeSerializer()
             .WithMoePersistence(node)
             .WithLayerBalancers(node)
             .WithTrainingCoordinator(node)
             .WithTrainers(node, boundPort);
     }
+
+    public static AkkaConfigurationBuilder WithMoeSerializer(this AkkaConfigurationBuilder builder) =>
+        builder.WithCustomSerializer("moe", [typeof(IMoeMessage)], system => new MoeSerializer(system));
 
     public static AkkaConfigurationBuilder WithMoePersistence(this AkkaConfigurationBuilder builder, NodeSettings node)
     {

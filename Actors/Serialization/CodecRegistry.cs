@@ -32,6 +32,18 @@ public sealed class CodecRegistry
         return this;
     }
 
+    /// <summary>
+    /// A manifest that is only read: the stored payloads of a message type's earlier shape, upgraded to the current
+    /// type, so journals written by an earlier version still replay.
+    /// </summary>
+    public CodecRegistry AddLegacy<T>(string manifest, PayloadRead<T> read)
+        where T : notnull
+    {
+        if (!_byManifest.TryAdd(manifest, (ref PayloadReader r) => read(ref r)))
+            throw new InvalidOperationException($"Manifest \"{manifest}\" is registered twice.");
+        return this;
+    }
+
     public string Manifest(object message) =>
         _byType.TryGetValue(message.GetType(), out var codec)
             ? codec.Manifest

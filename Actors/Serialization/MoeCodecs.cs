@@ -92,14 +92,9 @@ public static class MoeCodecs
         .Add<RoundStart>("trs",
             (w, m) => { Job(w, m.Spec); w.I32(m.Round); w.Text(m.Attempt); Blob(w, m.Parameters); w.I64(m.Shard); w.I32(m.Contributors); },
             (ref PayloadReader x) => new RoundStart(Job(ref x), x.I32(), x.Text(), Blob(ref x), x.I64(), x.I32()))
-        .Add<RoundResult>("trr",
-            (w, m) =>
-            {
-                w.Text(m.JobId); w.I32(m.Round); w.Text(m.Attempt); w.Text(m.TrainerId); w.I64(m.Shard); Blob(w, m.Delta);
-                w.I64(m.Tokens); w.F64(m.MeanLoss); w.F64(m.WorstMaxVio); w.I32(m.StaleSteps);
-            },
-            (ref PayloadReader x) => new RoundResult(
-                x.Text(), x.I32(), x.Text(), x.Text(), x.I64(), Blob(ref x), x.I64(), x.F64(), x.F64(), x.I32()))
+        .Add<RoundResult>("trr2",
+            (w, m) => { w.Text(m.JobId); w.I32(m.Round); w.Text(m.Attempt); w.I64(m.Shard); Blob(w, m.Delta); Part(w, m.Stats); },
+            (ref PayloadReader x) => new RoundResult(x.Text(), x.I32(), x.Text(), x.I64(), Blob(ref x), Part(ref x)))
         .Add<RoundFailed>("trf",
             (w, m) => { w.Text(m.JobId); w.I32(m.Round); w.Text(m.Attempt); w.Text(m.TrainerId); w.Text(m.Reason); },
             (ref PayloadReader x) => new RoundFailed(x.Text(), x.I32(), x.Text(), x.Text(), x.Text()))
@@ -109,14 +104,49 @@ public static class MoeCodecs
         .Add<JobStartedEvent>("e-tjob",
             (w, m) => { Job(w, m.Spec); Blob(w, m.Parameters); },
             (ref PayloadReader x) => new JobStartedEvent(Job(ref x), Blob(ref x)))
-        .Add<RoundCommittedEvent>("e-tround",
+        .Add<RoundCommittedEvent>("e-tround2",
             (w, m) =>
             {
-                w.I32(m.Round); Blob(w, m.Parameters); Blob(w, m.Momentum); w.I64(m.Plan.Next); w.Longs([.. m.Plan.Returned]);
-                w.Strings(m.Contributors); w.F64(m.MeanLoss); w.I64(m.Tokens);
+                w.I32(m.Round); Blob(w, m.Parameters); Blob(w, m.Momentum); Plan(w, m.Plan);
+                w.I32(m.Parts.Length);
+                foreach (var part in m.Parts)
+                    Part(w, part);
+                w.I64(m.CommittedAt.Ticks); w.F64(m.Seconds);
             },
-            (ref PayloadReader x) => new RoundCommittedEvent(
-                x.I32(), Blob(ref x), Blob(ref x), new ShardPlan(x.I64(), [.. x.Longs()]), x.Strings(), x.F64(), x.I64()));
+            (ref PayloadReader x) =>
+            {
+                var (round, parameters, momentum, plan) = (x.I32(), Blob(ref x), Blob(ref x), Plan(ref x));
+                var parts = new PartStats[x.I32()];
+                for (var k = 0; k < parts.Length; k++)
+                    parts[k] = Part(ref x);
+                return new RoundCommittedEvent(round, parameters, momentum, plan, parts, new DateTime(x.I64(), DateTimeKind.Utc), x.F64());
+            })
+        // Rounds committed before per-trainer figures were recorded: the mean loss and the tokens are split evenly
+        // over the contributors; what was not measured is NaN.
+        .AddLegacy("e-tround", (ref PayloadReader x) =>
+        {
+            var (round, parameters, momentum, plan) = (x.I32(), Blob(ref x), Blob(ref x), Plan(ref x));
+            var (contributors, meanLoss, tokens) = (x.Strings(), x.F64(), x.I64());
+            PartStats[] parts = [.. contributors.Select(c => new PartStats(c, tokens / contributors.Length, meanLoss, double.NaN, double.NaN, 0, [], double.NaN))];
+            return new RoundCommittedEvent(round, parameters, momentum, plan, parts, default, double.NaN);
+        });
+
+    private static void Plan(PayloadWriter w, ShardPlan plan)
+    {
+        w.I64(plan.Next);
+        w.Longs([.. plan.Returned]);
+    }
+
+    private static ShardPlan Plan(ref PayloadReader x) => new(x.I64(), [.. x.Longs()]);
+
+    private static void Part(PayloadWriter w, PartStats p)
+    {
+        w.Text(p.TrainerId); w.I64(p.Tokens); w.F64(p.MeanLoss); w.F64(p.StepSeconds); w.F64(p.WaitSeconds);
+        w.I32(p.StaleSteps); w.Doubles(p.LayerMaxVio); w.F64(p.WorstMaxVio);
+    }
+
+    private static PartStats Part(ref PayloadReader x) =>
+        new(x.Text(), x.I64(), x.F64(), x.F64(), x.F64(), x.I32(), x.Doubles(), x.F64());
 
     private static void Job(PayloadWriter w, JobSpec spec)
     {

@@ -46,6 +46,14 @@ public ref struct PayloadReader(ReadOnlySpan<byte> bytes, string manifest)
 
     public float[] Floats() => MemoryMarshal.Cast<byte, float>(Take(Length(4) * 4)).ToArray();
 
+    public double[] Doubles()
+    {
+        var values = new double[Length(8)];
+        for (var k = 0; k < values.Length; k++)
+            values[k] = F64();
+        return values;
+    }
+
     public long[] Longs()
     {
         var values = new long[Length(1)];

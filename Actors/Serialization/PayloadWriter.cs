@@ -60,6 +60,13 @@ public sealed class PayloadWriter
         _buffer.Write(MemoryMarshal.AsBytes(values.AsSpan()));
     }
 
+    public void Doubles(double[] values)
+    {
+        I32(values.Length);
+        foreach (var value in values)
+            F64(value);
+    }
+
     public void Longs(long[] values)
     {
         I32(values.Length);

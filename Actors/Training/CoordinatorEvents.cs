@@ -7,13 +7,24 @@ public sealed record JobStartedEvent(JobSpec Spec, BlobRef Parameters) : IMoeMes
 
 /// <summary>
 /// Persisted: round <paramref name="Round"/> committed. Its parameters and outer momentum are the checkpoint; the
-/// shard plan says which data is done. Once written, the round is never lost.
+/// shard plan says which data is done; the parts are what each contributing trainer measured, in trainer order.
+/// Once written, the round is never lost, and the job's report is read from these events.
 /// </summary>
+/// <param name="Seconds">Wall time from the round's start to its commit.</param>
 public sealed record RoundCommittedEvent(
     int Round,
     BlobRef Parameters,
     BlobRef Momentum,
     ShardPlan Plan,
-    string[] Contributors,
-    double MeanLoss,
-    long Tokens) : IMoeMessage;
+    PartStats[] Parts,
+    DateTime CommittedAt,
+    double Seconds) : IMoeMessage
+{
+    public string[] Contributors => [.. Parts.Select(p => p.TrainerId)];
+
+    public long Tokens => Parts.Sum(p => p.Tokens);
+
+    public double MeanLoss => Parts.Average(p => p.MeanLoss);
+
+    public double WorstMaxVio => Parts.Max(p => p.WorstMaxVio);
+}

@@ -15,7 +15,7 @@ public sealed record GetJobStatus : IMoeMessage
 
 /// <summary>
 /// The coordinator's view of the job; <paramref name="Parameters"/> is the checkpoint pointer. The "Last" figures
-/// describe the last committed round (its duration and worst MaxVio only since the coordinator last started).
+/// describe the last committed round.
 /// </summary>
 public sealed record JobStatus(
     string JobId,
@@ -47,17 +47,10 @@ public sealed record RegisterTrainer(string TrainerId) : IMoeMessage;
 public sealed record RoundStart(JobSpec Spec, int Round, string Attempt, BlobRef Parameters, long Shard, int Contributors) : IMoeMessage;
 
 /// <summary>A trainer finished its part: the delta (global minus local) is in the blob store.</summary>
-public sealed record RoundResult(
-    string JobId,
-    int Round,
-    string Attempt,
-    string TrainerId,
-    long Shard,
-    BlobRef Delta,
-    long Tokens,
-    double MeanLoss,
-    double WorstMaxVio,
-    int StaleSteps) : IMoeMessage;
+public sealed record RoundResult(string JobId, int Round, string Attempt, long Shard, BlobRef Delta, PartStats Stats) : IMoeMessage
+{
+    public string TrainerId => Stats.TrainerId;
+}
 
 /// <summary>A trainer could not finish its part (it is dropped from the round, which still commits if a quorum finishes).</summary>
 public sealed record RoundFailed(string JobId, int Round, string Attempt, string TrainerId, string Reason) : IMoeMessage;

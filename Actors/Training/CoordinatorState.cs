@@ -9,11 +9,9 @@ public sealed record CoordinatorState(
     BlobRef? Parameters,
     BlobRef? Momentum,
     ShardPlan Plan,
-    string[] LastContributors,
-    double LastLoss,
-    long LastTokens)
+    RoundCommittedEvent? LastRound)
 {
-    public static CoordinatorState Empty { get; } = new(null, 0, null, null, ShardPlan.Start, [], double.NaN, 0);
+    public static CoordinatorState Empty { get; } = new(null, 0, null, null, ShardPlan.Start, null);
 
     public bool Finished => Spec is not null && CommittedRounds >= Spec.Rounds;
 
@@ -26,9 +24,7 @@ public sealed record CoordinatorState(
             Parameters = e.Parameters,
             Momentum = e.Momentum,
             Plan = e.Plan,
-            LastContributors = e.Contributors,
-            LastLoss = e.MeanLoss,
-            LastTokens = e.Tokens,
+            LastRound = e,
         },
         _ => throw new ArgumentException($"Unknown coordinator event {@event.GetType().Name}.", nameof(@event)),
     };

@@ -157,6 +157,7 @@ public sealed class Trainer : ReceiveActor, IWithTimers
             var loaded = new long[spec.MoeLayers];
             Array.Fill(loaded, -1);
             double lossSum = 0, worstMaxVio = 0;
+            var layerMaxVio = new double[spec.MoeLayers];
             long tokens = 0;
             var staleSteps = 0;
             var part = System.Diagnostics.Stopwatch.StartNew();
@@ -184,14 +185,16 @@ public sealed class Trainer : ReceiveActor, IWithTimers
                 lossSum += metrics.Loss;
                 tokens += metrics.Tokens;
                 worstMaxVio = Math.Max(worstMaxVio, metrics.WorstMaxVio);
+                foreach (var layer in metrics.Layers)
+                    layerMaxVio[layer.Layer] += layer.Measures.MaxVio / spec.InnerSteps;
                 SendSummaries(spec, step, start.Contributors, worker, metrics.Tokens);
             }
             worker.SaveDelta(delta);
             var blob = await _blobs.PutAsync(delta, token).ConfigureAwait(false);
             _log.Info("Round {0}: {1} steps took {2:F2} s, waiting for q {3:F2} s, the whole part {4:F2} s",
                 start.Round, spec.InnerSteps, stepping.TotalSeconds, waiting.TotalSeconds, part.Elapsed.TotalSeconds);
-            return new RoundResult(spec.JobId, start.Round, start.Attempt, _id, start.Shard, blob, tokens,
-                lossSum / spec.InnerSteps, worstMaxVio, staleSteps);
+            return new RoundResult(spec.JobId, start.Round, start.Attempt, start.Shard, blob, new PartStats(
+                _id, tokens, lossSum / spec.InnerSteps, stepping.TotalSeconds, waiting.TotalSeconds, staleSteps, layerMaxVio, worstMaxVio));
         }
         finally
         {

@@ -27,7 +27,6 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     private RoundInProgress? _round;
     private bool _balancersReady;
     private bool _starting;
-    private double _lastRoundSeconds = double.NaN, _lastWorstMaxVio = double.NaN;
 
     public TrainingCoordinator(IBlobStore blobs, IActorRef balancers, string workDirectory)
     {
@@ -54,7 +53,10 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         Command<Tick>(_ => OnTick());
     }
 
-    public override string PersistenceId => "training-coordinator";
+    /// <summary>The journal of the cluster's job: its start and every committed round.</summary>
+    public const string JournalId = "training-coordinator";
+
+    public override string PersistenceId => JournalId;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -234,20 +236,18 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         var results = round.Results.Values.ToList();
         var plan = round.PlanAfterAssign.GiveBack(round.Unfinished);
         var previous = (_state.Parameters, _state.Momentum);
+        var now = DateTime.UtcNow;
         var committed = new RoundCommittedEvent(
             round.Round, computed.Parameters, computed.Momentum, plan,
-            [.. results.Select(r => r.TrainerId).Order(StringComparer.Ordinal)],
-            results.Average(r => r.MeanLoss), results.Sum(r => r.Tokens));
+            [.. results.Select(r => r.Stats).OrderBy(p => p.TrainerId, StringComparer.Ordinal)],
+            now, (now - round.Started).TotalSeconds);
         Persist(committed, e =>
         {
             _state = _state.Apply(e);
             _round = null;
-            _lastRoundSeconds = (DateTime.UtcNow - round.Started).TotalSeconds;
-            _lastWorstMaxVio = results.Max(r => r.WorstMaxVio);
-            MoeMetrics.RoundCommitted(_lastRoundSeconds, e.MeanLoss, _state.CommittedRounds,
+            MoeMetrics.RoundCommitted(e.Seconds, e.MeanLoss, _state.CommittedRounds,
                 (DateTime.UtcNow - round.CommitStarted).TotalSeconds, e.Parameters.Size);
-            _log.Info("Round {0} committed: {1} trainers, loss {2:F4}, {3:F1} s", e.Round, e.Contributors.Length, e.MeanLoss,
-                (DateTime.UtcNow - round.Started).TotalSeconds);
+            _log.Info("Round {0} committed: {1} trainers, loss {2:F4}, {3:F1} s", e.Round, e.Parts.Length, e.MeanLoss, e.Seconds);
             DeleteAfterCommit(round, previous.Parameters, previous.Momentum);
             if (_state.Finished)
             {
@@ -303,10 +303,11 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     private JobStatus CurrentStatus()
     {
         string[] members = [.. _members.Keys.Order(StringComparer.Ordinal)];
-        return _state.Spec is not { } spec
-            ? JobStatus.None with { Members = members }
-            : new JobStatus(spec.JobId, _state.CommittedRounds, spec.Rounds, _state.Finished, _state.Parameters,
-                members, _state.LastContributors, _state.LastLoss, _state.LastTokens, _lastRoundSeconds, _lastWorstMaxVio);
+        if (_state.Spec is not { } spec)
+            return JobStatus.None with { Members = members };
+        var last = _state.LastRound;
+        return new JobStatus(spec.JobId, _state.CommittedRounds, spec.Rounds, _state.Finished, _state.Parameters, members,
+            last?.Contributors ?? [], last?.MeanLoss ?? double.NaN, last?.Tokens ?? 0, last?.Seconds ?? double.NaN, last?.WorstMaxVio ?? double.NaN);
     }
 
     private sealed record JobCreated(JobSpec Spec, BlobRef Parameters, IActorRef ReplyTo);

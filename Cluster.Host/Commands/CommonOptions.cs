@@ -15,6 +15,16 @@ internal static class CommonOptions
         Description = "Data directory: SQLite database, blobs, corpus cache (default: data).",
     };
 
+    public static Option<string?> Postgres() => new("--postgres")
+    {
+        Description = "PostgreSQL connection string (Npgsql form); default: SQLite in the data directory.",
+    };
+
+    public static Option<string?> Blobs() => new("--blobs")
+    {
+        Description = "Blob store: a directory (shared volume) or the http:// address of the coordinator node's store.",
+    };
+
     public static Option<string?> Device() => new("--device") { Description = "Trainer device: auto, cpu, cuda or cuda:N (default auto)." };
 
     public static Option<string?> Http() => new("--http")

@@ -20,8 +20,8 @@ public static class NodeCommand
         var publicHost = new Option<string?>("--public-host") { Description = "Address other nodes use to reach this one, when it differs from --host." };
         var port = new Option<int?>("--port") { Description = "Akka.Remote port (default 4053; 0 picks a free one)." };
         var dataDirectory = CommonOptions.DataDirectory();
-        var postgres = new Option<string?>("--postgres") { Description = "PostgreSQL connection string (Npgsql form); default: SQLite in the data directory." };
-        var blobs = new Option<string?>("--blobs") { Description = "Blob store: a directory (shared volume) or the http:// address of the coordinator node's store." };
+        var postgres = CommonOptions.Postgres();
+        var blobs = CommonOptions.Blobs();
         var serveBlobs = new Option<string?>("--serve-blobs") { Description = "Serve this node's blob directory over HTTP at this address, e.g. http://0.0.0.0:8080." };
         var device = CommonOptions.Device();
         var http = CommonOptions.Http();

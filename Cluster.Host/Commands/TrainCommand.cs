@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Akka.Actor;
+using Moe.Actors.Balancing;
 using Moe.Actors.Hosting;
 using Moe.Actors.Training;
 using Moe.Cluster.Host.Configuration;
@@ -13,7 +14,8 @@ namespace Moe.Cluster.Host.Commands;
 /// <summary>
 /// `train`: the whole job in one process on embedded defaults: the coordinator, the layer balancers and the local
 /// trainers (one per GPU, else one per core) in a one-node cluster, SQLite and blobs under the data directory,
-/// the Brown Corpus, BIP routing. Ctrl-C stops after persisting; the same command again resumes the job.
+/// the Brown Corpus, BIP routing. Ctrl-C stops after persisting; the same command again resumes the job. Either way
+/// it ends with the job's report (see `report`).
 /// </summary>
 public static class TrainCommand
 {
@@ -63,13 +65,14 @@ public static class TrainCommand
                 await error.WriteLineAsync($"error: {Cli.Describe(e)}");
                 return ExitCodes.BadInput;
             }
-            var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(result.InvocationConfiguration.Output) });
-            return await Run(console, error, node, job, cancellation);
+            var output = result.InvocationConfiguration.Output;
+            var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output) });
+            return await Run(console, output, error, node, job, cancellation);
         });
         return command;
     }
 
-    private static async Task<int> Run(IAnsiConsole console, TextWriter error, NodeSettings settings, JobSpec job, CancellationToken cancellation)
+    private static async Task<int> Run(IAnsiConsole console, TextWriter output, TextWriter error, NodeSettings settings, JobSpec job, CancellationToken cancellation)
     {
         // Trainers share the cores: each gets its slice of libtorch's threads.
         set_num_threads(Math.Max(1, Environment.ProcessorCount / Math.Max(1, settings.Trainer.Count)));
@@ -90,22 +93,29 @@ public static class TrainCommand
         if (status.CommittedRounds > 0)
             console.MarkupLineInterpolated($"Resuming at round {status.CommittedRounds} of {status.TotalRounds}.");
 
-        var finished = await Follow(console, coordinator, status, cancellation);
-        if (!finished.Finished)
+        var finished = await Follow(console, coordinator, node.Registry.Get<LayerBalancerRegion>(), job, status, cancellation);
+        if (finished.Finished)
+        {
+            console.MarkupLineInterpolated($"Job {job.JobId} finished: {finished.CommittedRounds} rounds, last loss {finished.LastLoss:F4} (perplexity {Math.Exp(finished.LastLoss):F1}).");
+            if (finished.Parameters is { } parameters)
+                console.MarkupLineInterpolated($"Final parameters: {JobClient.Locate(settings, parameters)}");
+        }
+        else
         {
             console.MarkupLine("Stopping: the coordinator and balancers persist what was committed ...");
-            await node.DisposeAsync();
-            console.MarkupLineInterpolated($"Stopped. Run the same command again to resume job {job.JobId}.");
-            return ExitCodes.Success;
         }
-        console.MarkupLineInterpolated($"Job {job.JobId} finished: {finished.CommittedRounds} rounds, last loss {finished.LastLoss:F4} (perplexity {Math.Exp(finished.LastLoss):F1}).");
-        if (finished.Parameters is { } parameters)
-            console.MarkupLineInterpolated($"Final parameters: {JobClient.Locate(settings, parameters)}");
         await node.DisposeAsync();
+        if (!finished.Finished)
+            console.MarkupLineInterpolated($"Stopped. Run the same command again to resume job {job.JobId}.");
+
+        // From the journal, as `report` does: the report shows what was committed, nothing else.
+        var history = await JobRecords.ReadAsync(settings, CancellationToken.None);
+        await ReportCommand.Print(output, history, ReportCommand.Write(settings, history, ReportCommand.DefaultFolder(settings, job.JobId)));
         return ExitCodes.Success;
     }
 
-    private static async Task<JobStatus> Follow(IAnsiConsole console, IActorRef coordinator, JobStatus start, CancellationToken cancellation)
+    private static async Task<JobStatus> Follow(IAnsiConsole console, IActorRef coordinator, IActorRef balancers, JobSpec job, JobStatus start,
+        CancellationToken cancellation)
     {
         var last = start;
         await console.Progress()
@@ -113,6 +123,8 @@ public static class TrainCommand
             .StartAsync(async context =>
             {
                 var rounds = context.AddTask("rounds", maxValue: start.TotalRounds);
+                // Steps as the first layer's balancer has committed them: every trainer took part in those.
+                var steps = context.AddTask("steps", maxValue: (double)job.Rounds * job.InnerSteps);
                 while (!cancellation.IsCancellationRequested)
                 {
                     try
@@ -129,6 +141,11 @@ public static class TrainCommand
                     }
                     rounds.Value = last.CommittedRounds;
                     rounds.Description = Describe(last);
+                    if (await StepOf(balancers, job, cancellation) is { } step)
+                    {
+                        steps.Value = step;
+                        steps.Description = Markup.Escape($"step {step}/{job.Rounds * job.InnerSteps}");
+                    }
                     if (last.Finished)
                         break;
                     try
@@ -142,6 +159,19 @@ public static class TrainCommand
                 }
             });
         return last;
+    }
+
+    private static async Task<long?> StepOf(IActorRef balancers, JobSpec job, CancellationToken cancellation)
+    {
+        try
+        {
+            var status = await balancers.Ask<BalancerStatus>(new GetBalancerStatus(job.JobId, 0), TimeSpan.FromSeconds(2), cancellation);
+            return status.Step + 1;
+        }
+        catch (Exception e) when (e is AskTimeoutException or OperationCanceledException)
+        {
+            return null;
+        }
     }
 
     private static string Describe(JobStatus s) => s.CommittedRounds == 0 || double.IsNaN(s.LastRoundSeconds)

@@ -63,6 +63,9 @@ internal sealed class RunningNode : IAsyncDisposable
         if (_stopped)
             return;
         _stopped = true;
+        // The cluster leaves first, while the HTTP endpoints still answer: /readyz says "shutting down" (Kubernetes
+        // stops sending work) and /healthz stays live (no restart mid-hand-over). Then the host stops the rest.
+        await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClrExitReason.Instance);
         await _host.StopAsync(CancellationToken.None);
         _host.Dispose();
     }

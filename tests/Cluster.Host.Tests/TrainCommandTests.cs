@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace Moe.Cluster.Host.Tests;
 
 /// <summary>`train` and `node` through the real command line: embedded job, resume, and configuration errors.</summary>
@@ -34,18 +36,35 @@ public sealed class TrainCommandTests : IDisposable
     }
 
     [Fact]
-    public async Task Train_runs_a_whole_job_in_one_process_and_a_second_run_resumes_the_finished_job()
+    public async Task Train_runs_a_whole_job_in_one_process_writes_its_report_and_a_second_run_resumes_the_finished_job()
     {
-        string[] args = ["train", "--preset", "tiny", "--rounds", "3", "--inner-steps", "2", "--trainers", "2",
-            "--text", Text(), "--data-dir", Path.Combine(_directory, "data")];
+        var data = Path.Combine(_directory, "data");
+        string[] args = ["train", "--preset", "tiny", "--rounds", "3", "--inner-steps", "2", "--trainers", "2", "--text", Text(), "--data-dir", data];
 
         var first = await Run(args);
+        var folder = Path.Combine(data, "reports", "train-tiny");
+        var markdown = await File.ReadAllTextAsync(Path.Combine(folder, "report.md"), TestContext.Current.CancellationToken);
+        var rounds = await File.ReadAllLinesAsync(Path.Combine(folder, "rounds.csv"), TestContext.Current.CancellationToken);
+        var parts = await File.ReadAllLinesAsync(Path.Combine(folder, "parts.csv"), TestContext.Current.CancellationToken);
+        var again = await Run("report", "--data-dir", data, "--job-id", "train-tiny", "--out", Path.Combine(_directory, "again"));
         var second = await Run(args);
         var changed = await Run([.. args[..4], "4", .. args[5..]]); // same job id, other settings
 
         Assert.True(first.Code == 0, first.Error);
         Assert.Contains("finished: 3 rounds", first.Output, StringComparison.Ordinal);
         Assert.Contains("Final parameters", first.Output, StringComparison.Ordinal);
+        Assert.Contains($"Report of job train-tiny (3 of 3 rounds) in {folder}", first.Output, StringComparison.Ordinal);
+        Assert.Contains("Finished: 3 of 3 rounds committed.", markdown, StringComparison.Ordinal);
+        Assert.Contains("| tokens trained | 3,072 |", markdown, StringComparison.Ordinal); // 3 rounds x 2 trainers x 2 steps x 8 x 32 tokens
+        Assert.Equal(["round", "committed_at", "seconds", "trainers", "tokens"], rounds[0].Split(',')[..5]);
+        Assert.Equal("maxvio_layer_1", rounds[0].Split(',')[^1]);
+        Assert.Equal(4, rounds.Length);
+        Assert.Equal(1 + rounds[1..].Sum(r => int.Parse(r.Split(',')[3], CultureInfo.InvariantCulture)), parts.Length);
+        Assert.All(rounds[1..], r => Assert.True(double.Parse(r.Split(',')[8], CultureInfo.InvariantCulture) is >= 0 and < 1, r));
+        foreach (var plot in new[] { "loss.png", "maxvio.png", "throughput.png" })
+            Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], File.ReadAllBytes(Path.Combine(folder, plot))[..4]);
+        Assert.True(again.Code == 0, again.Error);
+        Assert.Equal(markdown, await File.ReadAllTextAsync(Path.Combine(_directory, "again", "report.md"), TestContext.Current.CancellationToken));
         Assert.True(second.Code == 0, second.Error);
         Assert.Contains("Resuming at round 3 of 3", second.Output, StringComparison.Ordinal);
         Assert.Equal(2, changed.Code);
@@ -148,6 +167,66 @@ public sealed class TrainCommandTests : IDisposable
         Assert.Equal(2, code);
         Assert.Contains(message, error, StringComparison.Ordinal);
         Assert.Single(error.Trim().Split('\n'));
+    }
+
+    [Fact]
+    public async Task Report_names_what_is_wrong_with_a_missing_damaged_or_other_jobs_database()
+    {
+        var damaged = Path.Combine(_directory, "damaged");
+        Directory.CreateDirectory(damaged);
+        await File.WriteAllBytesAsync(Path.Combine(damaged, "cluster.db"), new byte[4096], TestContext.Current.CancellationToken);
+
+        var missing = await Run("report", "--data-dir", Path.Combine(_directory, "nothing-here"));
+        var corrupt = await Run("report", "--data-dir", damaged);
+
+        Assert.Equal(2, missing.Code);
+        Assert.Contains("cluster.db does not exist", missing.Error, StringComparison.Ordinal);
+        Assert.Equal(2, corrupt.Code);
+        Assert.Contains("is not a usable SQLite database", corrupt.Error, StringComparison.Ordinal);
+        Assert.Single(corrupt.Error.Trim().Split('\n'));
+    }
+
+    [Fact]
+    public async Task During_shutdown_a_node_is_live_but_not_ready_until_its_actor_system_stops()
+    {
+        var url = $"http://127.0.0.1:{Moe.Actors.Hosting.MoeNodeHost.FreePort()}";
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        var node = Cli.RunAsync(["node", "--port", "0", "--http", url, "--data-dir", Path.Combine(_directory, "data")],
+            TextWriter.Null, TextWriter.Null, stop.Token);
+        using var http = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(5) };
+
+        var readyBefore = false;
+        for (var deadline = DateTime.UtcNow.AddSeconds(60); !readyBefore && DateTime.UtcNow < deadline && !node.IsCompleted;)
+        {
+            readyBefore = await Probe(http, "/readyz") is (200, _);
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+        }
+        await stop.CancelAsync();
+        var seen = new List<((int Code, string Body) Ready, (int Code, string Body) Live)>();
+        while (!node.IsCompleted)
+            seen.Add((await Probe(http, "/readyz"), await Probe(http, "/healthz")));
+        var code = await node;
+
+        Assert.True(readyBefore, "the node never became ready");
+        Assert.Equal(0, code);
+        // Kubernetes takes the pod out of the Service at once but does not restart it while the cluster hands over.
+        Assert.Contains(seen, s => s.Ready.Code == 503 && s.Ready.Body.Contains("shutting down", StringComparison.Ordinal) && s.Live.Code == 200);
+        var leaving = seen.FindIndex(s => s.Ready.Code == 503);
+        Assert.DoesNotContain(seen[leaving..], s => s.Ready.Code == 200);
+    }
+
+    /// <summary>Status code and body of one probe; code 0 when nothing answers.</summary>
+    private static async Task<(int Code, string Body)> Probe(HttpClient http, string path)
+    {
+        try
+        {
+            using var response = await http.GetAsync(path, TestContext.Current.CancellationToken);
+            return ((int)response.StatusCode, await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
+        }
+        catch (HttpRequestException)
+        {
+            return (0, "");
+        }
     }
 
     [Theory]

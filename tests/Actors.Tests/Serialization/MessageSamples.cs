@@ -32,6 +32,8 @@ internal static class MessageSamples
 
     private static readonly BlobRef Blob = BlobRef.Create(new string('e', 64), 123_456_789);
 
+    private static PartStats Part(string trainer) => new(trainer, 4096, 5.5, 1.25, 0.0625, 1, [0.5, 0.25, double.NaN], 0.75);
+
     public static IEnumerable<object> All()
     {
         yield return new StartJob(Job);
@@ -42,11 +44,12 @@ internal static class MessageSamples
         yield return JobStatus.None;
         yield return new RegisterTrainer("10.0.0.1:4053/trainer-0");
         yield return new RoundStart(Job, 3, "abc123", Blob, 17, 2);
-        yield return new RoundResult("job-1", 3, "abc123", "t0", 17, Blob, 4096, 5.5, 0.25, 1);
+        yield return new RoundResult("job-1", 3, "abc123", 17, Blob, Part("t0"));
         yield return new RoundFailed("job-1", 3, "abc123", "t0", "blob missing");
         yield return new JobFinished("job-1", 7);
         yield return new JobStartedEvent(Job, Blob);
-        yield return new RoundCommittedEvent(3, Blob, Blob with { Size = 7 }, new ShardPlan(12, [4, 9]), ["t0", "t1"], 5.25, 8192);
+        yield return new RoundCommittedEvent(3, Blob, Blob with { Size = 7 }, new ShardPlan(12, [4, 9]), [Part("t0"), Part("t1") with { LayerMaxVio = [] }],
+            new DateTime(2026, 11, 28, 21, 30, 0, DateTimeKind.Utc), 12.5);
         yield return new ConfigureLayer("job-1", 3, Spec);
         yield return new StepSummary("job-1", 3, "node-a/trainer-0", 41, 2, 5,
             [3, 2, 5, 0], new SparseCounts([0, 3, 8, 9, 31], [5, 1, 2, 2, 5]), [0.1f, -0f, float.Epsilon, 0.7f]);

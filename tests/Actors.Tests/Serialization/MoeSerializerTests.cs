@@ -1,7 +1,9 @@
 using System.Runtime.Serialization;
 using Akka.Actor;
+using Moe.Actors.Blobs;
 using Moe.Actors.Serialization;
 using Moe.Actors.Tests.Support;
+using Moe.Actors.Training;
 using Moe.Model.Balancing;
 
 namespace Moe.Actors.Tests.Serialization;
@@ -54,6 +56,33 @@ public sealed class MoeSerializerTests
         bytes[0] = 9;
         var version = Assert.Throws<SerializationException>(() => MoeCodecs.Registry.Read(bytes, "bget"));
         Assert.Contains("version 9", version.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_round_committed_by_an_earlier_version_still_replays()
+    {
+        // The "e-tround" layout before per-trainer figures: round, parameters, momentum, plan, contributors, loss, tokens.
+        var blob = BlobRef.Create(new string('a', 64), 99);
+        var writer = new PayloadWriter();
+        writer.U8(1);
+        writer.I32(4);
+        foreach (var b in new[] { blob, blob with { Size = 7 } })
+        {
+            writer.Text(b.Sha256);
+            writer.I64(b.Size);
+        }
+        writer.I64(12);
+        writer.Longs([4, 9]);
+        writer.Strings(["t0", "t1"]);
+        writer.F64(5.25);
+        writer.I64(8192);
+
+        var e = Assert.IsType<RoundCommittedEvent>(MoeCodecs.Registry.Read(writer.ToArray(), "e-tround"));
+
+        Assert.Equal((4, 99L, 7L, 12L), (e.Round, e.Parameters.Size, e.Momentum.Size, e.Plan.Next));
+        Assert.Equal(["t0", "t1"], e.Contributors);
+        Assert.Equal((5.25, 8192L), (e.MeanLoss, e.Tokens));
+        Assert.True(double.IsNaN(e.Seconds) && double.IsNaN(e.Parts[0].StepSeconds));
     }
 
     [Fact]

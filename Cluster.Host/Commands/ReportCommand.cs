@@ -1,0 +1,74 @@
+using System.CommandLine;
+using Moe.Actors.Hosting;
+using Moe.Actors.Training;
+using Moe.Cluster.Host.Configuration;
+using Moe.Cluster.Host.Hosting;
+using Moe.Cluster.Host.Reports;
+
+namespace Moe.Cluster.Host.Commands;
+
+/// <summary>
+/// `report`: the report of the job recorded in a data directory (or PostgreSQL database), read from the
+/// coordinator's journal; works on a finished job, a stopped one, and one still running.
+/// </summary>
+public static class ReportCommand
+{
+    public static Command Create()
+    {
+        var config = CommonOptions.Config();
+        var dataDirectory = CommonOptions.DataDirectory();
+        var postgres = CommonOptions.Postgres();
+        var blobs = CommonOptions.Blobs();
+        var jobId = new Option<string?>("--job-id") { Description = "Expect this job (an error names the job recorded if it differs)." };
+        var output = new Option<string?>("--out") { Description = "Folder of the report (default: DATA-DIR/reports/JOB-ID)." };
+
+        var command = new Command("report", "Write the report (Markdown, CSV, PNG plots) of the job recorded in the database.")
+        {
+            config, dataDirectory, postgres, blobs, jobId, output,
+        };
+        command.SetAction(async (result, cancellation) =>
+        {
+            var error = result.InvocationConfiguration.Error;
+            try
+            {
+                var flags = new Flags()
+                    .Set("Node:DataDirectory", result.GetValue(dataDirectory))
+                    .Postgres(result.GetValue(postgres))
+                    .Blobs(result.GetValue(blobs));
+                var settings = HostConfiguration.Node(HostConfiguration.Build(result.GetValue(config), flags.Values));
+                var history = await JobRecords.ReadAsync(settings, cancellation);
+                if (result.GetValue(jobId) is { } expected && expected != history.Spec.JobId)
+                {
+                    await error.WriteLineAsync($"error: the database holds job \"{history.Spec.JobId}\", not \"{expected}\" (one job per cluster database).");
+                    return ExitCodes.BadInput;
+                }
+                var folder = result.GetValue(output) ?? DefaultFolder(settings, history.Spec.JobId);
+                await Print(result.InvocationConfiguration.Output, history, Write(settings, history, folder));
+                return ExitCodes.Success;
+            }
+            catch (Exception e) when (e is ArgumentException or FileNotFoundException or InvalidDataException)
+            {
+                await error.WriteLineAsync($"error: {Cli.Describe(e)}");
+                return ExitCodes.BadInput;
+            }
+        });
+        return command;
+    }
+
+    public static string DefaultFolder(NodeSettings settings, string jobId) =>
+        Path.GetFullPath(Path.Combine(settings.DataDirectory, "reports", jobId));
+
+    /// <summary>Writes the report of <paramref name="history"/> into <paramref name="folder"/> (shared with `train`).</summary>
+    public static IReadOnlyList<string> Write(NodeSettings settings, JobHistory history, string folder)
+    {
+        var checkpoint = history.Rounds.Count > 0 ? JobClient.Locate(settings, history.Rounds[^1].Parameters) : null;
+        return JobReport.Write(history, folder, checkpoint);
+    }
+
+    public static async Task Print(TextWriter output, JobHistory history, IReadOnlyList<string> files)
+    {
+        await output.WriteLineAsync($"Report of job {history.Spec.JobId} ({history.Rounds.Count} of {history.Spec.Rounds} rounds) in {Path.GetDirectoryName(files[0])}:");
+        foreach (var file in files)
+            await output.WriteLineAsync($"  {Path.GetFileName(file)}");
+    }
+}

@@ -1,0 +1,35 @@
+using Moe.Actors.Blobs;
+using Moe.Actors.Training;
+
+namespace Moe.Actors.Tests.Training;
+
+public sealed class JobHistoryTests
+{
+    private static readonly BlobRef Blob = BlobRef.Create(new string('b', 64), 10);
+    private static readonly JobSpec Spec = new() { JobId = "j", Preset = "tiny", Rounds = 3 };
+
+    private static RoundCommittedEvent Round(int round) =>
+        new(round, Blob, Blob, ShardPlan.Start, [new PartStats("t0", 100, 5, 1, 0, 0, [0.1, 0.2], 0.3)], DateTime.UtcNow, 1);
+
+    [Fact]
+    public void Folds_the_start_and_the_rounds_in_order()
+    {
+        var history = JobHistory.From([new JobStartedEvent(Spec, Blob), Round(0), Round(1)]);
+
+        Assert.NotNull(history);
+        Assert.Equal([0, 1], history.Rounds.Select(r => r.Round));
+        Assert.False(history.Finished);
+        Assert.True(JobHistory.From([new JobStartedEvent(Spec, Blob), Round(0), Round(1), Round(2)])!.Finished);
+    }
+
+    [Fact]
+    public void No_start_is_no_job_and_a_gap_or_a_round_before_the_start_is_damage()
+    {
+        Assert.Null(JobHistory.From([]));
+        var early = Assert.Throws<InvalidDataException>(() => JobHistory.From([Round(0)]));
+        var gap = Assert.Throws<InvalidDataException>(() => JobHistory.From([new JobStartedEvent(Spec, Blob), Round(0), Round(2)]));
+
+        Assert.Contains("before the job's start", early.Message, StringComparison.Ordinal);
+        Assert.Contains("round 2 where round 1 belongs", gap.Message, StringComparison.Ordinal);
+    }
+}
