@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Moe.Actors.Blobs;
+using Moe.Actors.Hosting.Bootstrap;
 
 namespace Moe.Actors.Hosting;
 
@@ -48,6 +49,8 @@ public static class MoeNodeHost
             app.MapBlobStore((DirectoryBlobStore)settings.Blobs.Create(settings.DataDirectory));
         if (settings.HttpUrl is not null)
             web?.Endpoints(app);
+        if (settings.Discovery.Method == DiscoveryMethod.Kubernetes)
+            app.MapBootstrap();
         return app;
     }
 

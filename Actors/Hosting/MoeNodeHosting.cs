@@ -4,6 +4,7 @@ using Akka.Persistence.Hosting;
 using Akka.Persistence.Sql.Hosting;
 using Akka.Remote.Hosting;
 using Moe.Actors.Balancing;
+using Moe.Actors.Hosting.Bootstrap;
 using Moe.Actors.Serialization;
 using Moe.Actors.Training;
 
@@ -37,6 +38,7 @@ public static class MoeNodeHosting
                 Roles = [.. node.Roles],
                 SeedNodes = node.SeedAddresses(boundPort),
             })
+            .WithKubernetesBootstrap(node)
             .WithDistributedPubSub(null!)
             .WithMoeSerializer()
             .WithMoePersistence(node)
@@ -44,6 +46,12 @@ public static class MoeNodeHosting
             .WithTrainingCoordinator(node)
             .WithTrainers(node, boundPort);
     }
+
+    /// <summary>On Kubernetes, the bootstrap that joins the node to its peers (static seeds need nothing).</summary>
+    public static AkkaConfigurationBuilder WithKubernetesBootstrap(this AkkaConfigurationBuilder builder, NodeSettings node) =>
+        node.Discovery.Method != DiscoveryMethod.Kubernetes
+            ? builder
+            : builder.WithActors((system, _) => system.ActorOf(ClusterBootstrapper.Props(node.Discovery), "cluster-bootstrap"));
 
     public static AkkaConfigurationBuilder WithMoeSerializer(this AkkaConfigurationBuilder builder) =>
         builder.WithCustomSerializer("moe", [typeof(IMoeMessage)], system => new MoeSerializer(system));

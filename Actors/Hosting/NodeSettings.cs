@@ -47,6 +47,8 @@ public sealed record NodeSettings
 
     public TrainerSettings Trainer { get; init; } = new();
 
+    public DiscoverySettings Discovery { get; init; } = new();
+
     public bool Has(string role) => Roles.Contains(role);
 
     public void Validate()
@@ -74,9 +76,12 @@ public sealed record NodeSettings
         Balancer.Validate();
         Blobs.Validate();
         Trainer.Validate();
+        Discovery.Validate(this);
     }
 
-    public string[] SeedAddresses(int boundPort) => Seeds.Count == 0
-        ? [$"akka.tcp://{SystemName}@{PublicHostname ?? Hostname}:{boundPort}"]
+    /// <summary>The configured seeds; none at all under Cluster Bootstrap, which joins the node itself.</summary>
+    public string[] SeedAddresses(int boundPort) =>
+        Discovery.Method == DiscoveryMethod.Kubernetes ? []
+        : Seeds.Count == 0 ? [$"akka.tcp://{SystemName}@{PublicHostname ?? Hostname}:{boundPort}"]
         : [.. Seeds.Select(s => $"akka.tcp://{SystemName}@{s}")];
 }

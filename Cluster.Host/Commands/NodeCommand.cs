@@ -75,7 +75,9 @@ public static class NodeCommand
 
             await using var node = await RunningNode.StartAsync(settings, "INFO", cancellation);
             await output.WriteLineAsync($"Node {node.Address} with roles [{string.Join(", ", settings.Roles)}] " +
-                (settings.Seeds.Count == 0 ? "forms a new cluster." : $"joins the cluster of {string.Join(", ", settings.Seeds)}."));
+                (settings.Discovery.Method == DiscoveryMethod.Kubernetes ? $"looks for its peers ({settings.Discovery.PodLabelSelector}) through the Kubernetes API."
+                : settings.Seeds.Count == 0 ? "forms a new cluster."
+                : $"joins the cluster of {string.Join(", ", settings.Seeds)}."));
             try
             {
                 await node.WaitUpAsync(TimeSpan.FromMinutes(2), cancellation);

@@ -40,7 +40,7 @@ public static class HostConfiguration
         }
     }
 
-    /// <summary>The node's settings from sections Node, Persistence, Balancer, Blobs and Trainer, validated.</summary>
+    /// <summary>The node's settings from sections Node, Persistence, Balancer, Blobs, Trainer and Discovery, validated.</summary>
     public static NodeSettings Node(IConfiguration configuration)
     {
         // The binder adds configured list items to a list that already has items: start the lists empty and put
@@ -53,6 +53,7 @@ public static class HostConfiguration
             Balancer = Bind(configuration, "Balancer", new BalancerSettings()),
             Blobs = Bind(configuration, "Blobs", new BlobStoreSettings()),
             Trainer = Bind(configuration, "Trainer", new TrainerSettings()),
+            Discovery = Bind(configuration, "Discovery", new DiscoverySettings()),
         };
         node.Validate();
         return node;

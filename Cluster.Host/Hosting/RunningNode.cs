@@ -54,7 +54,9 @@ internal sealed class RunningNode : IAsyncDisposable
         catch (TimeoutException)
         {
             throw new InvalidOperationException(
-                $"This node did not join the cluster within {timeout.TotalSeconds:F0} s: check that a seed ({string.Join(", ", Settings.Seeds)}) is running and reachable.");
+                $"This node did not join the cluster within {timeout.TotalSeconds:F0} s: " + (Settings.Discovery.Method == DiscoveryMethod.Kubernetes
+                    ? $"check that pods matching {Settings.Discovery.PodLabelSelector} run, expose port \"{DiscoverySettings.ManagementPortName}\", and that the service account may list pods."
+                    : $"check that a seed ({string.Join(", ", Settings.Seeds)}) is running and reachable."));
         }
     }
 

@@ -1,0 +1,47 @@
+using k8s;
+using k8s.Models;
+
+namespace Moe.Actors.Hosting.Bootstrap;
+
+/// <summary>
+/// The contact points of the cluster's pods, from the Kubernetes API: running pods that match the label selector,
+/// with an IP and a container port named <see cref="DiscoverySettings.ManagementPortName"/>. Needs get/list on pods.
+/// </summary>
+public sealed class KubernetesPods : IDisposable
+{
+    private readonly Kubernetes _client;
+    private readonly string _namespace;
+    private readonly string _labelSelector;
+
+    public KubernetesPods(DiscoverySettings settings)
+    {
+        // In a pod the service account gives the API address, token, CA and namespace; ApiServer is for tests.
+        var config = settings.ApiServer is { } server
+            ? new KubernetesClientConfiguration { Host = server }
+            : KubernetesClientConfiguration.InClusterConfig();
+        _client = new Kubernetes(config);
+        _namespace = settings.PodNamespace ?? config.Namespace
+            ?? throw new ArgumentException("Discovery:PodNamespace is required outside a pod (no service account namespace to read).");
+        _labelSelector = settings.PodLabelSelector!;
+    }
+
+    public string Describe() => $"pods with labels {_labelSelector} in namespace {_namespace}";
+
+    public async Task<IReadOnlyList<Uri>> ContactPointsAsync(CancellationToken cancellation)
+    {
+        var pods = await _client.CoreV1.ListNamespacedPodAsync(_namespace, labelSelector: _labelSelector, cancellationToken: cancellation)
+            .ConfigureAwait(false);
+        return [.. pods.Items.Select(ContactPoint).OfType<Uri>().Distinct().OrderBy(u => u.ToString(), StringComparer.Ordinal)];
+    }
+
+    /// <summary>Null for a pod that is terminating, not running, has no IP yet or no management port.</summary>
+    public static Uri? ContactPoint(V1Pod pod)
+    {
+        if (pod.Metadata?.DeletionTimestamp is not null || pod.Status?.Phase != "Running" || string.IsNullOrEmpty(pod.Status.PodIP))
+            return null;
+        var port = pod.Spec?.Containers?.SelectMany(c => c.Ports ?? []).FirstOrDefault(p => p.Name == DiscoverySettings.ManagementPortName);
+        return port is null ? null : new Uri($"http://{pod.Status.PodIP}:{port.ContainerPort}/");
+    }
+
+    public void Dispose() => _client.Dispose();
+}
