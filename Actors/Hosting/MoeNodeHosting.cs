@@ -3,6 +3,7 @@ using Akka.Hosting;
 using Akka.Persistence.Hosting;
 using Akka.Persistence.Sql.Hosting;
 using Akka.Remote.Hosting;
+using Akka.Remote.Transport.DotNetty;
 using Moe.Actors.Balancing;
 using Moe.Actors.Hosting.Bootstrap;
 using Moe.Actors.Serialization;
@@ -23,16 +24,22 @@ public static class MoeNodeHosting
     {
         node.Validate();
         Directory.CreateDirectory(node.DataDirectory);
+        var remoting = new RemoteOptions
+        {
+            HostName = node.Hostname,
+            Port = boundPort,
+            PublicHostName = node.PublicHostname,
+            MaxFrameSize = MaxFrameSizeBytes,
+            SendBufferSize = 2 * MaxFrameSizeBytes,
+            ReceiveBufferSize = 2 * MaxFrameSizeBytes,
+        };
+        if (node.Tls.Enabled)
+        {
+            remoting.EnableSsl = true;
+            remoting.Ssl = Tls(node.Tls);
+        }
         return builder
-            .WithRemoting(new RemoteOptions
-            {
-                HostName = node.Hostname,
-                Port = boundPort,
-                PublicHostName = node.PublicHostname,
-                MaxFrameSize = MaxFrameSizeBytes,
-                SendBufferSize = 2 * MaxFrameSizeBytes,
-                ReceiveBufferSize = 2 * MaxFrameSizeBytes,
-            })
+            .WithRemoting(remoting)
             .WithClustering(new ClusterOptions
             {
                 Roles = [.. node.Roles],
@@ -45,6 +52,19 @@ public static class MoeNodeHosting
             .WithLayerBalancers(node)
             .WithTrainingCoordinator(node)
             .WithTrainers(node, boundPort);
+    }
+
+    // Peers must present the very certificate this node has (pinned by thumbprint), mutually; no host names (pod IPs).
+    private static SslOptions Tls(RemotingTlsSettings tls)
+    {
+        var certificate = tls.Load();
+        return new SslOptions
+        {
+            X509Certificate = certificate,
+            RequireMutualAuthentication = true,
+            ValidateCertificateHostname = false,
+            CustomValidator = CertificateValidation.PinnedCertificate(certificate.Thumbprint),
+        };
     }
 
     /// <summary>On Kubernetes, the bootstrap that joins the node to its peers (static seeds need nothing).</summary>

@@ -49,6 +49,8 @@ public sealed record NodeSettings
 
     public DiscoverySettings Discovery { get; init; } = new();
 
+    public RemotingTlsSettings Tls { get; init; } = new();
+
     public bool Has(string role) => Roles.Contains(role);
 
     public void Validate()
@@ -77,11 +79,16 @@ public sealed record NodeSettings
         Blobs.Validate();
         Trainer.Validate();
         Discovery.Validate(this);
+        if (Tls.Enabled)
+            Tls.Load().Dispose();
     }
 
     /// <summary>The configured seeds; none at all under Cluster Bootstrap, which joins the node itself.</summary>
     public string[] SeedAddresses(int boundPort) =>
         Discovery.Method == DiscoveryMethod.Kubernetes ? []
-        : Seeds.Count == 0 ? [$"akka.tcp://{SystemName}@{PublicHostname ?? Hostname}:{boundPort}"]
-        : [.. Seeds.Select(s => $"akka.tcp://{SystemName}@{s}")];
+        : Seeds.Count == 0 ? [$"{Protocol}://{SystemName}@{PublicHostname ?? Hostname}:{boundPort}"]
+        : [.. Seeds.Select(s => $"{Protocol}://{SystemName}@{s}")];
+
+    /// <summary>The scheme of this cluster's addresses: Akka names the TLS transport differently.</summary>
+    public string Protocol => Tls.Enabled ? "akka.ssl.tcp" : "akka.tcp";
 }

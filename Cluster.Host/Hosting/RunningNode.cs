@@ -29,7 +29,7 @@ internal sealed class RunningNode : IAsyncDisposable
 
     public IActorRegistry Registry { get; }
 
-    public string Address => $"akka.tcp://{Settings.SystemName}@{Settings.PublicHostname ?? Settings.Hostname}:{Port}";
+    public string Address => $"{Settings.Protocol}://{Settings.SystemName}@{Settings.PublicHostname ?? Settings.Hostname}:{Port}";
 
     /// <param name="logLevel">Akka's log level on standard output (INFO for a node, WARNING under a progress display).</param>
     public static async Task<RunningNode> StartAsync(NodeSettings settings, string logLevel, CancellationToken cancellation)

