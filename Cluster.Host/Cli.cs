@@ -6,6 +6,9 @@ namespace Moe.Cluster.Host;
 /// <summary>The command line: one root command, one file per sub-command under Commands/.</summary>
 public static class Cli
 {
+    /// <summary>How long Ctrl-C or SIGTERM leaves a command to stop cleanly (hand-over, leave) before the process exits.</summary>
+    public static readonly TimeSpan ShutdownTimeout = TimeSpan.FromSeconds(60);
+
     public static RootCommand Build() => new("Elastic MoE training cluster with BIP-based expert balancing.")
     {
         BalanceCommand.Create(),
@@ -33,7 +36,7 @@ public static class Cli
             {
                 Output = output,
                 Error = error,
-                ProcessTerminationTimeout = TimeSpan.FromSeconds(60),
+                ProcessTerminationTimeout = ShutdownTimeout,
                 EnableDefaultExceptionHandler = false,
             }, cancellation);
         }

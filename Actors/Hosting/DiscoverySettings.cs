@@ -58,7 +58,5 @@ public sealed record DiscoverySettings
             throw new ArgumentException($"Discovery:ProbeInterval {ProbeInterval} and Discovery:StableMargin {StableMargin} must be positive.");
         if (RequiredContactPoints < 1)
             throw new ArgumentException($"Discovery:RequiredContactPoints {RequiredContactPoints} is invalid: use at least 1.");
-        if (node.PublicHostname is null && node.Hostname is "0.0.0.0" or "::")
-            throw new ArgumentException("Node:PublicHostname is required when Node:Hostname binds every interface: set it to the pod IP (status.podIP).");
     }
 }

@@ -72,6 +72,8 @@ public sealed record NodeSettings
             if (colon <= 0 || !int.TryParse(seed.AsSpan(colon + 1), out var port) || port is < 1 or > 65535)
                 throw new ArgumentException($"Node:Seeds \"{seed}\" is invalid: use HOST:PORT.");
         }
+        if (PublicHostname is null && Hostname is "0.0.0.0" or "::")
+            throw new ArgumentException($"Node:PublicHostname is required when Node:Hostname \"{Hostname}\" binds every interface: peers need an address to reach this node (on Kubernetes, the pod IP).");
         if (HttpUrl is not null && !Uri.TryCreate(HttpUrl, UriKind.Absolute, out _))
             throw new ArgumentException($"Node:HttpUrl \"{HttpUrl}\" is invalid: use an absolute address such as http://0.0.0.0:9464.");
         _ = Persistence.ResolveConnectionString(DataDirectory);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using Moe.Cluster.Host.Tests.Support;
 
 namespace Moe.Cluster.Host.Tests.Build;
 
@@ -9,7 +10,7 @@ namespace Moe.Cluster.Host.Tests.Build;
 /// </summary>
 public class BuildSwitchTests
 {
-    private static readonly string Repository = FindRepository();
+    private static readonly string Repository = RepositoryRoot.Path;
 
     [Theory]
     [InlineData("cpu", "libtorch-cpu-linux-x64", "TorchSharp-cuda-linux")]
@@ -45,13 +46,5 @@ public class BuildSwitchTests
         var error = process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
         await process.WaitForExitAsync(TestContext.Current.CancellationToken);
         return (process.ExitCode, await output + await error);
-    }
-
-    private static string FindRepository()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Cluster.sln")))
-            directory = directory.Parent;
-        return directory?.FullName ?? throw new InvalidOperationException("Cluster.sln not found above the test binaries.");
     }
 }

@@ -1,0 +1,67 @@
+{{/* Environment of coordinator pods: blob store side, and the job they start (or resume) once the cluster is up. */}}
+{{- define "moe-cluster.coordinatorEnv" -}}
+{{- if eq .Values.blobs.mode "shared" }}
+- name: MOE_Blobs__Directory
+  value: "/blobs"
+{{- else }}
+- name: MOE_Blobs__ServeUrl
+  value: {{ printf "http://0.0.0.0:%v" .Values.blobs.httpPort | quote }}
+{{- end }}
+{{- if .Values.job.enabled }}
+- name: MOE_Job__JobId
+  value: {{ .Values.job.id | quote }}
+- name: MOE_Job__Preset
+  value: {{ .Values.job.preset | quote }}
+- name: MOE_Job__Rounds
+  value: {{ .Values.job.rounds | quote }}
+- name: MOE_Job__InnerSteps
+  value: {{ .Values.job.innerSteps | quote }}
+- name: MOE_Job__Quorum
+  value: {{ .Values.job.quorum | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* Environment of trainer pods: local trainer actors, device, and where the blobs are. */}}
+{{- define "moe-cluster.trainerEnv" -}}
+- name: MOE_Trainer__Count
+  value: {{ .Values.trainer.trainersPerPod | quote }}
+- name: MOE_Trainer__Device
+  value: {{ ternary "cuda" "cpu" .Values.trainer.gpu.enabled | quote }}
+{{- if eq .Values.blobs.mode "shared" }}
+- name: MOE_Blobs__Directory
+  value: "/blobs"
+{{- else }}
+- name: MOE_Blobs__Kind
+  value: "Http"
+- name: MOE_Blobs__Url
+  value: {{ printf "http://%s:%v" (include "moe-cluster.component" (dict "root" . "component" "blobs")) .Values.blobs.httpPort | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* Trainer resources, with the GPU request added when trainer.gpu.enabled. */}}
+{{- define "moe-cluster.trainerResources" -}}
+{{- $resources := deepCopy .Values.trainer.resources }}
+{{- if .Values.trainer.gpu.enabled }}
+{{- $limits := default dict $resources.limits }}
+{{- $_ := set $limits "nvidia.com/gpu" .Values.trainer.gpu.count }}
+{{- $_ := set $resources "limits" $limits }}
+{{- end }}
+{{- toYaml $resources }}
+{{- end -}}
+
+{{/* Prometheus scrape annotations, when no ServiceMonitor is rendered. */}}
+{{- define "moe-cluster.serviceMonitorEnabled" -}}
+{{- if eq (toString .Values.metrics.serviceMonitor.enabled) "auto" -}}
+{{- .Capabilities.APIVersions.Has "monitoring.coreos.com/v1/ServiceMonitor" -}}
+{{- else -}}
+{{- .Values.metrics.serviceMonitor.enabled -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "moe-cluster.scrapeAnnotations" -}}
+{{- if ne (include "moe-cluster.serviceMonitorEnabled" .) "true" -}}
+prometheus.io/scrape: "true"
+prometheus.io/port: {{ .Values.ports.management | quote }}
+prometheus.io/path: /metrics
+{{- end -}}
+{{- end -}}
