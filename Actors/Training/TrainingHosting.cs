@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Cluster.Hosting;
 using Akka.Hosting;
+using Akka.Pattern;
 using Moe.Actors.Balancing;
 using Moe.Actors.Hosting;
 using static TorchSharp.torch;
@@ -27,9 +28,19 @@ public static class TrainingHosting
             return builder.WithSingletonProxy<TrainingCoordinatorKey>(CoordinatorName, options);
         var blobs = node.Blobs.Create(node.DataDirectory);
         var work = Path.Combine(node.DataDirectory, "coordinator");
+        // A failed journal write stops a persistent actor; the supervisor starts it again (it recovers from the
+        // journal) instead of leaving the cluster without a coordinator until the node restarts.
         return builder.WithSingleton<TrainingCoordinatorKey>(
             CoordinatorName,
-            (_, registry, _) => TrainingCoordinator.Props(blobs, registry.Get<LayerBalancerRegion>(), work),
+            (_, registry, _) => BackoffSupervisor.Props(
+                Backoff.OnStop(
+                        TrainingCoordinator.Props(blobs, registry.Get<LayerBalancerRegion>(), work),
+                        "coordinator",
+                        node.Balancer.MinBackoff,
+                        node.Balancer.MaxBackoff,
+                        randomFactor: 0.2,
+                        maxNrOfRetries: -1)
+                    .WithFinalStopMessage(m => m is PoisonPill)),
             options,
             createProxyToo: true);
     }

@@ -1,0 +1,79 @@
+using Akka.Actor;
+using Akka.Hosting;
+using Akka.Persistence.TestKit;
+using Moe.Actors.Hosting;
+using Moe.Actors.Tests.Support;
+using Moe.Actors.Training;
+
+namespace Moe.Actors.Tests.Training;
+
+public sealed class CoordinatorJournalFailureTests
+{
+    [Fact]
+    public async Task Failed_round_commits_stop_the_coordinator_which_restarts_from_its_journal_and_finishes_the_job()
+    {
+        using var data = new TempDirectory();
+        var text = TrainingText.Write(data.Path);
+        await using var node = await TestNode.StartAsync(TestNode.Settings(Path.Combine(data.Path, "node")), akka => akka.AddHocon("""
+            akka.persistence.journal.plugin = "akka.persistence.journal.test"
+            akka.persistence.journal.test {
+              class = "Akka.Persistence.TestKit.TestJournal, Akka.Persistence.TestKit"
+              plugin-dispatcher = "akka.actor.default-dispatcher"
+            }
+            """, HoconAddMode.Prepend));
+        var journal = TestJournal.FromRef(Akka.Persistence.Persistence.Instance.Apply(node.System).JournalFor("akka.persistence.journal.test"));
+        var coordinator = node.Registry.Get<TrainingCoordinatorKey>();
+        var spec = new JobSpec { JobId = "flaky", Preset = "tiny", TextPath = text, Rounds = 5, InnerSteps = 2, RoundTimeout = TimeSpan.FromSeconds(60) };
+
+        await JobStart(coordinator, spec);
+        await ClusterWait.ForStatus(coordinator, s => s.CommittedRounds >= 1, TimeSpan.FromSeconds(60));
+        await journal.OnWrite.FailOnType<RoundCommittedEvent>();
+        await Task.Delay(TimeSpan.FromSeconds(3), TestContext.Current.CancellationToken); // commits fail, the coordinator stops and restarts
+        await journal.OnWrite.Pass();
+        var finished = await ClusterWait.ForStatus(coordinator, s => s.Finished, TimeSpan.FromSeconds(90));
+        var rounds = await Rounds(node);
+
+        Assert.Equal(5, finished.CommittedRounds);
+        Assert.Equal([0, 1, 2, 3, 4], rounds); // none lost, none twice
+    }
+
+    /// <summary>The rounds in the (in-memory) test journal, in order.</summary>
+    private static async Task<int[]> Rounds(TestNode node)
+    {
+        var replayed = await node.System.ActorOf(Akka.Actor.Props.Create(() => new JournalReader(TrainingCoordinator.JournalId)))
+            .Ask<object[]>("read", TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        return [.. JobHistory.From(replayed)!.Rounds.Select(r => r.Round)];
+    }
+
+    /// <summary>Replays a persistence id's events and answers them (the test journal has no query side).</summary>
+    private sealed class JournalReader : Akka.Persistence.ReceivePersistentActor
+    {
+        private readonly List<object> _events = [];
+
+        public JournalReader(string persistenceId)
+        {
+            PersistenceId = persistenceId;
+            Recover<object>(e => _events.Add(e));
+            Command<string>(_ => Sender.Tell(_events.ToArray()));
+        }
+
+        public override string PersistenceId { get; }
+    }
+
+    private static async Task JobStart(IActorRef coordinator, JobSpec spec)
+    {
+        // The singleton may still be starting: ask until it answers.
+        await Eventually.Until(async () =>
+        {
+            try
+            {
+                await coordinator.Ask<JobStatus>(new StartJob(spec), TimeSpan.FromSeconds(2), TestContext.Current.CancellationToken);
+                return true;
+            }
+            catch (AskTimeoutException)
+            {
+                return false;
+            }
+        }, TimeSpan.FromSeconds(30), "the coordinator to accept the job");
+    }
+}
