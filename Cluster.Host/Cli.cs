@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Moe.Actors.Hosting;
 using Moe.Cluster.Host.Commands;
 
 namespace Moe.Cluster.Host;
@@ -59,7 +60,7 @@ public static class Cli
     }
 
     private static Exception? BadData(Exception e) =>
-        e is InvalidDataException or FileNotFoundException ? e
+        e is InvalidDataException or FileNotFoundException or DatabaseUnreachableException ? e
         : e.InnerException is { } inner ? BadData(inner)
         : null;
 

@@ -25,6 +25,7 @@ public static class JobRecords
                 throw new FileNotFoundException($"No job records: {file} does not exist. Pass the --data-dir of the job (or its Persistence settings).", file);
         }
 
+        await DatabaseCheck.EnsureReachableAsync(node, TimeSpan.FromSeconds(5), cancellation);
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
         builder.Services.AddAkka(node.SystemName, akka => akka

@@ -34,6 +34,7 @@ internal sealed class RunningNode : IAsyncDisposable
     /// <param name="logLevel">Akka's log level on standard output (INFO for a node, WARNING under a progress display).</param>
     public static async Task<RunningNode> StartAsync(NodeSettings settings, string logLevel, CancellationToken cancellation)
     {
+        await DatabaseCheck.EnsureReachableAsync(settings, TimeSpan.FromSeconds(60), cancellation);
         var port = settings.Port == 0 ? MoeNodeHost.FreePort() : settings.Port;
         var host = MoeNodeHost.Build(settings, port, akka => akka.AddHocon(
             $"akka.loglevel = {logLevel}\nakka.stdout-loglevel = {logLevel}\nakka.coordinated-shutdown.exit-clr = off", HoconAddMode.Prepend),

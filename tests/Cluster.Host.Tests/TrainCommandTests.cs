@@ -170,13 +170,15 @@ public sealed class TrainCommandTests : IDisposable
     }
 
     [Fact]
-    public async Task Report_names_what_is_wrong_with_a_missing_damaged_or_other_jobs_database()
+    public async Task Report_names_what_is_wrong_with_a_missing_damaged_or_unreachable_database()
     {
         var damaged = Path.Combine(_directory, "damaged");
         Directory.CreateDirectory(damaged);
         await File.WriteAllBytesAsync(Path.Combine(damaged, "cluster.db"), new byte[4096], TestContext.Current.CancellationToken);
 
         var missing = await Run("report", "--data-dir", Path.Combine(_directory, "nothing-here"));
+        var deadPort = Moe.Actors.Hosting.MoeNodeHost.FreePort();
+        var deadServer = await Run("report", "--postgres", $"Host=127.0.0.1;Port={deadPort};Database=moe;Username=moe;Password=hunter2;Timeout=2");
         var corrupt = await Run("report", "--data-dir", damaged);
 
         Assert.Equal(2, missing.Code);
@@ -184,6 +186,10 @@ public sealed class TrainCommandTests : IDisposable
         Assert.Equal(2, corrupt.Code);
         Assert.Contains("is not a usable SQLite database", corrupt.Error, StringComparison.Ordinal);
         Assert.Single(corrupt.Error.Trim().Split('\n'));
+        Assert.Equal(2, deadServer.Code);
+        Assert.Contains($"PostgreSQL at 127.0.0.1:{deadPort}, database \"moe\", is unreachable", deadServer.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("hunter2", deadServer.Error, StringComparison.Ordinal);
+        Assert.Single(deadServer.Error.Trim().Split('\n'));
     }
 
     [Fact]
