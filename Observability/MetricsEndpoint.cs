@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry.Metrics;
 
@@ -17,9 +18,9 @@ public static class MetricsEndpoint
         return services;
     }
 
-    public static WebApplication MapMoeMetrics(this WebApplication app)
+    public static IEndpointRouteBuilder MapMoeMetrics(this IEndpointRouteBuilder endpoints)
     {
-        app.MapPrometheusScrapingEndpoint(Path);
-        return app;
+        endpoints.MapPrometheusScrapingEndpoint(Path);
+        return endpoints;
     }
 }

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Akka.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -44,13 +45,17 @@ public static class MoeNodeHost
         web?.Services(webBuilder.Services);
         AddAkka(webBuilder.Services);
         var app = webBuilder.Build();
-        // The node serves its blob directory to nodes without a shared volume (see BlobStoreSettings.ServeUrl).
-        if (settings.Blobs.ServeUrl is not null)
-            app.MapBlobStore((DirectoryBlobStore)settings.Blobs.Create(settings.DataDirectory));
-        if (settings.HttpUrl is not null)
-            web?.Endpoints(app);
-        if (settings.Discovery.Method == DiscoveryMethod.Kubernetes)
-            app.MapBootstrap();
+        // Each address serves only its own endpoints: the blob store (which takes uploads) is not reachable through
+        // the management port that Prometheus and probes may reach from elsewhere, and vice versa.
+        if (settings.Blobs.ServeUrl is { } serveUrl)
+            app.MapGroup("").RequireHost($"*:{new Uri(serveUrl).Port}").MapBlobStore((DirectoryBlobStore)settings.Blobs.Create(settings.DataDirectory));
+        if (settings.HttpUrl is { } httpUrl)
+        {
+            var management = app.MapGroup("").RequireHost($"*:{new Uri(httpUrl).Port}");
+            web?.Endpoints(management);
+            if (settings.Discovery.Method == DiscoveryMethod.Kubernetes)
+                management.MapBootstrap();
+        }
         return app;
     }
 
@@ -64,4 +69,4 @@ public static class MoeNodeHost
 }
 
 /// <summary>What a node's HTTP address serves besides blobs: metrics and health endpoints (see Cluster.Host).</summary>
-public sealed record NodeWeb(Action<IServiceCollection> Services, Action<WebApplication> Endpoints);
+public sealed record NodeWeb(Action<IServiceCollection> Services, Action<IEndpointRouteBuilder> Endpoints);

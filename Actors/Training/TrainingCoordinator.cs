@@ -28,6 +28,9 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     private bool _balancersReady;
     private bool _starting;
 
+    // Start requests that arrived while a job was being created: answered once it exists (or failed).
+    private readonly List<(StartJob Command, IActorRef ReplyTo)> _startsWaiting = [];
+
     public TrainingCoordinator(IBlobStore blobs, IActorRef balancers, string workDirectory)
     {
         _blobs = blobs;
@@ -70,7 +73,9 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
             _log.Info("Coordinator recovered job {0} at round {1} of {2}", _state.Spec.JobId, _state.CommittedRounds, _state.Spec.Rounds);
     }
 
-    private void OnStartJob(StartJob command)
+    private void OnStartJob(StartJob command) => Start(command, Sender);
+
+    private void Start(StartJob command, IActorRef replyTo)
     {
         try
         {
@@ -78,30 +83,37 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         }
         catch (ArgumentException e)
         {
-            Sender.Tell(new JobRejected(command.Spec.JobId, e.Message));
+            replyTo.Tell(new JobRejected(command.Spec.JobId, e.Message));
             return;
         }
         if (_state.Spec is { } running)
         {
             if (running == command.Spec)
-                Sender.Tell(CurrentStatus()); // resume: the job goes on from its last committed round
+                replyTo.Tell(CurrentStatus()); // resume: the job goes on from its last committed round
             else if (running.JobId == command.Spec.JobId)
-                Sender.Tell(new JobRejected(command.Spec.JobId, $"job \"{running.JobId}\" exists with other settings ({running}); resume it with the same settings or start a new job id"));
+                replyTo.Tell(new JobRejected(command.Spec.JobId, $"job \"{running.JobId}\" exists with other settings ({running}); resume it with the same settings or start a new job id"));
             else
-                Sender.Tell(new JobRejected(command.Spec.JobId, $"job \"{running.JobId}\" is running on this cluster; one job per cluster"));
+                replyTo.Tell(new JobRejected(command.Spec.JobId, $"job \"{running.JobId}\" is running on this cluster; one job per cluster"));
             return;
         }
         if (_starting)
         {
-            Sender.Tell(new JobRejected(command.Spec.JobId, "a job is being created; ask again in a moment"));
+            _startsWaiting.Add((command, replyTo)); // two coordinator nodes may ask at once
             return;
         }
         _starting = true;
-        var sender = Sender;
         var spec = command.Spec;
         OuterStepWork.InitialParameters(spec, _blobs, _workDirectory, CancellationToken.None).PipeTo(Self,
-            success: blob => new JobCreated(spec, blob, sender),
-            failure: e => new JobCreationFailed(spec.JobId, e, sender));
+            success: blob => new JobCreated(spec, blob, replyTo),
+            failure: e => new JobCreationFailed(spec.JobId, e, replyTo));
+    }
+
+    private void AnswerWaitingStarts()
+    {
+        var waiting = _startsWaiting.ToList();
+        _startsWaiting.Clear();
+        foreach (var (command, replyTo) in waiting)
+            Start(command, replyTo);
     }
 
     private void OnJobCreated(JobCreated created)
@@ -112,6 +124,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
             _state = _state.Apply(e);
             _log.Info("Job {0} started: {1} rounds of {2} inner steps, preset {3}", e.Spec.JobId, e.Spec.Rounds, e.Spec.InnerSteps, e.Spec.Preset);
             created.ReplyTo.Tell(CurrentStatus());
+            AnswerWaitingStarts();
             ConfigureBalancers();
         });
     }
@@ -266,6 +279,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         _starting = false;
         _log.Error(failed.Cause, "Could not create the initial parameters of job {0}", failed.JobId);
         failed.ReplyTo.Tell(new JobRejected(failed.JobId, $"creating the initial parameters failed: {failed.Cause.GetBaseException().Message}"));
+        AnswerWaitingStarts(); // the next one tries again
     }
 
     // The blob store or the outer step failed: nothing was persisted, so the round simply runs again.

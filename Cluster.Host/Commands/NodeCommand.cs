@@ -83,16 +83,11 @@ public static class NodeCommand
                 await node.WaitUpAsync(TimeSpan.FromMinutes(2), cancellation);
                 await output.WriteLineAsync("Member of the cluster. Ctrl-C or SIGTERM leaves it cleanly.");
                 if (job is not null)
-                    await FollowJob(node, job, output, cancellation);
+                    await FollowJobOrReport(node, job, output, error, cancellation);
                 await Task.Delay(Timeout.Infinite, cancellation);
             }
             catch (OperationCanceledException)
             {
-            }
-            catch (JobRefusedException e)
-            {
-                await error.WriteLineAsync($"error: {e.Message}");
-                return ExitCodes.BadInput;
             }
             catch (InvalidOperationException e)
             {
@@ -105,6 +100,22 @@ public static class NodeCommand
             return ExitCodes.Success;
         });
         return command;
+    }
+
+    /// <summary>
+    /// A refused job (changed settings, another job) is reported but the node stays: it holds part of the cluster
+    /// (balancer shards, the coordinator), and on Kubernetes exiting would crash-loop every coordinator pod.
+    /// </summary>
+    private static async Task FollowJobOrReport(RunningNode node, JobSpec job, TextWriter output, TextWriter error, CancellationToken cancellation)
+    {
+        try
+        {
+            await FollowJob(node, job, output, cancellation);
+        }
+        catch (JobRefusedException e)
+        {
+            await error.WriteLineAsync($"error: job {job.JobId} refused: {e.Message}. This node stays in the cluster; fix the Job settings and restart it.");
+        }
     }
 
     /// <summary>Starts or resumes the job, reports each committed round on one line, and the end of the job.</summary>

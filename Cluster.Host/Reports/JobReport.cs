@@ -42,7 +42,9 @@ public static class JobReport
         Row(text, "router", spec.Router.ToString());
         Row(text, "data", spec.TextPath ?? "Brown Corpus");
         Row(text, "round", $"{spec.InnerSteps} inner steps of batch {spec.Training.BatchSize}, quorum {spec.Quorum}, timeout {spec.RoundTimeout.TotalSeconds:F0} s");
-        Row(text, "outer step", $"Nesterov, learning rate {spec.OuterLearningRate}, momentum {spec.OuterMomentum}");
+        Row(text, "outer step", spec.OuterMomentum == 0 && spec.OuterLearningRate == 1
+            ? "plain averaging of the trainers' parameters"
+            : $"Nesterov, learning rate {spec.OuterLearningRate}, momentum {spec.OuterMomentum}");
         Row(text, "balancing", $"{spec.HistogramBins} histogram bins, q staleness at most {spec.MaxStaleness} steps");
         Row(text, "seed", spec.Seed.ToString(Invariant));
         text.AppendLine();

@@ -115,6 +115,29 @@ public sealed class TrainCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task A_node_whose_job_is_refused_says_why_and_stays_in_the_cluster()
+    {
+        var data = Path.Combine(_directory, "data");
+        var text = Text();
+        var first = await Run("train", "--preset", "tiny", "--rounds", "1", "--inner-steps", "1", "--trainers", "1", "--job-id", "j", "--text", text, "--data-dir", data);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        var error = new StringWriter();
+        var node = Cli.RunAsync(["node", "--port", "0", "--job-id", "j", "--preset", "tiny", "--rounds", "2", "--inner-steps", "1",
+            "--text", text, "--data-dir", data], TextWriter.Null, TextWriter.Synchronized(error), stop.Token);
+
+        for (var deadline = DateTime.UtcNow.AddSeconds(60); !error.ToString().Contains("refused", StringComparison.Ordinal) && DateTime.UtcNow < deadline && !node.IsCompleted;)
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+        var stillRunning = !node.IsCompleted;
+        await stop.CancelAsync();
+        var code = await node;
+
+        Assert.True(first.Code == 0, first.Error);
+        Assert.Contains("job j refused: job \"j\" exists with other settings", error.ToString(), StringComparison.Ordinal);
+        Assert.True(stillRunning, "the node exited instead of staying in the cluster");
+        Assert.Equal(0, code);
+    }
+
+    [Fact]
     public async Task A_node_that_has_not_joined_a_cluster_is_live_but_not_ready()
     {
         var url = $"http://127.0.0.1:{Moe.Actors.Hosting.MoeNodeHost.FreePort()}";

@@ -28,9 +28,14 @@ public static class BootstrapDecision
 {
     public static BootstrapStep Decide(string selfAddress, int discovered, IReadOnlyList<ContactProbe> answered, int required, bool stable)
     {
-        var members = answered.SelectMany(p => p.Members).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
+        // This node's own address among the members is an earlier incarnation of it (a container restarted with the
+        // same pod IP) that peers have not removed yet; joining "itself" could found a second cluster.
+        var members = answered.SelectMany(p => p.Members).Where(m => m != selfAddress)
+            .Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
         if (members.Length > 0)
             return new BootstrapStep.JoinSeeds(members);
+        if (answered.Any(p => p.Members.Length > 0))
+            return new BootstrapStep.Wait("the only member peers know is this node's previous incarnation; waiting for it to be removed");
         if (discovered < required)
             return new BootstrapStep.Wait($"{discovered} of the required {required} contact points found");
         if (!stable)

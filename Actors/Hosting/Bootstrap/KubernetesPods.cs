@@ -29,18 +29,27 @@ public sealed class KubernetesPods : IDisposable
 
     public async Task<IReadOnlyList<Uri>> ContactPointsAsync(CancellationToken cancellation)
     {
-        var pods = await _client.CoreV1.ListNamespacedPodAsync(_namespace, labelSelector: _labelSelector, cancellationToken: cancellation)
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        timeout.CancelAfter(TimeSpan.FromSeconds(5));
+        var pods = await _client.CoreV1.ListNamespacedPodAsync(_namespace, labelSelector: _labelSelector, cancellationToken: timeout.Token)
             .ConfigureAwait(false);
         return [.. pods.Items.Select(ContactPoint).OfType<Uri>().Distinct().OrderBy(u => u.ToString(), StringComparer.Ordinal)];
     }
 
-    /// <summary>Null for a pod that is terminating, not running, has no IP yet or no management port.</summary>
+    /// <summary>
+    /// Null for a pod that is terminating, not running, has no IP yet, no management port, or whose container with
+    /// that port is not running (crash-looping pods stay in phase Running and would hold up the bootstrap).
+    /// </summary>
     public static Uri? ContactPoint(V1Pod pod)
     {
         if (pod.Metadata?.DeletionTimestamp is not null || pod.Status?.Phase != "Running" || string.IsNullOrEmpty(pod.Status.PodIP))
             return null;
-        var port = pod.Spec?.Containers?.SelectMany(c => c.Ports ?? []).FirstOrDefault(p => p.Name == DiscoverySettings.ManagementPortName);
-        return port is null ? null : new Uri($"http://{pod.Status.PodIP}:{port.ContainerPort}/");
+        var container = pod.Spec?.Containers?.FirstOrDefault(c => c.Ports?.Any(p => p.Name == DiscoverySettings.ManagementPortName) == true);
+        if (container is null || pod.Status.ContainerStatuses?.FirstOrDefault(c => c.Name == container.Name)?.State?.Running is null)
+            return null;
+        var port = container.Ports.First(p => p.Name == DiscoverySettings.ManagementPortName).ContainerPort;
+        var host = pod.Status.PodIP.Contains(':', StringComparison.Ordinal) ? $"[{pod.Status.PodIP}]" : pod.Status.PodIP; // IPv6
+        return new Uri($"http://{host}:{port}/");
     }
 
     public void Dispose() => _client.Dispose();

@@ -46,7 +46,7 @@ app.kubernetes.io/component: {{ .component }}
 {{/* The Secret and key holding the Npgsql connection string (in-chart PostgreSQL or an external one). */}}
 {{- define "moe-cluster.persistenceSecret" -}}
 {{- if .Values.postgresql.enabled -}}
-{{- include "moe-cluster.component" (dict "root" . "component" "postgresql") -}}
+{{- default (include "moe-cluster.component" (dict "root" . "component" "postgresql")) .Values.postgresql.existingSecret -}}
 {{- else -}}
 {{- required "postgresql.external.existingSecret is required when postgresql.enabled is false" .Values.postgresql.external.existingSecret -}}
 {{- end -}}

@@ -54,6 +54,7 @@ only from Secrets.
         secretKeyRef:
           name: {{ required "tls.existingSecret is required when tls.enabled is true" .root.Values.tls.existingSecret }}
           key: {{ .root.Values.tls.passwordKey }}
+          optional: true # a certificate file without a password needs no password key
     {{- end }}
     {{- with .env }}
     {{- toYaml . | nindent 4 }}

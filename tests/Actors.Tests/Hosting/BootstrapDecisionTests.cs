@@ -16,6 +16,16 @@ public sealed class BootstrapDecisionTests
         Assert.Equal([B, C], Assert.IsType<BootstrapStep.JoinSeeds>(step).Seeds.Order(StringComparer.Ordinal));
     }
 
+    [Fact]
+    public void A_node_never_joins_its_own_previous_incarnation()
+    {
+        var onlySelf = BootstrapDecision.Decide(A, 2, [Probe(B, A)], required: 1, stable: true);
+        var selfAndOthers = BootstrapDecision.Decide(A, 2, [Probe(B, A, B)], required: 1, stable: true);
+
+        Assert.Contains("previous incarnation", Assert.IsType<BootstrapStep.Wait>(onlySelf).Reason, StringComparison.Ordinal);
+        Assert.Equal([B], Assert.IsType<BootstrapStep.JoinSeeds>(selfAndOthers).Seeds);
+    }
+
     [Theory]
     [InlineData(2, 3, true, 2, "2 of the required 3")]
     [InlineData(3, 3, false, 3, "unchanged")]

@@ -61,7 +61,12 @@ public sealed class KubernetesBootstrapTests : IAsyncDisposable
         {
             Containers = [new V1Container { Name = "node", Ports = [new V1ContainerPort { Name = "remoting", ContainerPort = 4053 }, new V1ContainerPort { Name = DiscoverySettings.ManagementPortName, ContainerPort = managementPort }] }],
         },
-        Status = new V1PodStatus { Phase = phase, PodIP = "127.0.0.1" },
+        Status = new V1PodStatus
+        {
+            Phase = phase,
+            PodIP = "127.0.0.1",
+            ContainerStatuses = [new V1ContainerStatus { Name = "node", State = new V1ContainerState { Running = new V1ContainerStateRunning() } }],
+        },
     };
 
     private async Task<Akka.Cluster.Cluster> StartNodeAsync(string api, string data, int required)
@@ -134,7 +139,7 @@ public sealed class KubernetesBootstrapTests : IAsyncDisposable
     }
 
     [Fact]
-    public void Only_running_pods_with_an_ip_and_a_management_port_are_contact_points()
+    public void Only_running_pods_with_an_ip_a_management_port_and_a_running_container_are_contact_points()
     {
         var running = Pod("a", 9464);
         var terminating = Pod("b", 9464);
@@ -143,11 +148,17 @@ public sealed class KubernetesBootstrapTests : IAsyncDisposable
         noPort.Spec.Containers[0].Ports = [new V1ContainerPort { Name = "remoting", ContainerPort = 4053 }];
         var noIp = Pod("d", 9464);
         noIp.Status.PodIP = null;
+        var crashLooping = Pod("f", 9464);
+        crashLooping.Status.ContainerStatuses[0].State = new V1ContainerState { Waiting = new V1ContainerStateWaiting { Reason = "CrashLoopBackOff" } };
+        var ipv6 = Pod("g", 9464);
+        ipv6.Status.PodIP = "fd00::5";
 
         Assert.Equal(new Uri("http://127.0.0.1:9464/"), KubernetesPods.ContactPoint(running));
         Assert.Null(KubernetesPods.ContactPoint(terminating));
         Assert.Null(KubernetesPods.ContactPoint(Pod("e", 9464, phase: "Pending")));
         Assert.Null(KubernetesPods.ContactPoint(noPort));
         Assert.Null(KubernetesPods.ContactPoint(noIp));
+        Assert.Null(KubernetesPods.ContactPoint(crashLooping));
+        Assert.Equal(new Uri("http://[fd00::5]:9464/"), KubernetesPods.ContactPoint(ipv6));
     }
 }

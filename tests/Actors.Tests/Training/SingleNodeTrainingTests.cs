@@ -15,6 +15,23 @@ public sealed class SingleNodeTrainingTests : IDisposable
     public void Dispose() => _data.Dispose();
 
     [Fact]
+    public async Task Two_start_requests_at_once_both_get_the_job_rather_than_a_refusal()
+    {
+        var text = TrainingText.Write(_data.Path);
+        await using var node = await TestNode.StartAsync(TestNode.Settings(Path.Combine(_data.Path, "node")));
+        var coordinator = node.Registry.Get<TrainingCoordinatorKey>();
+        var spec = new JobSpec { JobId = "twice", Preset = "tiny", TextPath = text, Rounds = 1, InnerSteps = 1 };
+        await ClusterWait.ForStatus(coordinator, _ => true, TimeSpan.FromSeconds(30)); // the singleton answers
+
+        // As two coordinator pods do when a cluster starts: the second request arrives while the job is created.
+        var first = coordinator.Ask<IMoeMessage>(new StartJob(spec), TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+        var second = coordinator.Ask<IMoeMessage>(new StartJob(spec), TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+
+        Assert.IsType<JobStatus>(await first);
+        Assert.IsType<JobStatus>(await second);
+    }
+
+    [Fact]
     public async Task One_node_with_every_role_trains_the_tiny_preset_through_all_rounds()
     {
         var text = TrainingText.Write(_data.Path);

@@ -226,6 +226,7 @@ public sealed partial class ChartTests
         Assert.True(int.Parse(values.Scalar("terminationGracePeriodSeconds")!, System.Globalization.CultureInfo.InvariantCulture) > Cli.ShutdownTimeout.TotalSeconds);
         Assert.Contains("nvidia.com/gpu", ChartFiles.Define("moe-cluster.trainerResources"), StringComparison.Ordinal);
         Assert.Contains("ternary \"cuda\" \"cpu\" .Values.trainer.gpu.enabled", ChartFiles.Define("moe-cluster.trainerEnv"), StringComparison.Ordinal);
+        Assert.Contains("if and .Values.trainer.gpu.enabled (ne .Values.image.variant \"cuda\")", ChartFiles.Text("trainer-deployment.yaml"), StringComparison.Ordinal);
     }
 
     [Fact]
