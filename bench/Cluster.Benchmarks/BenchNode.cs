@@ -26,8 +26,10 @@ internal sealed class BenchNode : IAsyncDisposable
 
     public IActorRegistry Registry { get; }
 
+    /// <param name="hocon">Extra Akka settings; MOE_BENCH_HOCON adds more, to try a setting without a rebuild.</param>
     public static async Task<BenchNode> StartAsync(NodeSettings settings, string? hocon = null)
     {
+        hocon += "\n" + Environment.GetEnvironmentVariable("MOE_BENCH_HOCON");
         var port = MoeNodeHost.FreePort();
         var host = MoeNodeHost.Build(settings with { Port = port }, port, akka => akka.AddHocon(
             "akka.loglevel = ERROR\nakka.stdout-loglevel = ERROR\nakka.coordinated-shutdown.run-by-actor-system-terminate = off\n" + hocon,
