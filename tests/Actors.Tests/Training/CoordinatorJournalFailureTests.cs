@@ -27,14 +27,30 @@ public sealed class CoordinatorJournalFailureTests
 
         await JobStart(coordinator, spec);
         await ClusterWait.ForStatus(coordinator, s => s.CommittedRounds >= 1, TimeSpan.FromSeconds(60));
-        await journal.OnWrite.FailOnType<RoundCommittedEvent>();
-        await Task.Delay(TimeSpan.FromSeconds(3), TestContext.Current.CancellationToken); // commits fail, the coordinator stops and restarts
+        var failOnce = new FailFirstCommit();
+        await journal.OnWrite.SetInterceptorAsync(failOnce);
+        await failOnce.Failed.WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken); // the coordinator stops
         await journal.OnWrite.Pass();
         var finished = await ClusterWait.ForStatus(coordinator, s => s.Finished, TimeSpan.FromSeconds(90));
         var rounds = await Rounds(node);
 
         Assert.Equal(5, finished.CommittedRounds);
         Assert.Equal([0, 1, 2, 3, 4], rounds); // none lost, none twice
+    }
+
+    /// <summary>Fails the first write of a committed round, and says when it did.</summary>
+    private sealed class FailFirstCommit : IJournalInterceptor
+    {
+        private readonly TaskCompletionSource _failed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task Failed => _failed.Task;
+
+        public Task InterceptAsync(Akka.Persistence.IPersistentRepresentation message)
+        {
+            if (message.Payload is RoundCommittedEvent && _failed.TrySetResult())
+                throw new TestJournalFailureException();
+            return Task.CompletedTask;
+        }
     }
 
     /// <summary>The rounds in the (in-memory) test journal, in order.</summary>
