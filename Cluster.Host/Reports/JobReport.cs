@@ -78,16 +78,14 @@ public static class JobReport
         text.AppendLine("| round | trainers | tokens | seconds | tokens/s | loss | mean MaxVio | worst MaxVio |");
         text.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|");
         var rounds = history.Rounds;
-        for (var k = 0; k < rounds.Count; k++)
+        // The middle of a long job is one line here: the first and last rounds tell the story, rounds.csv has all.
+        List<RoundCommittedEvent?> listed = rounds.Count > ListedRounds ? [.. rounds.Take(ListedRounds / 2), null, .. rounds.TakeLast(ListedRounds / 2)] : [.. rounds];
+        foreach (var r in listed)
         {
-            if (rounds.Count > ListedRounds && k == ListedRounds / 2)
-            {
+            if (r is null)
                 text.AppendLine(Invariant, $"| … | | | | | | | {rounds.Count - ListedRounds} more rounds in rounds.csv |");
-                k = rounds.Count - (ListedRounds / 2);
-            }
-            var r = rounds[k];
-            text.AppendLine(Invariant,
-                $"| {r.Round} | {r.Parts.Length} | {r.Tokens:N0} | {Number(r.Seconds, "F2")} | {Number(r.Tokens / r.Seconds, "N0")} | {Number(r.MeanLoss, "F4")} | {Number(MeanMaxVio(r), "F3")} | {Number(r.WorstMaxVio, "F3")} |");
+            else
+                text.AppendLine(Invariant, $"| {r.Round} | {r.Parts.Length} | {r.Tokens:N0} | {Number(r.Seconds, "F2")} | {Number(r.Tokens / r.Seconds, "N0")} | {Number(r.MeanLoss, "F4")} | {Number(MeanMaxVio(r), "F3")} | {Number(r.WorstMaxVio, "F3")} |");
         }
         text.AppendLine();
 

@@ -49,4 +49,17 @@ public sealed class JobSummaryTests
         Assert.True(double.IsNaN(JobSummary.Of(History()).TokensPerSecond));
         Assert.Contains("Not finished: 0 of 5 rounds", JobReport.Markdown(History(), JobSummary.Of(History()), null, []), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void The_markdown_of_a_long_job_lists_its_first_and_last_rounds_and_counts_the_middle()
+    {
+        var history = History([.. Enumerable.Range(0, 25).Select(k => Round(k, 1, Part("a", 1, 0, 0.2)))]);
+
+        var rows = JobReport.Markdown(history, JobSummary.Of(history), null, []).Split('\n').Where(l => l.StartsWith("| ", StringComparison.Ordinal)).ToList();
+
+        Assert.Contains(rows, r => r.StartsWith("| 9 | 1 |", StringComparison.Ordinal));
+        Assert.Contains(rows, r => r.StartsWith("| 15 | 1 |", StringComparison.Ordinal));
+        Assert.DoesNotContain(rows, r => r.StartsWith("| 10 | 1 |", StringComparison.Ordinal) || r.StartsWith("| 14 | 1 |", StringComparison.Ordinal));
+        Assert.Contains(rows, r => r.Contains("5 more rounds in rounds.csv", StringComparison.Ordinal));
+    }
 }
