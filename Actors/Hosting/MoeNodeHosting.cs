@@ -80,12 +80,19 @@ public static class MoeNodeHosting
     {
         var persistence = node.Persistence;
         var connectionString = persistence.ResolveConnectionString(node.DataDirectory);
-        if (persistence.Provider == PersistenceProvider.Sqlite)
-            SqliteFile.UseWriteAheadLog(connectionString);
+        if (persistence.Provider != PersistenceProvider.Sqlite)
+        {
+            return builder.WithSqlPersistence(
+                connectionString: connectionString,
+                providerName: persistence.ProviderName,
+                mode: PersistenceMode.Both,
+                autoInitialize: true);
+        }
+
+        SqliteFile.UseWriteAheadLog(connectionString);
+        var data = SqliteBusyTimeout.DataOptions(connectionString);
         return builder.WithSqlPersistence(
-            connectionString: connectionString,
-            providerName: persistence.ProviderName,
-            mode: PersistenceMode.Both,
-            autoInitialize: true);
+            new Akka.Persistence.Sql.Hosting.SqlJournalOptions { ConnectionString = connectionString, ProviderName = persistence.ProviderName, DataOptions = data },
+            new Akka.Persistence.Sql.Hosting.SqlSnapshotOptions { ConnectionString = connectionString, ProviderName = persistence.ProviderName, DataOptions = data });
     }
 }

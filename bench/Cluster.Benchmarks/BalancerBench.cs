@@ -82,6 +82,8 @@ internal static class BalancerBench
             await Task.Delay(20);
 
         var latencies = new List<double>();
+        var slowest = new List<(double Ms, int Step)>();
+        var (gen0, gen1, gen2, paused) = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalPauseDuration());
         for (var step = 0; step < steps + 50; step++)
         {
             var sent = Stopwatch.GetTimestamp();
@@ -90,11 +92,16 @@ internal static class BalancerBench
             if (arrivedStep != step)
                 throw new InvalidOperationException($"Expected q of step {step}, got {arrivedStep}.");
             if (step >= 50) // warm-up
+            {
                 latencies.Add(Stopwatch.GetElapsedTime(sent, ticks).TotalMilliseconds);
+                slowest.Add((latencies[^1], step));
+            }
         }
         latencies.Sort();
         double At(double p) => latencies[(int)Math.Min(latencies.Count - 1, Math.Ceiling(p * latencies.Count) - 1)];
         Console.WriteLine($"Summary -> persisted q -> trainer node, 2-node loopback cluster, {Journal} journal, m = {Experts}, {steps} steps (after 50 warm-up):");
+        Console.WriteLine($"  garbage collections: gen0 {GC.CollectionCount(0) - gen0}, gen1 {GC.CollectionCount(1) - gen1}, gen2 {GC.CollectionCount(2) - gen2}; paused {(GC.GetTotalPauseDuration() - paused).TotalMilliseconds:F1} ms");
+        Console.WriteLine($"  slowest steps: {string.Join(", ", slowest.OrderByDescending(s => s.Ms).Take(12).Select(s => $"{s.Step}: {s.Ms:F1} ms"))}");
         Console.WriteLine($"  p50 {At(0.50):F2} ms   p90 {At(0.90):F2} ms   p99 {At(0.99):F2} ms   max {latencies[^1]:F2} ms   (target: p99 under 5 ms)");
     }
 
