@@ -1,4 +1,5 @@
 using Moe.Actors.Blobs;
+using Moe.Model.Training;
 using Moe.Model.Training.Rounds;
 using static TorchSharp.torch;
 
@@ -10,14 +11,18 @@ namespace Moe.Actors.Training;
 /// </summary>
 internal static class OuterStepWork
 {
-    public static async Task<BlobRef> InitialParameters(JobSpec spec, IBlobStore blobs, string workDirectory, CancellationToken token)
+    public static async Task<BlobRef> InitialParameters(JobSpec spec, IBlobStore blobs, ComputeThread compute, string workDirectory,
+        CancellationToken token)
     {
         var file = Path.Combine(workDirectory, $"init-{Guid.NewGuid():N}.params");
         try
         {
-            manual_seed(spec.Seed);
-            using (var model = new Moe.Model.Network.MoeTransformer(spec.Model))
+            await compute.Run(() =>
+            {
+                manual_seed(spec.Seed);
+                using var model = new Moe.Model.Network.MoeTransformer(spec.Model);
                 ParameterFile.Save(file, model.named_parameters().Select(p => (p.name, (Tensor)p.parameter)));
+            }).ConfigureAwait(false);
             return await blobs.PutAsync(file, token).ConfigureAwait(false);
         }
         finally
@@ -28,7 +33,7 @@ internal static class OuterStepWork
 
     public static async Task<(BlobRef Parameters, BlobRef Momentum)> Step(
         JobSpec spec, BlobRef parameters, BlobRef? momentum, IReadOnlyList<BlobRef> deltas, IBlobStore blobs,
-        string workDirectory, CancellationToken token)
+        ComputeThread compute, string workDirectory, CancellationToken token)
     {
         var folder = Directory.CreateDirectory(Path.Combine(workDirectory, $"round-{Guid.NewGuid():N}")).FullName;
         try
@@ -51,15 +56,16 @@ internal static class OuterStepWork
 
             var newParameters = Path.Combine(folder, "new-global");
             var newMomentum = Path.Combine(folder, "new-momentum");
-            using (var scope = NewDisposeScope())
+            await compute.Run(() =>
             {
+                using var scope = NewDisposeScope();
                 var global = ParameterFile.Load(globalFile);
                 var velocity = momentumFile is null ? null : ParameterFile.Load(momentumFile);
                 var loaded = deltaFiles.Select(f => (IReadOnlyList<(string, Tensor)>)ParameterFile.Load(f)).ToList();
                 var (next, nextVelocity) = OuterNesterov.Step(global, loaded, velocity, spec.OuterLearningRate, spec.OuterMomentum);
                 ParameterFile.Save(newParameters, next);
                 ParameterFile.Save(newMomentum, nextVelocity);
-            }
+            }).ConfigureAwait(false);
             return (await blobs.PutAsync(newParameters, token).ConfigureAwait(false),
                 await blobs.PutAsync(newMomentum, token).ConfigureAwait(false));
         }

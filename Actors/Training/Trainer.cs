@@ -4,14 +4,16 @@ using Akka.Event;
 using Moe.Actors.Balancing;
 using Moe.Actors.Blobs;
 using Moe.Model.Data;
+using Moe.Model.Training;
 using Moe.Model.Training.Rounds;
 using Moe.Observability;
 
 namespace Moe.Actors.Training;
 
 /// <summary>
-/// A trainer owns one device and a model replica. Rounds run on their own thread (the mailbox stays responsive:
-/// it takes new q, new rounds and stop requests while a step runs); each step warm-starts BIP from the latest
+/// A trainer owns one device and a model replica. Its libtorch work runs on a thread of its own for the trainer's
+/// life (see <see cref="ComputeThread"/>), so the mailbox stays responsive (it takes new q, new rounds and stop
+/// requests while a step runs); each step warm-starts BIP from the latest
 /// global q within the job's staleness bound and sends every MoE layer's summary to its balancer.
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001", Justification = "An actor's life ends in PostStop, which releases them.")]
@@ -27,6 +29,7 @@ public sealed class Trainer : ReceiveActor, IWithTimers
     private readonly string _cacheDirectory;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly IActorRef _self; // Self needs the actor's context, which the training thread does not have
+    private readonly ComputeThread _compute;
 
     private RoundWorker? _worker;
     private string? _workerJob;
@@ -36,8 +39,8 @@ public sealed class Trainer : ReceiveActor, IWithTimers
     private string? _runningAttempt;
     private RoundStart? _next; // a new round that arrived while the previous one was stopping
 
-    public Trainer(string id, string device, TrainerSettings settings, IActorRef coordinator, IActorRef balancers, IBlobStore blobs,
-        string workDirectory, string cacheDirectory)
+    public Trainer(string id, string device, TrainerSettings settings, int intraOpThreads, IActorRef coordinator, IActorRef balancers,
+        IBlobStore blobs, string workDirectory, string cacheDirectory)
     {
         _id = id;
         _device = device;
@@ -48,6 +51,7 @@ public sealed class Trainer : ReceiveActor, IWithTimers
         _workDirectory = Directory.CreateDirectory(workDirectory).FullName;
         _cacheDirectory = cacheDirectory;
         _self = Self;
+        _compute = new ComputeThread($"trainer {id}", intraOpThreads);
 
         Receive<RoundStart>(OnRoundStart);
         Receive<QPublished>(q => _board?.Offer(q.Layer, q.Step, q.Q));
@@ -65,9 +69,9 @@ public sealed class Trainer : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(string id, string device, TrainerSettings settings, IActorRef coordinator, IActorRef balancers, IBlobStore blobs,
-        string workDirectory, string cacheDirectory) =>
-        Akka.Actor.Props.Create(() => new Trainer(id, device, settings, coordinator, balancers, blobs, workDirectory, cacheDirectory));
+    public static Props Props(string id, string device, TrainerSettings settings, int intraOpThreads, IActorRef coordinator,
+        IActorRef balancers, IBlobStore blobs, string workDirectory, string cacheDirectory) =>
+        Akka.Actor.Props.Create(() => new Trainer(id, device, settings, intraOpThreads, coordinator, balancers, blobs, workDirectory, cacheDirectory));
 
     protected override void PreStart()
     {
@@ -77,11 +81,10 @@ public sealed class Trainer : ReceiveActor, IWithTimers
 
     protected override void PostStop()
     {
-        // A running part stops at its next step; its thread may still hold the worker, which then goes with the
-        // process rather than being disposed under it.
+        // A running part stops at its next step; the worker goes after it, on the same thread.
         _running?.Cancel();
-        if (_running is null)
-            _worker?.Dispose();
+        _compute.Run(() => _worker?.Dispose());
+        _compute.Dispose();
     }
 
     private void OnRoundStart(RoundStart start)
@@ -111,9 +114,7 @@ public sealed class Trainer : ReceiveActor, IWithTimers
         var token = _running.Token;
         var self = Self;
         var board = _board!;
-        Task.Factory.StartNew(() => RunPart(start, board, token), token, TaskCreationOptions.LongRunning, TaskScheduler.Default)
-            .Unwrap()
-            .PipeTo(self, success: r => new PartDone(start, r, null), failure: e => new PartDone(start, null, e));
+        RunPart(start, board, token).PipeTo(self, success: r => new PartDone(start, r, null), failure: e => new PartDone(start, null, e));
     }
 
     private void OnPartDone(PartDone done)
@@ -143,69 +144,69 @@ public sealed class Trainer : ReceiveActor, IWithTimers
         }
     }
 
-    /// <summary>
-    /// The trainer's part of a round. It starts on a thread of its own, off the actor's mailbox; after the first
-    /// blob transfer it goes on on a pool thread. Keeping the steps on one dedicated thread (new per round, or one
-    /// for the trainer's life) measured slower in the actor-overhead benchmark (0.40 and 0.46 of the plain loop,
-    /// against 0.52 to 0.60 this way), so this is kept until the overhead is understood.
-    /// </summary>
+    /// <summary>The trainer's part of a round: blob transfers on the pool, everything libtorch on the compute thread.</summary>
     private async Task<RoundResult> RunPart(RoundStart start, QBoard board, CancellationToken token)
     {
         var spec = start.Spec;
-        var worker = EnsureWorker(spec);
         var parameters = Path.Combine(_workDirectory, $"{start.Attempt}-global");
         var delta = Path.Combine(_workDirectory, $"{start.Attempt}-delta");
         try
         {
             await _blobs.GetAsync(start.Parameters, parameters, token).ConfigureAwait(false);
-            worker.LoadGlobal(parameters);
-            var loaded = new long[spec.MoeLayers];
-            Array.Fill(loaded, -1);
-            double lossSum = 0, worstMaxVio = 0;
-            var layerMaxVio = new double[spec.MoeLayers];
-            long tokens = 0;
-            var staleSteps = 0;
-            var part = System.Diagnostics.Stopwatch.StartNew();
-            var waiting = TimeSpan.Zero;
-            var stepping = TimeSpan.Zero;
-            for (var h = 0; h < spec.InnerSteps; h++)
-            {
-                token.ThrowIfCancellationRequested();
-                var step = (start.Round * spec.InnerSteps) + h;
-                var waited = System.Diagnostics.Stopwatch.StartNew();
-                if (!board.WaitForAll(step - 1 - spec.MaxStaleness, _settings.StalenessWait, token))
-                    staleSteps++;
-                waiting += waited.Elapsed;
-                var globalQ = new float[]?[spec.MoeLayers];
-                for (var layer = 0; layer < spec.MoeLayers; layer++)
-                {
-                    var (qStep, q) = board.Latest(layer);
-                    if (q is not null && qStep > loaded[layer])
-                        (globalQ[layer], loaded[layer]) = (q, qStep);
-                }
-                var stepped = System.Diagnostics.Stopwatch.StartNew();
-                var metrics = worker.Step(start.Shard, h, step, globalQ);
-                stepping += stepped.Elapsed;
-                MoeMetrics.Step(_id, metrics.Duration.TotalSeconds, metrics.Tokens);
-                lossSum += metrics.Loss;
-                tokens += metrics.Tokens;
-                worstMaxVio = Math.Max(worstMaxVio, metrics.WorstMaxVio);
-                foreach (var layer in metrics.Layers)
-                    layerMaxVio[layer.Layer] += layer.Measures.MaxVio / spec.InnerSteps;
-                SendSummaries(spec, step, start.Contributors, worker, metrics.Tokens);
-            }
-            worker.SaveDelta(delta);
+            var stats = await _compute.Run(() => Steps(start, board, parameters, delta, token)).ConfigureAwait(false);
             var blob = await _blobs.PutAsync(delta, token).ConfigureAwait(false);
-            _log.Info("Round {0}: {1} steps took {2:F2} s, waiting for q {3:F2} s, the whole part {4:F2} s",
-                start.Round, spec.InnerSteps, stepping.TotalSeconds, waiting.TotalSeconds, part.Elapsed.TotalSeconds);
-            return new RoundResult(spec.JobId, start.Round, start.Attempt, start.Shard, blob, new PartStats(
-                _id, tokens, lossSum / spec.InnerSteps, stepping.TotalSeconds, waiting.TotalSeconds, staleSteps, layerMaxVio, worstMaxVio));
+            _log.Info("Round {0}: {1} steps took {2:F2} s, waiting for q {3:F2} s", start.Round, spec.InnerSteps, stats.StepSeconds, stats.WaitSeconds);
+            return new RoundResult(spec.JobId, start.Round, start.Attempt, start.Shard, blob, stats);
         }
         finally
         {
             File.Delete(parameters);
             File.Delete(delta);
         }
+    }
+
+    /// <summary>Loads the global parameters, takes the round's H inner steps and writes the delta.</summary>
+    private PartStats Steps(RoundStart start, QBoard board, string parameters, string delta, CancellationToken token)
+    {
+        var spec = start.Spec;
+        var worker = EnsureWorker(spec);
+        worker.LoadGlobal(parameters);
+        var loaded = new long[spec.MoeLayers];
+        Array.Fill(loaded, -1);
+        double lossSum = 0, worstMaxVio = 0;
+        var layerMaxVio = new double[spec.MoeLayers];
+        long tokens = 0;
+        var staleSteps = 0;
+        var waiting = TimeSpan.Zero;
+        var stepping = TimeSpan.Zero;
+        for (var h = 0; h < spec.InnerSteps; h++)
+        {
+            token.ThrowIfCancellationRequested();
+            var step = (start.Round * spec.InnerSteps) + h;
+            var waited = System.Diagnostics.Stopwatch.StartNew();
+            if (!board.WaitForAll(step - 1 - spec.MaxStaleness, _settings.StalenessWait, token))
+                staleSteps++;
+            waiting += waited.Elapsed;
+            var globalQ = new float[]?[spec.MoeLayers];
+            for (var layer = 0; layer < spec.MoeLayers; layer++)
+            {
+                var (qStep, q) = board.Latest(layer);
+                if (q is not null && qStep > loaded[layer])
+                    (globalQ[layer], loaded[layer]) = (q, qStep);
+            }
+            var stepped = System.Diagnostics.Stopwatch.StartNew();
+            var metrics = worker.Step(start.Shard, h, step, globalQ);
+            stepping += stepped.Elapsed;
+            MoeMetrics.Step(_id, metrics.Duration.TotalSeconds, metrics.Tokens);
+            lossSum += metrics.Loss;
+            tokens += metrics.Tokens;
+            worstMaxVio = Math.Max(worstMaxVio, metrics.WorstMaxVio);
+            foreach (var layer in metrics.Layers)
+                layerMaxVio[layer.Layer] += layer.Measures.MaxVio / spec.InnerSteps;
+            SendSummaries(spec, step, start.Contributors, worker, metrics.Tokens);
+        }
+        worker.SaveDelta(delta);
+        return new PartStats(_id, tokens, lossSum / spec.InnerSteps, stepping.TotalSeconds, waiting.TotalSeconds, staleSteps, layerMaxVio, worstMaxVio);
     }
 
     private void SendSummaries(JobSpec spec, long step, int contributors, RoundWorker worker, long tokens)
@@ -219,7 +220,7 @@ public sealed class Trainer : ReceiveActor, IWithTimers
         }
     }
 
-    // The dataset and model replica are built once per job, on the training thread.
+    // The dataset and model replica are built once per job, on the compute thread.
     private RoundWorker EnsureWorker(JobSpec spec)
     {
         if (_worker is not null && _workerJob == spec.JobId)

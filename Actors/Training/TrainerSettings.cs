@@ -9,6 +9,13 @@ public sealed record TrainerSettings
     /// <summary>auto, cpu, cuda or cuda:N; with several CUDA trainers, trainer k takes cuda:k.</summary>
     public string Device { get; init; } = "auto";
 
+    /// <summary>libtorch threads per trainer; 0: the node's cores shared out among its trainers (at least 1 each).</summary>
+    public int IntraOpThreads { get; init; }
+
+    /// <summary>The threads each of <paramref name="trainers"/> trainers computes with.</summary>
+    public int IntraOpThreadsFor(int trainers) =>
+        IntraOpThreads > 0 ? IntraOpThreads : Math.Max(1, Environment.ProcessorCount / Math.Max(1, trainers));
+
     /// <summary>The longest a step waits for the global q its staleness bound asks for before going on with its own.</summary>
     public TimeSpan StalenessWait { get; init; } = TimeSpan.FromSeconds(5);
 
@@ -19,6 +26,8 @@ public sealed record TrainerSettings
     {
         if (Count < 0)
             throw new ArgumentException($"Trainer:Count = {Count} is invalid: use 0 (one per device) or more.");
+        if (IntraOpThreads < 0)
+            throw new ArgumentException($"Trainer:IntraOpThreads = {IntraOpThreads} is invalid: use 0 (cores shared out among the trainers) or more.");
         if (StalenessWait < TimeSpan.Zero)
             throw new ArgumentException($"Trainer:StalenessWait = {StalenessWait} is invalid: use 0 or more.");
         if (RegisterInterval <= TimeSpan.Zero)

@@ -3,6 +3,7 @@ using Akka.Event;
 using Akka.Persistence;
 using Moe.Actors.Balancing;
 using Moe.Actors.Blobs;
+using Moe.Model.Training;
 using Moe.Observability;
 
 namespace Moe.Actors.Training;
@@ -15,11 +16,16 @@ namespace Moe.Actors.Training;
 /// dropped from its round, which commits when a quorum finished (else it runs again). Heavy work runs off the
 /// actor's thread, so the mailbox stays responsive.
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001", Justification = "An actor's life ends in PostStop, which releases it.")]
 public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
 {
     private readonly IBlobStore _blobs;
     private readonly IActorRef _balancers;
     private readonly string _workDirectory;
+
+    // The outer step's kernels are elementwise: one libtorch thread does, and it adds no OpenMP team beside the
+    // trainers' (see ComputeThread).
+    private readonly ComputeThread _compute = new("coordinator", intraOpThreads: 1);
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<string, IActorRef> _members = [];
 
@@ -66,6 +72,12 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     public static Props Props(IBlobStore blobs, IActorRef balancers, string workDirectory) =>
         Akka.Actor.Props.Create(() => new TrainingCoordinator(blobs, balancers, workDirectory));
 
+    protected override void PostStop()
+    {
+        _compute.Dispose();
+        base.PostStop();
+    }
+
     protected override void OnReplaySuccess()
     {
         Timers.StartPeriodicTimer("tick", Tick.Instance, TimeSpan.FromSeconds(1));
@@ -103,7 +115,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         }
         _starting = true;
         var spec = command.Spec;
-        OuterStepWork.InitialParameters(spec, _blobs, _workDirectory, CancellationToken.None).PipeTo(Self,
+        OuterStepWork.InitialParameters(spec, _blobs, _compute, _workDirectory, CancellationToken.None).PipeTo(Self,
             success: blob => new JobCreated(spec, blob, replyTo),
             failure: e => new JobCreationFailed(spec.JobId, e, replyTo));
     }
@@ -236,7 +248,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         round.CommitStarted = DateTime.UtcNow;
         Timers.Cancel("round-timeout");
         var deltas = round.Results.Values.OrderBy(r => r.TrainerId, StringComparer.Ordinal).Select(r => r.Delta).ToList();
-        OuterStepWork.Step(spec, _state.Parameters!, _state.Momentum, deltas, _blobs, _workDirectory, CancellationToken.None)
+        OuterStepWork.Step(spec, _state.Parameters!, _state.Momentum, deltas, _blobs, _compute, _workDirectory, CancellationToken.None)
             .PipeTo(Self,
                 success: r => new RoundComputed(round.Attempt, r.Parameters, r.Momentum),
                 failure: e => new OuterStepFailed(round.Attempt, e));

@@ -60,7 +60,7 @@ public static class TrainingHosting
             {
                 var device = settings.Device == "auto" && gpus > 1 ? $"cuda:{k % gpus}" : settings.Device;
                 var id = $"{node.PublicHostname ?? node.Hostname}:{boundPort}/trainer-{k}";
-                var trainer = system.ActorOf(Trainer.Props(id, device, settings, registry.Get<TrainingCoordinatorKey>(),
+                var trainer = system.ActorOf(Trainer.Props(id, device, settings, settings.IntraOpThreadsFor(count), registry.Get<TrainingCoordinatorKey>(),
                     registry.Get<LayerBalancerRegion>(), blobs, Path.Combine(node.DataDirectory, "trainers", $"{boundPort}-{k}"),
                     Path.Combine(node.DataDirectory, "cache")), $"trainer-{k}");
                 if (k == 0)

@@ -74,8 +74,6 @@ public static class TrainCommand
 
     private static async Task<int> Run(IAnsiConsole console, TextWriter output, TextWriter error, NodeSettings settings, JobSpec job, CancellationToken cancellation)
     {
-        // Trainers share the cores: each gets its slice of libtorch's threads.
-        set_num_threads(Math.Max(1, Environment.ProcessorCount / Math.Max(1, settings.Trainer.Count)));
         console.MarkupLineInterpolated($"Job [bold]{job.JobId}[/]: preset {job.Preset}, {job.Rounds} rounds x {job.InnerSteps} inner steps, {settings.Trainer.Count} local trainers, data in {Path.GetFullPath(settings.DataDirectory)}");
         await using var node = await RunningNode.StartAsync(settings, "WARNING", cancellation);
         var coordinator = node.Registry.Get<TrainingCoordinatorKey>();

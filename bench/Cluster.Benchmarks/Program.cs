@@ -24,6 +24,9 @@ switch (args)
     case ["actor-overhead", ..]:
         await ActorOverheadBench.Run(BenchDirectory(), args.Length > 1 ? args[1] : "small-16e", rounds: 4, innerSteps: args.Length > 2 ? int.Parse(args[2]) : 50);
         return;
+    case ["openmp-teams"]:
+        OpenMpTeamsBench.Run();
+        return;
     case ["latency", ..]:
         await BalancerBench.Latency(BenchDirectory(), steps: args.Length > 1 ? int.Parse(args[1]) : 1000);
         return;
