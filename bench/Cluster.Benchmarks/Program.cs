@@ -22,7 +22,8 @@ switch (args)
         await RecoveryBench.Run(BenchDirectory());
         return;
     case ["actor-overhead", ..]:
-        await ActorOverheadBench.Run(BenchDirectory(), args.Length > 1 ? args[1] : "small-16e", rounds: 4, innerSteps: args.Length > 2 ? int.Parse(args[2]) : 50);
+        await ActorOverheadBench.Run(BenchDirectory(), args.Length > 1 ? args[1] : "small-16e",
+            innerSteps: args.Length > 2 ? int.Parse(args[2]) : 50, rounds: args.Length > 3 ? int.Parse(args[3]) : 4);
         return;
     case ["openmp-teams"]:
         OpenMpTeamsBench.Run();

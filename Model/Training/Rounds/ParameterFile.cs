@@ -13,6 +13,10 @@ public static class ParameterFile
 {
     private const string Magic = "MOEPARAMS1";
 
+    /// <summary>
+    /// Writes a work file that goes into the blob store next. It is not forced to disk: the store makes (and syncs)
+    /// its own copy, so a sync here only doubled the disk time of every round.
+    /// </summary>
     public static void Save(string path, IEnumerable<(string Name, Tensor Value)> tensors)
     {
         using var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
@@ -27,9 +31,9 @@ public static class ParameterFile
             writer.Write(host.shape.Length);
             foreach (var size in host.shape)
                 writer.Write(size);
-            writer.Write(MemoryMarshal.AsBytes(host.data<float>().ToArray().AsSpan()));
+            writer.Flush();
+            stream.Write(Memory(host, name));
         }
-        stream.Flush(flushToDisk: true);
     }
 
     /// <summary>Reads every tensor (on the CPU). The caller owns and disposes them.</summary>
@@ -37,33 +41,43 @@ public static class ParameterFile
     {
         using var stream = File.OpenRead(path);
         using var reader = new BinaryReader(stream, Encoding.UTF8);
+        var tensors = new List<(string, Tensor)>();
         try
         {
             if (reader.ReadString() != Magic)
                 throw new InvalidDataException($"{path} is not a parameter file.");
             var count = reader.ReadInt32();
-            var tensors = new List<(string, Tensor)>(count);
             for (var k = 0; k < count; k++)
             {
                 var name = reader.ReadString();
                 var shape = new long[reader.ReadInt32()];
                 for (var d = 0; d < shape.Length; d++)
                     shape[d] = reader.ReadInt64();
-                var elements = shape.Aggregate(1L, (a, b) => a * b);
-                var values = MemoryMarshal.Cast<byte, float>(reader.ReadBytes(checked((int)(elements * 4)))).ToArray();
-                if (values.Length != elements)
+                var values = empty(shape, ScalarType.Float32);
+                tensors.Add((name, values)); // disposed by the caller, or below if the file is bad
+                var memory = Memory(values, name);
+                if (stream.ReadAtLeast(memory, memory.Length, throwOnEndOfStream: false) != memory.Length)
                     throw new InvalidDataException($"{path} ends inside tensor {name}.");
-                tensors.Add((name, tensor(values, shape)));
             }
             if (stream.Position != stream.Length)
                 throw new InvalidDataException($"{path} has {stream.Length - stream.Position} bytes after its last tensor.");
             return tensors;
         }
-        catch (EndOfStreamException e)
+        catch (Exception e) when (e is EndOfStreamException or InvalidDataException)
         {
-            throw new InvalidDataException($"{path} is truncated.", e);
+            foreach (var (_, value) in tensors)
+                value.Dispose();
+            throw e is InvalidDataException ? e : new InvalidDataException($"{path} is truncated.", e);
         }
     }
+
+    /// <summary>
+    /// A contiguous CPU tensor's own memory: files are read into and written from it, with no managed copy between.
+    /// </summary>
+    private static Span<byte> Memory(Tensor values, string name) =>
+        values.NumberOfElements * values.ElementSize <= Array.MaxLength
+            ? values.bytes
+            : throw new NotSupportedException($"Tensor {name} holds more than 2 GiB, more than one parameter file entry can.");
 
     /// <summary>Copies loaded tensors into a module's parameters, checking names and shapes one by one.</summary>
     public static void CopyInto(TorchSharp.torch.nn.Module module, IReadOnlyList<(string Name, Tensor Value)> tensors)
