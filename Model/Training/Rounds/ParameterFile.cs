@@ -44,7 +44,7 @@ public static class ParameterFile
         var tensors = new List<(string, Tensor)>();
         try
         {
-            if (reader.ReadString() != Magic)
+            if (MagicOf(reader) != Magic)
                 throw new InvalidDataException($"{path} is not a parameter file.");
             var count = reader.ReadInt32();
             for (var k = 0; k < count; k++)
@@ -68,6 +68,18 @@ public static class ParameterFile
             foreach (var (_, value) in tensors)
                 value.Dispose();
             throw e is InvalidDataException ? e : new InvalidDataException($"{path} is truncated.", e);
+        }
+    }
+
+    private static string? MagicOf(BinaryReader reader)
+    {
+        try
+        {
+            return reader.ReadString();
+        }
+        catch (EndOfStreamException)
+        {
+            return null; // a short file of another kind
         }
     }
 

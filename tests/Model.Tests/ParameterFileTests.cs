@@ -1,0 +1,49 @@
+using Moe.Model.Training.Rounds;
+using static TorchSharp.torch;
+
+namespace Moe.Model.Tests;
+
+public sealed class ParameterFileTests : IDisposable
+{
+    private readonly string _file = Path.Combine(Path.GetTempPath(), $"moe-params-{Guid.NewGuid():N}");
+
+    public void Dispose() => File.Delete(_file);
+
+    [Fact]
+    public void Tensors_round_trip_bit_for_bit()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(3);
+        var saved = new[] { ("a.weight", randn(5, 7)), ("b.bias", randn(3)), ("empty", zeros(0)) };
+        ParameterFile.Save(_file, saved);
+
+        var loaded = ParameterFile.Load(_file);
+
+        Assert.Equal(saved.Select(t => t.Item1), loaded.Select(t => t.Name));
+        for (var k = 0; k < saved.Length; k++)
+        {
+            Assert.Equal(saved[k].Item2.shape, loaded[k].Value.shape);
+            Assert.Equal(saved[k].Item2.data<float>().ToArray(), loaded[k].Value.data<float>().ToArray());
+        }
+    }
+
+    [Fact]
+    public void Damaged_files_are_refused_with_what_is_wrong()
+    {
+        using var scope = NewDisposeScope();
+        ParameterFile.Save(_file, [("w", ones(64, 64))]);
+        var bytes = File.ReadAllBytes(_file);
+
+        File.WriteAllBytes(_file, bytes[..^100]);
+        Assert.Contains("ends inside tensor w", Assert.Throws<InvalidDataException>(() => ParameterFile.Load(_file)).Message);
+
+        File.WriteAllBytes(_file, bytes[..20]);
+        Assert.Contains("truncated", Assert.Throws<InvalidDataException>(() => ParameterFile.Load(_file)).Message);
+
+        File.WriteAllBytes(_file, [.. bytes, 1, 2, 3]);
+        Assert.Contains("3 bytes after its last tensor", Assert.Throws<InvalidDataException>(() => ParameterFile.Load(_file)).Message);
+
+        File.WriteAllBytes(_file, [.. "NOTPARAMS"u8]);
+        Assert.Contains("not a parameter file", Assert.Throws<InvalidDataException>(() => ParameterFile.Load(_file)).Message);
+    }
+}
