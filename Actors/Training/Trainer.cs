@@ -13,8 +13,8 @@ namespace Moe.Actors.Training;
 /// <summary>
 /// A trainer owns one device and a model replica. Its libtorch work runs on a thread of its own for the trainer's
 /// life (see <see cref="ComputeThread"/>), so the mailbox stays responsive (it takes new q, new rounds and stop
-/// requests while a step runs); each step warm-starts BIP from the latest
-/// global q within the job's staleness bound and sends every MoE layer's summary to its balancer.
+/// requests while a step runs); each step warm-starts BIP from the latest global q within the job's staleness
+/// bound and sends every MoE layer's summary to its balancer.
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001", Justification = "An actor's life ends in PostStop, which releases them.")]
 public sealed class Trainer : ReceiveActor, IWithTimers
@@ -114,7 +114,8 @@ public sealed class Trainer : ReceiveActor, IWithTimers
         var token = _running.Token;
         var self = Self;
         var board = _board!;
-        RunPart(start, board, token).PipeTo(self, success: r => new PartDone(start, r, null), failure: e => new PartDone(start, null, e));
+        // Off the mailbox from the first line: a blob store may copy synchronously before its first await.
+        Task.Run(() => RunPart(start, board, token), token).PipeTo(self, success: r => new PartDone(start, r, null), failure: e => new PartDone(start, null, e));
     }
 
     private void OnPartDone(PartDone done)
