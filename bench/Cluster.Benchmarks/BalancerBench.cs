@@ -111,7 +111,9 @@ internal static class BalancerBench
         DataDirectory = Path.Combine(directory, name),
         Roles = roles,
         Trainer = new Moe.Actors.Training.TrainerSettings { Count = 1 },
-        Balancer = new BalancerSettings { SnapshotEvery = int.Parse(Environment.GetEnvironmentVariable("MOE_BENCH_SNAPSHOT_EVERY") ?? "100", System.Globalization.CultureInfo.InvariantCulture) },
+        Balancer = Environment.GetEnvironmentVariable("MOE_BENCH_SNAPSHOT_EVERY") is { Length: > 0 } every
+            ? new BalancerSettings { SnapshotEvery = int.Parse(every, System.Globalization.CultureInfo.InvariantCulture) }
+            : new BalancerSettings(),
         Persistence = Environment.GetEnvironmentVariable("MOE_BENCH_POSTGRES") is { Length: > 0 } postgres
             ? new PersistenceSettings { Provider = PersistenceProvider.PostgreSql, ConnectionString = postgres }
             : new PersistenceSettings { ConnectionString = $"Data Source={Path.Combine(directory, "cluster.db")}" },
