@@ -43,6 +43,17 @@ public sealed class ParameterFileTests : IDisposable
         File.WriteAllBytes(_file, [.. bytes, 1, 2, 3]);
         Assert.Contains("3 bytes after its last tensor", Assert.Throws<InvalidDataException>(() => ParameterFile.Load(_file)).Message);
 
+        using (var writer = new BinaryWriter(File.Create(_file)))
+        {
+            writer.Write("MOEPARAMS1");
+            writer.Write(1);
+            writer.Write("huge");
+            writer.Write(2);
+            writer.Write(1_000_000_000L);
+            writer.Write(1_000_000_000L); // a damaged header: never allocated, named
+        }
+        Assert.Contains("ends inside tensor huge", Assert.Throws<InvalidDataException>(() => ParameterFile.Load(_file)).Message);
+
         File.WriteAllBytes(_file, [.. "NOTPARAMS"u8]);
         Assert.Contains("not a parameter file", Assert.Throws<InvalidDataException>(() => ParameterFile.Load(_file)).Message);
     }

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using System.Text;
 using static TorchSharp.torch;
 
@@ -53,6 +52,9 @@ public static class ParameterFile
                 var shape = new long[reader.ReadInt32()];
                 for (var d = 0; d < shape.Length; d++)
                     shape[d] = reader.ReadInt64();
+                // A damaged header must not ask for an allocation the file cannot fill.
+                if (shape.Any(size => size < 0) || shape.Aggregate(4.0, (bytes, size) => bytes * size) > stream.Length - stream.Position)
+                    throw new InvalidDataException($"{path} ends inside tensor {name}.");
                 var values = empty(shape, ScalarType.Float32);
                 tensors.Add((name, values)); // disposed by the caller, or below if the file is bad
                 var memory = Memory(values, name);
