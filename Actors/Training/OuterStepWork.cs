@@ -38,21 +38,14 @@ internal static class OuterStepWork
         var folder = Directory.CreateDirectory(Path.Combine(workDirectory, $"round-{Guid.NewGuid():N}")).FullName;
         try
         {
+            // The inputs are fetched (and verified) side by side: the trainers wait for the new parameters.
             var globalFile = Path.Combine(folder, "global");
-            await blobs.GetAsync(parameters, globalFile, token).ConfigureAwait(false);
-            string? momentumFile = null;
+            var momentumFile = momentum is null ? null : Path.Combine(folder, "momentum");
+            var deltaFiles = deltas.Select((_, k) => Path.Combine(folder, $"delta-{k}")).ToList();
+            var fetches = deltas.Select((delta, k) => blobs.GetAsync(delta, deltaFiles[k], token)).Append(blobs.GetAsync(parameters, globalFile, token));
             if (momentum is not null)
-            {
-                momentumFile = Path.Combine(folder, "momentum");
-                await blobs.GetAsync(momentum, momentumFile, token).ConfigureAwait(false);
-            }
-            var deltaFiles = new List<string>();
-            foreach (var delta in deltas)
-            {
-                var file = Path.Combine(folder, $"delta-{deltaFiles.Count}");
-                await blobs.GetAsync(delta, file, token).ConfigureAwait(false);
-                deltaFiles.Add(file);
-            }
+                fetches = fetches.Append(blobs.GetAsync(momentum, momentumFile!, token));
+            await Task.WhenAll(fetches).ConfigureAwait(false);
 
             var newParameters = Path.Combine(folder, "new-global");
             var newMomentum = Path.Combine(folder, "new-momentum");
@@ -66,8 +59,8 @@ internal static class OuterStepWork
                 ParameterFile.Save(newParameters, next);
                 ParameterFile.Save(newMomentum, nextVelocity);
             }).ConfigureAwait(false);
-            return (await blobs.PutAsync(newParameters, token).ConfigureAwait(false),
-                await blobs.PutAsync(newMomentum, token).ConfigureAwait(false));
+            var stored = await Task.WhenAll(blobs.PutAsync(newParameters, token), blobs.PutAsync(newMomentum, token)).ConfigureAwait(false);
+            return (stored[0], stored[1]);
         }
         finally
         {
