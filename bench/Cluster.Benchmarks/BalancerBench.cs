@@ -81,8 +81,7 @@ internal static class BalancerBench
         while (!(await seedMediator.Ask<CurrentTopics>(GetTopics.Instance, TimeSpan.FromSeconds(5))).Topics.Contains(BalancerTopics.For("latency")))
             await Task.Delay(20);
 
-        var latencies = new List<double>();
-        var slowest = new List<(double Ms, int Step)>();
+        var samples = new List<(double Ms, int Step)>();
         var (gen0, gen1, gen2, paused) = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalPauseDuration());
         for (var step = 0; step < steps + 50; step++)
         {
@@ -92,16 +91,13 @@ internal static class BalancerBench
             if (arrivedStep != step)
                 throw new InvalidOperationException($"Expected q of step {step}, got {arrivedStep}.");
             if (step >= 50) // warm-up
-            {
-                latencies.Add(Stopwatch.GetElapsedTime(sent, ticks).TotalMilliseconds);
-                slowest.Add((latencies[^1], step));
-            }
+                samples.Add((Stopwatch.GetElapsedTime(sent, ticks).TotalMilliseconds, step));
         }
-        latencies.Sort();
+        var latencies = samples.Select(s => s.Ms).Order().ToList();
         double At(double p) => latencies[(int)Math.Min(latencies.Count - 1, Math.Ceiling(p * latencies.Count) - 1)];
         Console.WriteLine($"Summary -> persisted q -> trainer node, 2-node loopback cluster, {Journal} journal, m = {Experts}, {steps} steps (after 50 warm-up):");
         Console.WriteLine($"  garbage collections: gen0 {GC.CollectionCount(0) - gen0}, gen1 {GC.CollectionCount(1) - gen1}, gen2 {GC.CollectionCount(2) - gen2}; paused {(GC.GetTotalPauseDuration() - paused).TotalMilliseconds:F1} ms");
-        Console.WriteLine($"  slowest steps: {string.Join(", ", slowest.OrderByDescending(s => s.Ms).Take(12).Select(s => $"{s.Step}: {s.Ms:F1} ms"))}");
+        Console.WriteLine($"  slowest steps: {string.Join(", ", samples.OrderByDescending(s => s.Ms).Take(12).Select(s => $"{s.Step}: {s.Ms:F1} ms"))}");
         Console.WriteLine($"  p50 {At(0.50):F2} ms   p90 {At(0.90):F2} ms   p99 {At(0.99):F2} ms   max {latencies[^1]:F2} ms   (target: p99 under 5 ms)");
     }
 
