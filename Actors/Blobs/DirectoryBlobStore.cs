@@ -2,11 +2,14 @@ namespace Moe.Actors.Blobs;
 
 /// <summary>
 /// Blobs as files named by their hash under a directory: one machine, or a volume shared by all nodes
-/// (ReadWriteMany). Writes go to a ".partial" file first and are renamed only when complete, so an interrupted
-/// upload never becomes visible. A blob whose content no longer matches its name is deleted on read and refused.
+/// (ReadWriteMany). Writes go to a ".partial" file first, hashed as they pass, and are synced and renamed only when
+/// complete, so an interrupted upload never becomes visible. A blob whose content no longer matches its name is
+/// deleted on read and refused.
 /// </summary>
 public sealed class DirectoryBlobStore : IBlobStore
 {
+    private const int BufferSize = 1 << 20;
+
     public DirectoryBlobStore(string root)
     {
         Root = Path.GetFullPath(root);
@@ -19,19 +22,59 @@ public sealed class DirectoryBlobStore : IBlobStore
 
     public string PathOf(string sha256) => Path.Combine(Root, sha256[..2], sha256);
 
-    public async Task<BlobRef> PutAsync(string sourceFile, CancellationToken cancellationToken)
-    {
-        await using var source = File.OpenRead(sourceFile);
-        return await PutAsync(source, expected: null, cancellationToken).ConfigureAwait(false);
-    }
+    public Task<BlobRef> WriteAsync(Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken) =>
+        StoreAsync(write, expected: null, cancellationToken);
 
-    /// <summary>Stores a stream; with <paramref name="expected"/> (an HTTP upload), content that differs is refused.</summary>
-    public async Task<BlobRef> PutAsync(Stream source, BlobRef? expected, CancellationToken cancellationToken)
+    /// <summary>Stores an HTTP upload, refused unless its content is <paramref name="expected"/>.</summary>
+    public Task<BlobRef> PutAsync(Stream source, BlobRef expected, CancellationToken cancellationToken) =>
+        StoreAsync((target, token) => source.CopyToAsync(target, BufferSize, token), expected, cancellationToken);
+
+    public async Task<T> ReadAsync<T>(BlobRef blob, Func<Stream, CancellationToken, Task<T>> read, CancellationToken cancellationToken)
     {
-        var temporary = VerifiedCopy.TemporaryBeside(Path.Combine(Root, "upload"));
+        var path = PathOf(blob);
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"Blob {blob} is not in {Root}.", path);
+        await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, BufferSize, FileOptions.SequentialScan);
+        if (file.Length != blob.Size)
+        {
+            Quarantine(blob);
+            throw new BlobCorruptedException($"Blob {blob} in {Root} has {file.Length:N0} bytes on disk; refused and removed.");
+        }
+        await using var verifying = new VerifyingStream(file, blob, Root);
         try
         {
-            var actual = await VerifiedCopy.ToTemporaryAsync(source, temporary, cancellationToken).ConfigureAwait(false);
+            return await verifying.Run(read, cancellationToken).ConfigureAwait(false);
+        }
+        catch (BlobCorruptedException)
+        {
+            Quarantine(blob);
+            throw;
+        }
+    }
+
+    public Task DeleteAsync(BlobRef blob, CancellationToken cancellationToken)
+    {
+        File.Delete(PathOf(blob));
+        return Task.CompletedTask;
+    }
+
+    /// <summary>A damaged blob is removed so that the next put of the same content repairs it.</summary>
+    public void Quarantine(BlobRef blob) => File.Delete(PathOf(blob));
+
+    private async Task<BlobRef> StoreAsync(Func<Stream, CancellationToken, Task> write, BlobRef? expected, CancellationToken cancellationToken)
+    {
+        var temporary = BlobFiles.TemporaryBeside(Path.Combine(Root, "upload"));
+        try
+        {
+            BlobRef actual;
+            await using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, BufferSize))
+            {
+                await using var hashing = new HashingStream(file);
+                await write(hashing, cancellationToken).ConfigureAwait(false);
+                await hashing.FlushAsync(cancellationToken).ConfigureAwait(false);
+                file.Flush(flushToDisk: true); // a committed round may point at it: it must survive a power loss
+                actual = hashing.Blob;
+            }
             if (expected is not null && actual != expected)
                 throw new BlobCorruptedException(
                     $"Upload of blob {expected} arrived as {actual.Size:N0} bytes with SHA-256 {actual.Sha256[..12]}…; refused.");
@@ -45,44 +88,4 @@ public sealed class DirectoryBlobStore : IBlobStore
             File.Delete(temporary);
         }
     }
-
-    public async Task GetAsync(BlobRef blob, string destinationFile, CancellationToken cancellationToken)
-    {
-        await using var source = OpenVerifiedSize(blob);
-        try
-        {
-            await VerifiedCopy.ToFileAsync(source, blob, destinationFile, Root, cancellationToken).ConfigureAwait(false);
-        }
-        catch (BlobCorruptedException)
-        {
-            Quarantine(blob);
-            throw;
-        }
-    }
-
-    /// <summary>Opens a blob for reading after checking its size; the caller verifies the hash while streaming.</summary>
-    public FileStream OpenVerifiedSize(BlobRef blob)
-    {
-        var path = PathOf(blob);
-        if (!File.Exists(path))
-            throw new FileNotFoundException($"Blob {blob} is not in {Root}.", path);
-        var stream = File.OpenRead(path);
-        var length = stream.Length;
-        if (length != blob.Size)
-        {
-            stream.Dispose();
-            Quarantine(blob);
-            throw new BlobCorruptedException($"Blob {blob} in {Root} has {length:N0} bytes on disk; refused and removed.");
-        }
-        return stream;
-    }
-
-    public Task DeleteAsync(BlobRef blob, CancellationToken cancellationToken)
-    {
-        File.Delete(PathOf(blob));
-        return Task.CompletedTask;
-    }
-
-    /// <summary>A damaged blob is removed so that the next put of the same content repairs it.</summary>
-    public void Quarantine(BlobRef blob) => File.Delete(PathOf(blob));
 }

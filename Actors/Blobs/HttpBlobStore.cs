@@ -15,6 +15,8 @@ namespace Moe.Actors.Blobs;
 /// </summary>
 public sealed class HttpBlobStore : IBlobStore
 {
+    private const int BufferSize = 1 << 20;
+
     private readonly HttpClient _client;
     private readonly Uri _root;
     private readonly ResiliencePipeline _pipeline;
@@ -47,26 +49,43 @@ public sealed class HttpBlobStore : IBlobStore
             .Build();
     }
 
-    public async Task<BlobRef> PutAsync(string sourceFile, CancellationToken cancellationToken)
+    /// <summary>
+    /// The content is spooled to a local temporary file first: an upload that fails is sent again from it, which a
+    /// writer that streams from tensor memory could not do.
+    /// </summary>
+    public async Task<BlobRef> WriteAsync(Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken)
     {
-        BlobRef blob;
-        await using (var source = File.OpenRead(sourceFile))
-            blob = await Hash(source, cancellationToken).ConfigureAwait(false);
-        await _pipeline.ExecuteAsync(async token =>
+        var spool = BlobFiles.TemporaryBeside(Path.Combine(Path.GetTempPath(), "moe-upload"));
+        try
         {
-            await using var body = File.OpenRead(sourceFile);
-            using var content = new StreamContent(body);
-            content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
-            content.Headers.ContentLength = blob.Size;
-            using var response = await _client.PutAsync(Address(blob), content, token).ConfigureAwait(false);
-            if (response.StatusCode == HttpStatusCode.UnprocessableEntity)
-                throw new BlobCorruptedException($"The server refused upload {blob}: {await response.Content.ReadAsStringAsync(token).ConfigureAwait(false)}");
-            await EnsureSuccess(response, blob, token).ConfigureAwait(false);
-        }, cancellationToken).ConfigureAwait(false);
-        return blob;
+            BlobRef blob;
+            await using (var file = new FileStream(spool, FileMode.CreateNew, FileAccess.Write, FileShare.None, BufferSize))
+            {
+                await using var hashing = new HashingStream(file);
+                await write(hashing, cancellationToken).ConfigureAwait(false);
+                await hashing.FlushAsync(cancellationToken).ConfigureAwait(false);
+                blob = hashing.Blob;
+            }
+            await _pipeline.ExecuteAsync(async token =>
+            {
+                await using var body = File.OpenRead(spool);
+                using var content = new StreamContent(body, BufferSize);
+                content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+                content.Headers.ContentLength = blob.Size;
+                using var response = await _client.PutAsync(Address(blob), content, token).ConfigureAwait(false);
+                if (response.StatusCode == HttpStatusCode.UnprocessableEntity)
+                    throw new BlobCorruptedException($"The server refused upload {blob}: {await response.Content.ReadAsStringAsync(token).ConfigureAwait(false)}");
+                await EnsureSuccess(response, blob, token).ConfigureAwait(false);
+            }, cancellationToken).ConfigureAwait(false);
+            return blob;
+        }
+        finally
+        {
+            File.Delete(spool);
+        }
     }
 
-    public Task GetAsync(BlobRef blob, string destinationFile, CancellationToken cancellationToken) =>
+    public Task<T> ReadAsync<T>(BlobRef blob, Func<Stream, CancellationToken, Task<T>> read, CancellationToken cancellationToken) =>
         _pipeline.ExecuteAsync(async token =>
         {
             using var response = await _client.GetAsync(Address(blob), HttpCompletionOption.ResponseHeadersRead, token).ConfigureAwait(false);
@@ -74,7 +93,18 @@ public sealed class HttpBlobStore : IBlobStore
                 throw new FileNotFoundException($"Blob {blob} is not stored at {_root}.");
             await EnsureSuccess(response, blob, token).ConfigureAwait(false);
             await using var body = await response.Content.ReadAsStreamAsync(token).ConfigureAwait(false);
-            await VerifiedCopy.ToFileAsync(body, blob, destinationFile, _root.ToString(), token).ConfigureAwait(false);
+            // A reader may read synchronously (on a compute thread); closing the body ends such a read when the
+            // attempt times out or the caller gives up.
+            await using var abort = token.Register(body.Dispose);
+            await using var verifying = new VerifyingStream(body, blob, _root.ToString());
+            try
+            {
+                return await verifying.Run(read, token).ConfigureAwait(false);
+            }
+            catch (ObjectDisposedException) when (token.IsCancellationRequested)
+            {
+                throw new OperationCanceledException(token);
+            }
         }, cancellationToken).AsTask();
 
     public Task DeleteAsync(BlobRef blob, CancellationToken cancellationToken) =>
@@ -85,12 +115,6 @@ public sealed class HttpBlobStore : IBlobStore
         }, cancellationToken).AsTask();
 
     private Uri Address(BlobRef blob) => new(_root, blob.Sha256);
-
-    private static async Task<BlobRef> Hash(Stream source, CancellationToken cancellationToken)
-    {
-        var hash = await System.Security.Cryptography.SHA256.HashDataAsync(source, cancellationToken).ConfigureAwait(false);
-        return new BlobRef(Convert.ToHexStringLower(hash), source.Length);
-    }
 
     // 5xx and 429 are worth retrying (HttpRequestException); other failures are a bug or a refusal: say so once.
     private static async Task EnsureSuccess(HttpResponseMessage response, BlobRef blob, CancellationToken token)

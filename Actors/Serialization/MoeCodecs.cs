@@ -104,23 +104,18 @@ public static class MoeCodecs
         .Add<JobStartedEvent>("e-tjob",
             (w, m) => { Job(w, m.Spec); Blob(w, m.Parameters); },
             (ref PayloadReader x) => new JobStartedEvent(Job(ref x), Blob(ref x)))
-        .Add<RoundCommittedEvent>("e-tround2",
+        .Add<RoundCommittedEvent>("e-tround3",
             (w, m) =>
             {
-                w.I32(m.Round); Blob(w, m.Parameters); Blob(w, m.Momentum); Plan(w, m.Plan);
-                w.I32(m.Parts.Length);
-                foreach (var part in m.Parts)
-                    Part(w, part);
+                w.I32(m.Round); Blob(w, m.Parameters); OptionalBlob(w, m.Momentum); Plan(w, m.Plan);
+                Parts(w, m.Parts);
                 w.I64(m.CommittedAt.Ticks); w.F64(m.Seconds);
             },
-            (ref PayloadReader x) =>
-            {
-                var (round, parameters, momentum, plan) = (x.I32(), Blob(ref x), Blob(ref x), Plan(ref x));
-                var parts = new PartStats[x.I32()];
-                for (var k = 0; k < parts.Length; k++)
-                    parts[k] = Part(ref x);
-                return new RoundCommittedEvent(round, parameters, momentum, plan, parts, new DateTime(x.I64(), DateTimeKind.Utc), x.F64());
-            })
+            (ref PayloadReader x) => new RoundCommittedEvent(
+                x.I32(), Blob(ref x), OptionalBlob(ref x), Plan(ref x), Parts(ref x), new DateTime(x.I64(), DateTimeKind.Utc), x.F64()))
+        // Rounds committed before a job with outer momentum 0 could leave the momentum out.
+        .AddLegacy("e-tround2", (ref PayloadReader x) => new RoundCommittedEvent(
+            x.I32(), Blob(ref x), Blob(ref x), Plan(ref x), Parts(ref x), new DateTime(x.I64(), DateTimeKind.Utc), x.F64()))
         // Rounds committed before per-trainer figures were recorded: the mean loss and the tokens are split evenly
         // over the contributors; what was not measured is NaN.
         .AddLegacy("e-tround", (ref PayloadReader x) =>
@@ -138,6 +133,21 @@ public static class MoeCodecs
     }
 
     private static ShardPlan Plan(ref PayloadReader x) => new(x.I64(), [.. x.Longs()]);
+
+    private static void Parts(PayloadWriter w, PartStats[] parts)
+    {
+        w.I32(parts.Length);
+        foreach (var part in parts)
+            Part(w, part);
+    }
+
+    private static PartStats[] Parts(ref PayloadReader x)
+    {
+        var parts = new PartStats[x.I32()];
+        for (var k = 0; k < parts.Length; k++)
+            parts[k] = Part(ref x);
+        return parts;
+    }
 
     private static void Part(PayloadWriter w, PartStats p)
     {

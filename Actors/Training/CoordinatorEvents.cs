@@ -6,15 +6,15 @@ namespace Moe.Actors.Training;
 public sealed record JobStartedEvent(JobSpec Spec, BlobRef Parameters) : IMoeMessage;
 
 /// <summary>
-/// Persisted: round <paramref name="Round"/> committed. Its parameters and outer momentum are the checkpoint; the
-/// shard plan says which data is done; the parts are what each contributing trainer measured, in trainer order.
+/// Persisted: round <paramref name="Round"/> committed. Its parameters and outer momentum are the checkpoint (a job
+/// with outer momentum 0 keeps none); the shard plan says which data is done; the parts are what each contributing trainer measured, in trainer order.
 /// Once written, the round is never lost, and the job's report is read from these events.
 /// </summary>
 /// <param name="Seconds">Wall time from the round's start to its commit.</param>
 public sealed record RoundCommittedEvent(
     int Round,
     BlobRef Parameters,
-    BlobRef Momentum,
+    BlobRef? Momentum,
     ShardPlan Plan,
     PartStats[] Parts,
     DateTime CommittedAt,

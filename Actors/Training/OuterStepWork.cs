@@ -6,65 +6,129 @@ using static TorchSharp.torch;
 namespace Moe.Actors.Training;
 
 /// <summary>
-/// The coordinator's heavy lifting, run off the actor's thread: the initial parameters of a job, and a round's
-/// outer step (fetch and verify the deltas, average, Nesterov, store the new parameters and momentum).
+/// The coordinator's heavy lifting, off the actor's thread: a job's initial parameters, and a round's outer step
+/// (read and verify the deltas, average, Nesterov, store the new parameters and momentum). Kernels run on a compute
+/// thread of its own with one libtorch thread: the outer step is elementwise, and one thread adds no OpenMP team
+/// beside the trainers' (see <see cref="ComputeThread"/>). Reading and writing blobs needs no kernel and runs on
+/// the pool, side by side.
 /// </summary>
-internal static class OuterStepWork
+internal sealed class OuterStepWork(IBlobStore blobs) : IDisposable
 {
-    public static async Task<BlobRef> InitialParameters(JobSpec spec, IBlobStore blobs, ComputeThread compute, string workDirectory,
-        CancellationToken token)
+    private readonly ComputeThread _compute = new("coordinator", intraOpThreads: 1);
+    private readonly Lock _lock = new();
+
+    // The parameters and momentum the last step stored, kept in memory: every trainer waits for the round boundary,
+    // and reading them back cost a third of it. Keyed by blob, so whatever the journal points at instead (after a
+    // restart, a failover or a round that did not commit) is read from the store.
+    private Stored? _parameters;
+    private Stored? _momentum;
+    private bool _disposed;
+
+    public async Task<BlobRef> InitialParameters(JobSpec spec, CancellationToken token)
     {
-        var file = Path.Combine(workDirectory, $"init-{Guid.NewGuid():N}.params");
+        var parameters = await _compute.Run(() =>
+        {
+            manual_seed(spec.Seed);
+            using var model = new Moe.Model.Network.MoeTransformer(spec.Model);
+            return model.named_parameters().Select(p => (p.name, p.parameter.detach().clone())).ToList();
+        }).ConfigureAwait(false);
+        BlobRef blob;
         try
         {
-            await compute.Run(() =>
-            {
-                manual_seed(spec.Seed);
-                using var model = new Moe.Model.Network.MoeTransformer(spec.Model);
-                ParameterFile.Save(file, model.named_parameters().Select(p => (p.name, (Tensor)p.parameter)));
-            }).ConfigureAwait(false);
-            return await blobs.PutAsync(file, token).ConfigureAwait(false);
+            blob = await Write(parameters, token).ConfigureAwait(false);
+        }
+        catch
+        {
+            Dispose(parameters);
+            throw;
+        }
+        Keep(ref _parameters, new Stored(blob, parameters));
+        return blob;
+    }
+
+    public async Task<(BlobRef Parameters, BlobRef? Momentum)> Step(
+        JobSpec spec, BlobRef parameters, BlobRef? momentum, IReadOnlyList<BlobRef> deltas, CancellationToken token)
+    {
+        var inputs = new List<Task<List<(string Name, Tensor Value)>>>();
+        List<(string Name, Tensor Value)>? next = null, nextVelocity = null;
+        try
+        {
+            var global = Taken(ref _parameters, parameters) ?? Read(parameters, "global parameters");
+            var velocity = momentum is null ? null : Taken(ref _momentum, momentum) ?? Read(momentum, "outer momentum");
+            var deltaReads = deltas.Select(d => Read(d, "delta")).ToList();
+            inputs.Add(global);
+            if (velocity is not null)
+                inputs.Add(velocity);
+            inputs.AddRange(deltaReads);
+            await Task.WhenAll(inputs).ConfigureAwait(false);
+
+            (next, nextVelocity) = await _compute.Run(() => OuterNesterov.Step(global.Result,
+                [.. deltaReads.Select(r => r.Result)], velocity?.Result, spec.OuterLearningRate, spec.OuterMomentum)).ConfigureAwait(false);
+            var stored = await Task.WhenAll(WriteIfAny(next, token), WriteIfAny(nextVelocity, token)).ConfigureAwait(false);
+            Keep(ref _parameters, new Stored(stored[0]!, next));
+            Keep(ref _momentum, nextVelocity is null ? null : new Stored(stored[1]!, nextVelocity));
+            (next, nextVelocity) = (null, null);
+            return (stored[0]!, stored[1]);
         }
         finally
         {
-            File.Delete(file);
+            // The inputs are spent (a failed read released its own); new tensors not kept are released too.
+            foreach (var input in inputs.Where(i => i.IsCompletedSuccessfully))
+                Dispose(input.Result);
+            Dispose(next);
+            Dispose(nextVelocity);
         }
     }
 
-    public static async Task<(BlobRef Parameters, BlobRef Momentum)> Step(
-        JobSpec spec, BlobRef parameters, BlobRef? momentum, IReadOnlyList<BlobRef> deltas, IBlobStore blobs,
-        ComputeThread compute, string workDirectory, CancellationToken token)
+    public void Dispose()
     {
-        var folder = Directory.CreateDirectory(Path.Combine(workDirectory, $"round-{Guid.NewGuid():N}")).FullName;
-        try
+        lock (_lock)
         {
-            // The inputs are fetched (and verified) side by side: the trainers wait for the new parameters.
-            var globalFile = Path.Combine(folder, "global");
-            var momentumFile = momentum is null ? null : Path.Combine(folder, "momentum");
-            var deltaFiles = deltas.Select((_, k) => Path.Combine(folder, $"delta-{k}")).ToList();
-            var fetches = deltas.Select((delta, k) => blobs.GetAsync(delta, deltaFiles[k], token)).Append(blobs.GetAsync(parameters, globalFile, token));
-            if (momentum is not null)
-                fetches = fetches.Append(blobs.GetAsync(momentum, momentumFile!, token));
-            await Task.WhenAll(fetches).ConfigureAwait(false);
-
-            var newParameters = Path.Combine(folder, "new-global");
-            var newMomentum = Path.Combine(folder, "new-momentum");
-            await compute.Run(() =>
-            {
-                using var scope = NewDisposeScope();
-                var global = ParameterFile.Load(globalFile);
-                var velocity = momentumFile is null ? null : ParameterFile.Load(momentumFile);
-                var loaded = deltaFiles.Select(f => (IReadOnlyList<(string, Tensor)>)ParameterFile.Load(f)).ToList();
-                var (next, nextVelocity) = OuterNesterov.Step(global, loaded, velocity, spec.OuterLearningRate, spec.OuterMomentum);
-                ParameterFile.Save(newParameters, next);
-                ParameterFile.Save(newMomentum, nextVelocity);
-            }).ConfigureAwait(false);
-            var stored = await Task.WhenAll(blobs.PutAsync(newParameters, token), blobs.PutAsync(newMomentum, token)).ConfigureAwait(false);
-            return (stored[0], stored[1]);
+            _disposed = true;
+            Dispose(_parameters?.Tensors);
+            Dispose(_momentum?.Tensors);
+            (_parameters, _momentum) = (null, null);
         }
-        finally
+        _compute.Dispose();
+    }
+
+    // Kept tensors leave the cache while a step uses them, so a step that fails leaves nothing half-updated behind.
+    private Task<List<(string Name, Tensor Value)>>? Taken(ref Stored? kept, BlobRef blob)
+    {
+        Stored? taken;
+        lock (_lock)
+            (taken, kept) = (kept, null);
+        if (taken?.Blob == blob)
+            return Task.FromResult(taken.Tensors);
+        Dispose(taken?.Tensors);
+        return null;
+    }
+
+    private void Keep(ref Stored? kept, Stored? stored)
+    {
+        lock (_lock)
         {
-            Directory.Delete(folder, recursive: true);
+            Dispose(kept?.Tensors);
+            kept = _disposed ? null : stored;
+            if (_disposed)
+                Dispose(stored?.Tensors);
         }
     }
+
+    private Task<List<(string Name, Tensor Value)>> Read(BlobRef blob, string what) =>
+        blobs.ReadAsync(blob, (stream, token) => Task.Run(() => ParameterFile.Load(stream, $"{what} {blob}"), token), CancellationToken.None);
+
+    private Task<BlobRef> Write(IReadOnlyList<(string Name, Tensor Value)> tensors, CancellationToken token) =>
+        blobs.WriteAsync((stream, cancel) => Task.Run(() => ParameterFile.Save(stream, tensors), cancel), token);
+
+    private async Task<BlobRef?> WriteIfAny(IReadOnlyList<(string Name, Tensor Value)>? tensors, CancellationToken token) =>
+        tensors is null ? null : await Write(tensors, token).ConfigureAwait(false);
+
+    private static void Dispose(List<(string Name, Tensor Value)>? tensors)
+    {
+        foreach (var (_, value) in tensors ?? [])
+            value.Dispose();
+    }
+
+    private sealed record Stored(BlobRef Blob, List<(string Name, Tensor Value)> Tensors);
 }

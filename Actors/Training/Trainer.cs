@@ -25,7 +25,6 @@ public sealed class Trainer : ReceiveActor, IWithTimers
     private readonly IActorRef _coordinator;
     private readonly IActorRef _balancers;
     private readonly IBlobStore _blobs;
-    private readonly string _workDirectory;
     private readonly string _cacheDirectory;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly IActorRef _self; // Self needs the actor's context, which the training thread does not have
@@ -40,7 +39,7 @@ public sealed class Trainer : ReceiveActor, IWithTimers
     private RoundStart? _next; // a new round that arrived while the previous one was stopping
 
     public Trainer(string id, string device, TrainerSettings settings, int intraOpThreads, IActorRef coordinator, IActorRef balancers,
-        IBlobStore blobs, string workDirectory, string cacheDirectory)
+        IBlobStore blobs, string cacheDirectory)
     {
         _id = id;
         _device = device;
@@ -48,7 +47,6 @@ public sealed class Trainer : ReceiveActor, IWithTimers
         _coordinator = coordinator;
         _balancers = balancers;
         _blobs = blobs;
-        _workDirectory = Directory.CreateDirectory(workDirectory).FullName;
         _cacheDirectory = cacheDirectory;
         _self = Self;
         _compute = new ComputeThread($"trainer {id}", intraOpThreads);
@@ -70,8 +68,8 @@ public sealed class Trainer : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     public static Props Props(string id, string device, TrainerSettings settings, int intraOpThreads, IActorRef coordinator,
-        IActorRef balancers, IBlobStore blobs, string workDirectory, string cacheDirectory) =>
-        Akka.Actor.Props.Create(() => new Trainer(id, device, settings, intraOpThreads, coordinator, balancers, blobs, workDirectory, cacheDirectory));
+        IActorRef balancers, IBlobStore blobs, string cacheDirectory) =>
+        Akka.Actor.Props.Create(() => new Trainer(id, device, settings, intraOpThreads, coordinator, balancers, blobs, cacheDirectory));
 
     protected override void PreStart()
     {
@@ -145,33 +143,44 @@ public sealed class Trainer : ReceiveActor, IWithTimers
         }
     }
 
-    /// <summary>The trainer's part of a round: blob transfers on the pool, everything libtorch on the compute thread.</summary>
+    /// <summary>
+    /// The trainer's part of a round. The global parameters stream from the blob store into tensor memory (on the
+    /// pool: reading needs no kernel), and the delta streams from tensor memory into the store, with no work file
+    /// between; everything that runs kernels stays on the compute thread.
+    /// </summary>
     private async Task<RoundResult> RunPart(RoundStart start, QBoard board, CancellationToken token)
     {
         var spec = start.Spec;
-        var parameters = Path.Combine(_workDirectory, $"{start.Attempt}-global");
-        var delta = Path.Combine(_workDirectory, $"{start.Attempt}-delta");
-        try
-        {
-            await _blobs.GetAsync(start.Parameters, parameters, token).ConfigureAwait(false);
-            var stats = await _compute.Run(() => Steps(start, board, parameters, delta, token)).ConfigureAwait(false);
-            var blob = await _blobs.PutAsync(delta, token).ConfigureAwait(false);
-            _log.Info("Round {0}: {1} steps took {2:F2} s, waiting for q {3:F2} s", start.Round, spec.InnerSteps, stats.StepSeconds, stats.WaitSeconds);
-            return new RoundResult(spec.JobId, start.Round, start.Attempt, start.Shard, blob, stats);
-        }
-        finally
-        {
-            File.Delete(parameters);
-            File.Delete(delta);
-        }
+        var global = await _blobs.ReadAsync(start.Parameters,
+            (stream, _) => Task.FromResult(ParameterFile.Load(stream, $"global parameters {start.Parameters}")), token).ConfigureAwait(false);
+        var worker = await _compute.Run(() => StartRound(spec, global)).ConfigureAwait(false);
+        var stats = await _compute.Run(() => Steps(start, board, worker, token)).ConfigureAwait(false);
+        var delta = await _blobs.WriteAsync((stream, _) => _compute.Run(() => worker.SaveDelta(stream)), token).ConfigureAwait(false);
+        _log.Info("Round {0}: {1} steps took {2:F2} s, waiting for q {3:F2} s", start.Round, spec.InnerSteps, stats.StepSeconds, stats.WaitSeconds);
+        return new RoundResult(spec.JobId, start.Round, start.Attempt, start.Shard, delta, stats);
     }
 
-    /// <summary>Loads the global parameters, takes the round's H inner steps and writes the delta.</summary>
-    private PartStats Steps(RoundStart start, QBoard board, string parameters, string delta, CancellationToken token)
+    private RoundWorker StartRound(JobSpec spec, List<(string Name, TorchSharp.torch.Tensor Value)> global)
+    {
+        RoundWorker worker;
+        try
+        {
+            worker = EnsureWorker(spec);
+        }
+        catch
+        {
+            foreach (var (_, value) in global)
+                value.Dispose();
+            throw;
+        }
+        worker.StartRound(global);
+        return worker;
+    }
+
+    /// <summary>Takes the round's H inner steps from the global parameters.</summary>
+    private PartStats Steps(RoundStart start, QBoard board, RoundWorker worker, CancellationToken token)
     {
         var spec = start.Spec;
-        var worker = EnsureWorker(spec);
-        worker.LoadGlobal(parameters);
         var loaded = new long[spec.MoeLayers];
         Array.Fill(loaded, -1);
         double lossSum = 0, worstMaxVio = 0;
@@ -206,7 +215,6 @@ public sealed class Trainer : ReceiveActor, IWithTimers
                 layerMaxVio[layer.Layer] += layer.Measures.MaxVio / spec.InnerSteps;
             SendSummaries(spec, step, start.Contributors, worker, metrics.Tokens);
         }
-        worker.SaveDelta(delta);
         return new PartStats(_id, tokens, lossSum / spec.InnerSteps, stepping.TotalSeconds, waiting.TotalSeconds, staleSteps, layerMaxVio, worstMaxVio);
     }
 

@@ -21,11 +21,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
 {
     private readonly IBlobStore _blobs;
     private readonly IActorRef _balancers;
-    private readonly string _workDirectory;
-
-    // The outer step's kernels are elementwise: one libtorch thread does, and it adds no OpenMP team beside the
-    // trainers' (see ComputeThread).
-    private readonly ComputeThread _compute = new("coordinator", intraOpThreads: 1);
+    private readonly OuterStepWork _work;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<string, IActorRef> _members = [];
 
@@ -37,11 +33,11 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     // Start requests that arrived while a job was being created: answered once it exists (or failed).
     private readonly List<(StartJob Command, IActorRef ReplyTo)> _startsWaiting = [];
 
-    public TrainingCoordinator(IBlobStore blobs, IActorRef balancers, string workDirectory)
+    public TrainingCoordinator(IBlobStore blobs, IActorRef balancers)
     {
         _blobs = blobs;
         _balancers = balancers;
-        _workDirectory = Directory.CreateDirectory(workDirectory).FullName;
+        _work = new OuterStepWork(blobs);
 
         Recover<JobStartedEvent>(e => _state = _state.Apply(e));
         Recover<RoundCommittedEvent>(e => _state = _state.Apply(e));
@@ -69,12 +65,12 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(IBlobStore blobs, IActorRef balancers, string workDirectory) =>
-        Akka.Actor.Props.Create(() => new TrainingCoordinator(blobs, balancers, workDirectory));
+    public static Props Props(IBlobStore blobs, IActorRef balancers) =>
+        Akka.Actor.Props.Create(() => new TrainingCoordinator(blobs, balancers));
 
     protected override void PostStop()
     {
-        _compute.Dispose();
+        _work.Dispose();
         base.PostStop();
     }
 
@@ -115,7 +111,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         }
         _starting = true;
         var spec = command.Spec;
-        OuterStepWork.InitialParameters(spec, _blobs, _compute, _workDirectory, CancellationToken.None).PipeTo(Self,
+        _work.InitialParameters(spec, CancellationToken.None).PipeTo(Self,
             success: blob => new JobCreated(spec, blob, replyTo),
             failure: e => new JobCreationFailed(spec.JobId, e, replyTo));
     }
@@ -248,7 +244,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         round.CommitStarted = DateTime.UtcNow;
         Timers.Cancel("round-timeout");
         var deltas = round.Results.Values.OrderBy(r => r.TrainerId, StringComparer.Ordinal).Select(r => r.Delta).ToList();
-        OuterStepWork.Step(spec, _state.Parameters!, _state.Momentum, deltas, _blobs, _compute, _workDirectory, CancellationToken.None)
+        _work.Step(spec, _state.Parameters!, _state.Momentum, deltas, CancellationToken.None)
             .PipeTo(Self,
                 success: r => new RoundComputed(round.Attempt, r.Parameters, r.Momentum),
                 failure: e => new OuterStepFailed(round.Attempt, e));
@@ -340,7 +336,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
 
     private sealed record RoundTimedOut(string Attempt);
 
-    private sealed record RoundComputed(string Attempt, BlobRef Parameters, BlobRef Momentum);
+    private sealed record RoundComputed(string Attempt, BlobRef Parameters, BlobRef? Momentum);
 
     private sealed record JobCreationFailed(string JobId, Exception Cause, IActorRef ReplyTo);
 

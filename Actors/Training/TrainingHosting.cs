@@ -27,14 +27,13 @@ public static class TrainingHosting
         if (!node.Has(NodeRoles.Coordinator))
             return builder.WithSingletonProxy<TrainingCoordinatorKey>(CoordinatorName, options);
         var blobs = node.Blobs.Create(node.DataDirectory);
-        var work = Path.Combine(node.DataDirectory, "coordinator");
         // A failed journal write stops a persistent actor; the supervisor starts it again (it recovers from the
         // journal) instead of leaving the cluster without a coordinator until the node restarts.
         return builder.WithSingleton<TrainingCoordinatorKey>(
             CoordinatorName,
             (_, registry, _) => BackoffSupervisor.Props(
                 Backoff.OnStop(
-                        TrainingCoordinator.Props(blobs, registry.Get<LayerBalancerRegion>(), work),
+                        TrainingCoordinator.Props(blobs, registry.Get<LayerBalancerRegion>()),
                         "coordinator",
                         node.Balancer.MinBackoff,
                         node.Balancer.MaxBackoff,
@@ -61,8 +60,7 @@ public static class TrainingHosting
                 var device = settings.Device == "auto" && gpus > 1 ? $"cuda:{k % gpus}" : settings.Device;
                 var id = $"{node.PublicHostname ?? node.Hostname}:{boundPort}/trainer-{k}";
                 var trainer = system.ActorOf(Trainer.Props(id, device, settings, settings.IntraOpThreadsFor(count), registry.Get<TrainingCoordinatorKey>(),
-                    registry.Get<LayerBalancerRegion>(), blobs, Path.Combine(node.DataDirectory, "trainers", $"{boundPort}-{k}"),
-                    Path.Combine(node.DataDirectory, "cache")), $"trainer-{k}");
+                    registry.Get<LayerBalancerRegion>(), blobs, Path.Combine(node.DataDirectory, "cache")), $"trainer-{k}");
                 if (k == 0)
                     registry.Register<TrainersKey>(trainer);
             }

@@ -10,8 +10,12 @@ namespace Moe.Model.Training.Rounds;
 /// </summary>
 public static class OuterNesterov
 {
-    /// <returns>The new global parameters and momentum, in the order of <paramref name="global"/>. The caller disposes them.</returns>
-    public static (List<(string Name, Tensor Value)> Parameters, List<(string Name, Tensor Value)> Momentum) Step(
+    /// <returns>
+    /// The new global parameters and momentum, in the order of <paramref name="global"/>; the momentum is null when
+    /// <paramref name="momentumFactor"/> is 0, as no later step reads it. The caller disposes them; the inputs are
+    /// left as they were.
+    /// </returns>
+    public static (List<(string Name, Tensor Value)> Parameters, List<(string Name, Tensor Value)>? Momentum) Step(
         IReadOnlyList<(string Name, Tensor Value)> global,
         IReadOnlyList<IReadOnlyList<(string Name, Tensor Value)>> deltas,
         IReadOnlyList<(string Name, Tensor Value)>? momentum,
@@ -22,29 +26,47 @@ public static class OuterNesterov
             throw new ArgumentException("An outer step needs at least one trainer's delta.", nameof(deltas));
         if (!(learningRate > 0) || momentumFactor is < 0 or >= 1)
             throw new ArgumentException($"Outer learning rate must be > 0 and momentum in [0, 1), got {learningRate} and {momentumFactor}.");
+        if (momentum is not null && momentum.Count != global.Count)
+            throw new ArgumentException($"The momentum has {momentum.Count} tensors, the global parameters {global.Count}.", nameof(momentum));
+        var keepsMomentum = momentumFactor > 0;
         var parameters = new List<(string, Tensor)>(global.Count);
-        var velocities = new List<(string, Tensor)>(global.Count);
+        var velocities = keepsMomentum ? new List<(string, Tensor)>(global.Count) : null;
         using var noGrad = no_grad();
-        using var mu = momentumFactor.ToScalar(); // explicit Scalars: see RmsNorm
-        using var lr = learningRate.ToScalar();
+        // Explicit Scalars (see RmsNorm), and every update fused into one pass over the parameter where libtorch
+        // allows: the outer step is on the round's critical path while every trainer waits.
+        using var mu = momentumFactor.ToScalar();
+        using var minusLr = (-learningRate).ToScalar();
+        using var minusLrMu = (-learningRate * momentumFactor).ToScalar();
         using var count = deltas.Count.ToScalar();
         for (var k = 0; k < global.Count; k++)
         {
             var (name, theta) = global[k];
             using var scope = NewDisposeScope();
-            var gradient = zeros_like(theta);
             foreach (var delta in deltas)
             {
                 if (delta.Count != global.Count || delta[k].Name != name || !delta[k].Value.shape.SequenceEqual(theta.shape))
                     throw new ArgumentException($"A delta does not match the global parameters at {name}.", nameof(deltas));
-                gradient.add_(delta[k].Value);
             }
-            gradient.div_(count);
-            var velocity = momentum is null ? gradient.clone() : (momentum[k].Value * mu) + gradient;
-            var step = gradient + (velocity * mu);
-            parameters.Add((name, (theta - (step * lr)).MoveToOuterDisposeScope()));
-            velocities.Add((name, velocity.MoveToOuterDisposeScope()));
+            var gradient = deltas.Count == 1 ? deltas[0][k].Value : MeanOf(deltas, k, count);
+            if (!keepsMomentum)
+            {
+                parameters.Add((name, theta.add(gradient, minusLr).MoveToOuterDisposeScope()));
+                continue;
+            }
+            if (momentum is not null && (momentum[k].Name != name || !momentum[k].Value.shape.SequenceEqual(theta.shape)))
+                throw new ArgumentException($"The momentum does not match the global parameters at {name}.", nameof(momentum));
+            var velocity = momentum is null ? gradient.clone() : gradient.add(momentum[k].Value, mu);
+            parameters.Add((name, theta.add(gradient, minusLr).add_(velocity, minusLrMu).MoveToOuterDisposeScope()));
+            velocities!.Add((name, velocity.MoveToOuterDisposeScope()));
         }
         return (parameters, velocities);
+    }
+
+    private static Tensor MeanOf(IReadOnlyList<IReadOnlyList<(string Name, Tensor Value)>> deltas, int k, Scalar count)
+    {
+        var sum = deltas[0][k].Value.clone();
+        for (var d = 1; d < deltas.Count; d++)
+            sum.add_(deltas[d][k].Value);
+        return sum.div_(count);
     }
 }

@@ -12,14 +12,20 @@ public static class ParameterFile
 {
     private const string Magic = "MOEPARAMS1";
 
-    /// <summary>
-    /// Writes a work file that goes into the blob store next. It is not forced to disk: the store makes (and syncs)
-    /// its own copy, so a sync here only doubled the disk time of every round.
-    /// </summary>
+    /// <summary>Writes a file (not synced: what must survive goes through the blob store, which syncs).</summary>
     public static void Save(string path, IEnumerable<(string Name, Tensor Value)> tensors)
     {
         using var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
-        using var writer = new BinaryWriter(stream, Encoding.UTF8);
+        Save(stream, tensors);
+    }
+
+    /// <summary>
+    /// Writes the tensors straight from their memory to <paramref name="stream"/>. Needs no libtorch kernel for
+    /// contiguous float32 CPU tensors, so it may run on any thread.
+    /// </summary>
+    public static void Save(Stream stream, IEnumerable<(string Name, Tensor Value)> tensors)
+    {
+        using var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
         var list = tensors.ToList();
         writer.Write(Magic);
         writer.Write(list.Count);
@@ -33,18 +39,29 @@ public static class ParameterFile
             writer.Flush();
             stream.Write(Memory(host, name));
         }
+        writer.Flush();
     }
 
     /// <summary>Reads every tensor (on the CPU). The caller owns and disposes them.</summary>
     public static List<(string Name, Tensor Value)> Load(string path)
     {
-        using var stream = File.OpenRead(path);
-        using var reader = new BinaryReader(stream, Encoding.UTF8);
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.SequentialScan);
+        return Load(stream, path);
+    }
+
+    /// <summary>
+    /// Reads every tensor from <paramref name="stream"/> (named <paramref name="source"/> in errors) into fresh CPU
+    /// memory, to the stream's end. Needs no libtorch kernel, so it may run on any thread. The caller owns and
+    /// disposes the tensors; if anything fails, none is left behind.
+    /// </summary>
+    public static List<(string Name, Tensor Value)> Load(Stream stream, string source)
+    {
+        using var reader = new BinaryReader(stream, Encoding.UTF8, leaveOpen: true);
         var tensors = new List<(string, Tensor)>();
         try
         {
             if (MagicOf(reader) != Magic)
-                throw new InvalidDataException($"{path} is not a parameter file.");
+                throw new InvalidDataException($"{source} is not a parameter file.");
             var count = reader.ReadInt32();
             for (var k = 0; k < count; k++)
             {
@@ -54,22 +71,24 @@ public static class ParameterFile
                     shape[d] = reader.ReadInt64();
                 // A damaged header must not ask for an allocation the file cannot fill.
                 if (shape.Any(size => size < 0) || shape.Aggregate(4.0, (bytes, size) => bytes * size) > stream.Length - stream.Position)
-                    throw new InvalidDataException($"{path} ends inside tensor {name}.");
+                    throw new InvalidDataException($"{source} ends inside tensor {name}.");
                 var values = empty(shape, ScalarType.Float32);
                 tensors.Add((name, values)); // disposed by the caller, or below if the file is bad
                 var memory = Memory(values, name);
                 if (stream.ReadAtLeast(memory, memory.Length, throwOnEndOfStream: false) != memory.Length)
-                    throw new InvalidDataException($"{path} ends inside tensor {name}.");
+                    throw new InvalidDataException($"{source} ends inside tensor {name}.");
             }
             if (stream.Position != stream.Length)
-                throw new InvalidDataException($"{path} has {stream.Length - stream.Position} bytes after its last tensor.");
+                throw new InvalidDataException($"{source} has {stream.Length - stream.Position} bytes after its last tensor.");
             return tensors;
         }
-        catch (Exception e) when (e is EndOfStreamException or InvalidDataException)
+        catch (Exception e)
         {
             foreach (var (_, value) in tensors)
                 value.Dispose();
-            throw e is InvalidDataException ? e : new InvalidDataException($"{path} is truncated.", e);
+            if (e is EndOfStreamException)
+                throw new InvalidDataException($"{source} is truncated.", e);
+            throw;
         }
     }
 

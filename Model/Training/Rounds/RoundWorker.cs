@@ -29,11 +29,11 @@ public sealed class RoundWorker : IDisposable
 
     public IReadOnlyList<MoeFeedForward> Layers => Loop.Model.MoeLayers;
 
-    /// <summary>Starts a round from the global parameters in <paramref name="parametersFile"/>.</summary>
-    public void LoadGlobal(string parametersFile)
+    /// <summary>Starts a round from the global parameters (as <see cref="ParameterFile.Load(Stream, string)"/> reads them); the worker owns them now.</summary>
+    public void StartRound(List<(string Name, Tensor Value)> global)
     {
         DisposeGlobal();
-        _global = ParameterFile.Load(parametersFile);
+        _global = global;
         ParameterFile.CopyInto(Loop.Model, _global);
     }
 
@@ -61,13 +61,13 @@ public sealed class RoundWorker : IDisposable
     public float[] LocalQ(int layer) => Layers[layer].Router.State!.cpu().data<float>().ToArray();
 
     /// <summary>Writes global minus local parameters: DiLoCo's outer gradient of this trainer.</summary>
-    public void SaveDelta(string path)
+    public void SaveDelta(Stream stream)
     {
         if (_global.Count == 0)
             throw new InvalidOperationException("No round was started: load the global parameters first.");
         using var scope = NewDisposeScope();
         var local = Loop.Model.named_parameters().ToList();
-        ParameterFile.Save(path, _global.Select((g, k) => (g.Name, g.Value - local[k].parameter.detach().cpu())));
+        ParameterFile.Save(stream, _global.Select((g, k) => (g.Name, g.Value - local[k].parameter.detach().cpu())));
     }
 
     public void Dispose()

@@ -68,9 +68,40 @@ public sealed class DirectoryBlobStoreTests : IDisposable
         var store = Store();
         await using var failing = new FailingStream(bytesBeforeFailure: 2_500_000);
 
-        await Assert.ThrowsAsync<IOException>(() => store.PutAsync(failing, null, TestContext.Current.CancellationToken));
+        await Assert.ThrowsAsync<IOException>(() => store.WriteAsync((target, token) => failing.CopyToAsync(target, token), TestContext.Current.CancellationToken));
 
         Assert.Empty(Directory.GetFiles(store.Root, "*", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public async Task A_reader_that_fails_on_a_damaged_blob_is_told_of_the_damage_not_its_own_error()
+    {
+        var store = Store();
+        var blob = await store.PutAsync(Source(100_000), TestContext.Current.CancellationToken);
+        var bytes = File.ReadAllBytes(store.PathOf(blob));
+        bytes[90_000] ^= 0x01; // after the point where the reader gives up
+        File.WriteAllBytes(store.PathOf(blob), bytes);
+
+        await Assert.ThrowsAsync<BlobCorruptedException>(() => store.ReadAsync<int>(blob, async (stream, token) =>
+        {
+            await stream.ReadExactlyAsync(new byte[1000], token);
+            throw new InvalidDataException("the reader did not like byte 1000");
+        }, TestContext.Current.CancellationToken));
+        Assert.False(File.Exists(store.PathOf(blob)));
+    }
+
+    [Fact]
+    public async Task A_reader_that_stops_before_the_end_is_refused_as_it_saw_unverified_bytes()
+    {
+        var store = Store();
+        var blob = await store.PutAsync(Source(100_000), TestContext.Current.CancellationToken);
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => store.ReadAsync(blob, async (stream, token) =>
+        {
+            await stream.ReadExactlyAsync(new byte[1000], token);
+            return 1;
+        }, TestContext.Current.CancellationToken));
+        Assert.Contains("stopped at byte 1,000", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -50,6 +50,7 @@ internal static class MessageSamples
         yield return new JobStartedEvent(Job, Blob);
         yield return new RoundCommittedEvent(3, Blob, Blob with { Size = 7 }, new ShardPlan(12, [4, 9]), [Part("t0"), Part("t1") with { LayerMaxVio = [] }],
             new DateTime(2026, 11, 28, 21, 30, 0, DateTimeKind.Utc), 12.5);
+        yield return new RoundCommittedEvent(4, Blob, null, new ShardPlan(13, []), [Part("t0")], new DateTime(2026, 11, 29, 2, 0, 0, DateTimeKind.Utc), 1.5);
         yield return new ConfigureLayer("job-1", 3, Spec);
         yield return new StepSummary("job-1", 3, "node-a/trainer-0", 41, 2, 5,
             [3, 2, 5, 0], new SparseCounts([0, 3, 8, 9, 31], [5, 1, 2, 2, 5]), [0.1f, -0f, float.Epsilon, 0.7f]);

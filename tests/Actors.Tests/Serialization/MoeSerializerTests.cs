@@ -79,10 +79,30 @@ public sealed class MoeSerializerTests
 
         var e = Assert.IsType<RoundCommittedEvent>(MoeCodecs.Registry.Read(writer.ToArray(), "e-tround"));
 
-        Assert.Equal((4, 99L, 7L, 12L), (e.Round, e.Parameters.Size, e.Momentum.Size, e.Plan.Next));
+        Assert.Equal((4, 99L, 7L, 12L), (e.Round, e.Parameters.Size, e.Momentum?.Size, e.Plan.Next));
         Assert.Equal(["t0", "t1"], e.Contributors);
         Assert.Equal((5.25, 8192L), (e.MeanLoss, e.Tokens));
         Assert.True(double.IsNaN(e.Seconds) && double.IsNaN(e.Parts[0].StepSeconds));
+    }
+
+    [Fact]
+    public void A_round_committed_before_momentum_became_optional_still_replays()
+    {
+        // "e-tround2" is "e-tround3" with the momentum always present.
+        var current = new RoundCommittedEvent(4, BlobRef.Create(new string('a', 64), 99), BlobRef.Create(new string('b', 64), 7),
+            new ShardPlan(12, [4, 9]), [], new DateTime(2026, 11, 28, 21, 30, 0, DateTimeKind.Utc), 2.5);
+        var prefix = new PayloadWriter(); // version, round and parameters: the momentum's presence flag comes next
+        prefix.U8(1);
+        prefix.I32(current.Round);
+        prefix.Text(current.Parameters.Sha256);
+        prefix.I64(current.Parameters.Size);
+        var bytes = MoeCodecs.Registry.Write(current).ToList();
+        Assert.Equal(1, bytes[prefix.ToArray().Length]);
+        bytes.RemoveAt(prefix.ToArray().Length);
+
+        var e = Assert.IsType<RoundCommittedEvent>(MoeCodecs.Registry.Read(bytes.ToArray(), "e-tround2"));
+
+        Assert.Equal(MoeCodecs.Registry.Write(current), MoeCodecs.Registry.Write(e));
     }
 
     [Fact]

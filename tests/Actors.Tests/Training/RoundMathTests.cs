@@ -33,8 +33,23 @@ public sealed class RoundMathTests
         var (next, velocity) = OuterNesterov.Step(global, deltas, momentum, learningRate: 0.5, momentumFactor: 0.9);
 
         var v = (0.9f * 2f) + 2f; // 3.8
-        Assert.Equal(v, velocity[0].Value.item<float>(), 5);
+        Assert.Equal(v, velocity![0].Value.item<float>(), 5);
         Assert.Equal(10f - (0.5f * (2f + (0.9f * v))), next[0].Value.item<float>(), 5);
+    }
+
+    [Fact]
+    public void Without_momentum_no_velocity_is_kept_and_the_first_momentum_step_starts_from_the_gradient()
+    {
+        var deltas = new List<IReadOnlyList<(string, Tensor)>> { Params([1f]), Params([3f]) }; // g = 2
+
+        var (plain, none) = OuterNesterov.Step(Params([10f]), deltas, null, learningRate: 0.5, momentumFactor: 0);
+        var (first, velocity) = OuterNesterov.Step(Params([10f]), deltas, null, learningRate: 0.5, momentumFactor: 0.9);
+
+        Assert.Null(none);
+        Assert.Equal(10f - (0.5f * 2f), plain[0].Value.item<float>(), 5);
+        Assert.Equal(2f, velocity![0].Value.item<float>(), 5); // v = g
+        Assert.Equal(10f - (0.5f * (2f + (0.9f * 2f))), first[0].Value.item<float>(), 5);
+        Assert.Equal(1f, deltas[0][0].Item2.item<float>()); // the inputs are left as they were
     }
 
     [Fact]

@@ -1,0 +1,90 @@
+using Moe.Actors.Blobs;
+using Moe.Actors.Tests.Support;
+using Moe.Actors.Training;
+using Moe.Model.Training.Rounds;
+using static TorchSharp.torch;
+
+namespace Moe.Actors.Tests.Training;
+
+public sealed class OuterStepWorkTests : IDisposable
+{
+    private readonly TempDirectory _temp = new();
+    private readonly CountingStore _store;
+    private readonly JobSpec _spec = new() { JobId = "outer", Preset = "tiny", OuterLearningRate = 0.7, OuterMomentum = 0.9 };
+
+    public OuterStepWorkTests() => _store = new CountingStore(new DirectoryBlobStore(Path.Combine(_temp.Path, "blobs")));
+
+    public void Dispose() => _temp.Dispose();
+
+    [Fact]
+    public async Task Consecutive_steps_read_only_the_deltas_and_match_a_coordinator_that_reads_everything()
+    {
+        var token = TestContext.Current.CancellationToken;
+        using var warm = new OuterStepWork(_store);
+        var initial = await warm.InitialParameters(_spec, token);
+        var (d1, d2) = (await Delta(initial, seed: 1), await Delta(initial, seed: 2));
+
+        _store.Reads.Clear();
+        var (p1, m1) = await warm.Step(_spec, initial, null, [d1], token);
+        var (p2, m2) = await warm.Step(_spec, p1, m1, [d2], token);
+
+        Assert.Equal([d1, d2], _store.Reads); // the parameters and momentum it stored stayed in memory
+        using var cold = new OuterStepWork(_store);
+        _store.Reads.Clear();
+        Assert.Equal((p2, m2), await cold.Step(_spec, p1, m1, [d2], token)); // content-addressed: bit for bit
+        Assert.Equal(3, _store.Reads.Count);
+        Assert.Equal(new HashSet<BlobRef> { p1, m1!, d2 }, _store.Reads.ToHashSet());
+    }
+
+    [Fact]
+    public async Task A_step_from_parameters_it_does_not_hold_reads_them_from_the_store()
+    {
+        var token = TestContext.Current.CancellationToken;
+        using var warm = new OuterStepWork(_store);
+        var initial = await warm.InitialParameters(_spec, token);
+        var delta = await Delta(initial, seed: 1);
+        var (p1, _) = await warm.Step(_spec with { OuterMomentum = 0 }, initial, null, [delta], token);
+
+        // As after a round that did not commit: the journal still points at the initial parameters.
+        _store.Reads.Clear();
+        var again = await warm.Step(_spec with { OuterMomentum = 0 }, initial, null, [delta], token);
+
+        Assert.Equal((p1, (BlobRef?)null), again);
+        Assert.Contains(initial, _store.Reads);
+    }
+
+    /// <summary>A trainer's delta: small seeded noise in the shape of the parameters.</summary>
+    private async Task<BlobRef> Delta(BlobRef parameters, int seed)
+    {
+        var global = await _store.ReadAsync(parameters, (s, _) => Task.FromResult(ParameterFile.Load(s, "global")), CancellationToken.None);
+        var generator = new TorchSharp.torch.Generator((ulong)seed);
+        var delta = global.Select(p => (p.Name, randn(p.Value.shape, generator: generator) * 0.01)).ToList();
+        try
+        {
+            return await _store.WriteAsync((s, _) => { ParameterFile.Save(s, delta); return Task.CompletedTask; }, CancellationToken.None);
+        }
+        finally
+        {
+            foreach (var (_, value) in global.Concat(delta))
+                value.Dispose();
+            generator.Dispose();
+        }
+    }
+
+    private sealed class CountingStore(IBlobStore inner) : IBlobStore
+    {
+        public List<BlobRef> Reads { get; } = [];
+
+        public Task<BlobRef> WriteAsync(Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken) =>
+            inner.WriteAsync(write, cancellationToken);
+
+        public Task<T> ReadAsync<T>(BlobRef blob, Func<Stream, CancellationToken, Task<T>> read, CancellationToken cancellationToken)
+        {
+            lock (Reads)
+                Reads.Add(blob);
+            return inner.ReadAsync(blob, read, cancellationToken);
+        }
+
+        public Task DeleteAsync(BlobRef blob, CancellationToken cancellationToken) => inner.DeleteAsync(blob, cancellationToken);
+    }
+}
