@@ -11,45 +11,67 @@ namespace Moe.Benchmarks;
 /// <summary>
 /// What the actor layer costs: tokens/s of one trainer in a one-node cluster (summaries to the balancers, q
 /// published back, rounds with blobs and the outer step) against the plain training loop on the same preset and
-/// data, measured in this one process, one after the other. Only steady-state rounds count (after round 1).
+/// data, in this one process. This machine's speed drifts by up to 10 % within minutes, so the two alternate:
+/// plain, cluster, plain, cluster, ..., plain, and each cluster segment is compared with the plain segments on
+/// either side of it. Only a job's steady-state rounds count (after round 0, which builds the model). The journal
+/// then splits the cluster's time into the trainer's steps and the round boundary (everything else).
 /// </summary>
 internal static class ActorOverheadBench
 {
-    public static async Task Run(string directory, string presetName, int rounds, int innerSteps)
+    public static async Task Run(string directory, string presetName, int rounds, int innerSteps, int cycles)
     {
         var preset = ModelPresets.Get(presetName);
         var data = Corpus.Load(null, Path.Combine(directory, "cache"), preset.Model.VocabSize, _ => { });
-        var steps = rounds * innerSteps;
+        var plainSteps = (rounds - 1) * innerSteps;
+        var tokensPerStep = preset.Training.BatchSize * preset.Model.ContextLength;
 
-        var plainBefore = OnOwnThread(() => Plain(preset, data, steps, innerSteps, summaries: false));
-        var summarised = OnOwnThread(() => Plain(preset, data, steps, innerSteps, summaries: true));
-
-        await using var node = await BenchNode.StartAsync(new NodeSettings
+        var plain = new List<double> { OnOwnThread(() => Plain(preset, data, plainSteps, innerSteps, summaries: false)) };
+        var summarised = OnOwnThread(() => Plain(preset, data, plainSteps, innerSteps, summaries: true));
+        var segments = new List<Segment>();
+        for (var cycle = 0; cycle < cycles; cycle++)
         {
-            DataDirectory = Path.Combine(directory, "node"),
-            Trainer = new TrainerSettings { Count = 1, Device = "cpu" },
-        });
-        var coordinator = node.Registry.Get<TrainingCoordinatorKey>();
-        var job = new JobSpec { JobId = "overhead", Preset = presetName, Rounds = rounds, InnerSteps = innerSteps, OuterLearningRate = 1, OuterMomentum = 0 };
-        // The corpus is already cached under the node's folder: both runs read the same tokens.
-        Directory.CreateDirectory(Path.Combine(directory, "node"));
-        CopyDirectory(Path.Combine(directory, "cache"), Path.Combine(directory, "node", "cache"));
-        JobStatus status = await AskUntil(coordinator, new StartJob(job), _ => true);
-        status = await AskUntil(coordinator, GetJobStatus.Instance, s => s.CommittedRounds >= 1);
-        var clock = Stopwatch.StartNew();
-        var firstRound = status.CommittedRounds;
-        status = await AskUntil(coordinator, GetJobStatus.Instance, s => s.Finished);
-        var cluster = (double)(status.CommittedRounds - firstRound) * innerSteps * preset.Training.BatchSize * preset.Model.ContextLength / clock.Elapsed.TotalSeconds;
-        await node.DisposeAsync();
-        var plainAfter = OnOwnThread(() => Plain(preset, data, steps, innerSteps, summaries: false));
-        var plain = (plainBefore + plainAfter) / 2;
+            segments.Add(await Cluster(Path.Combine(directory, $"node-{cycle}"), Path.Combine(directory, "cache"), presetName, rounds, innerSteps, tokensPerStep));
+            plain.Add(OnOwnThread(() => Plain(preset, data, plainSteps, innerSteps, summaries: false)));
+        }
 
-        Console.WriteLine($"{presetName}, {rounds} rounds x {innerSteps} steps, one trainer, {Environment.ProcessorCount} libtorch threads:");
-        Console.WriteLine($"  plain training loop, before: {plainBefore,10:N0} tokens/s");
-        Console.WriteLine($"  plain loop + summaries:      {summarised,10:N0} tokens/s (the histogram of s - p per layer and step)");
-        Console.WriteLine($"  one-node cluster (train):    {cluster,10:N0} tokens/s, including summaries, q, blobs and the outer step");
-        Console.WriteLine($"  plain training loop, after:  {plainAfter,10:N0} tokens/s");
-        Console.WriteLine($"  cluster / plain (mean of before and after): {cluster / plain:F3}   (target: within 5 %, i.e. >= 0.95)");
+        Console.WriteLine($"{presetName}, H = {innerSteps}, {cycles} cluster jobs of {rounds} rounds (the first not counted) between {cycles + 1} plain runs of {plainSteps} steps; one trainer, {Environment.ProcessorCount} libtorch threads:");
+        Console.WriteLine($"  plain loop + summaries (once, after the first plain run): {summarised:N0} tokens/s = {summarised / plain[0]:F3} of it");
+        var ratios = new List<double>();
+        for (var k = 0; k < segments.Count; k++)
+        {
+            var (segment, around) = (segments[k], (plain[k] + plain[k + 1]) / 2);
+            ratios.Add(segment.TokensPerSecond / around);
+            Console.WriteLine($"  plain {plain[k],6:N0} | cluster {segment.TokensPerSecond,6:N0} tokens/s, steps alone {segment.StepTokensPerSecond,6:N0} | plain {plain[k + 1],6:N0}" +
+                $"  ->  cluster / plain {segment.TokensPerSecond / around:F3}, steps / plain {segment.StepTokensPerSecond / around:F3}, round boundary {segment.BoundarySeconds * 1000:F0} ms per round ({segment.BoundaryShare:P1})");
+        }
+        ratios.Sort();
+        Console.WriteLine($"  cluster / plain: median {ratios[ratios.Count / 2]:F3}, range {ratios[0]:F3} to {ratios[^1]:F3}   (target: within 5 %, i.e. >= 0.95)");
+    }
+
+    private sealed record Segment(double TokensPerSecond, double StepTokensPerSecond, double BoundarySeconds, double BoundaryShare);
+
+    /// <summary>One job on a fresh one-node cluster: tokens/s over its steady-state rounds, and where the time went.</summary>
+    private static async Task<Segment> Cluster(string nodeDirectory, string cache, string presetName, int rounds, int innerSteps, int tokensPerStep)
+    {
+        var settings = new NodeSettings { DataDirectory = nodeDirectory, Trainer = new TrainerSettings { Count = 1, Device = "cpu" } };
+        // The corpus is already cached: the cluster reads the same tokens as the plain loop.
+        CopyDirectory(cache, Path.Combine(nodeDirectory, "cache"));
+        double tokensPerSecond;
+        await using (var node = await BenchNode.StartAsync(settings))
+        {
+            var coordinator = node.Registry.Get<TrainingCoordinatorKey>();
+            var job = new JobSpec { JobId = "overhead", Preset = presetName, Rounds = rounds, InnerSteps = innerSteps, OuterLearningRate = 1, OuterMomentum = 0 };
+            await AskUntil(coordinator, new StartJob(job), _ => true);
+            var status = await AskUntil(coordinator, GetJobStatus.Instance, s => s.CommittedRounds >= 1);
+            var clock = Stopwatch.StartNew();
+            var firstRound = status.CommittedRounds;
+            status = await AskUntil(coordinator, GetJobStatus.Instance, s => s.Finished);
+            tokensPerSecond = (double)(status.CommittedRounds - firstRound) * innerSteps * tokensPerStep / clock.Elapsed.TotalSeconds;
+        }
+        var steady = (await JobRecords.ReadAsync(settings, CancellationToken.None)).Rounds.Skip(1).ToList();
+        var steps = steady.Sum(r => r.Parts.Sum(p => p.StepSeconds));
+        var boundary = steady.Sum(r => r.Seconds - r.Parts.Max(p => p.StepSeconds + p.WaitSeconds));
+        return new Segment(tokensPerSecond, steady.Sum(r => r.Tokens) / steps, boundary / steady.Count, boundary / steady.Sum(r => r.Seconds));
     }
 
     /// <summary>

@@ -13,8 +13,9 @@ using static TorchSharp.torch;
 namespace Moe.Benchmarks;
 
 /// <summary>
-/// The cost of a round's transfers: each trainer fetches the global parameters and stores its delta (the same
-/// size). Both blob stores against a plain file copy of the same bytes, side by side in one run.
+/// The cost of a round's transfers: each trainer reads the global parameters and stores its delta (the same
+/// size). Both blob stores against a plain file copy of the same bytes, side by side in one run: as files (put and
+/// get) and as a round moves them, from tensor memory into the store and back (write and read).
 /// </summary>
 internal static class BlobBench
 {
@@ -25,6 +26,7 @@ internal static class BlobBench
         using (var model = new MoeTransformer(preset.Model))
             ParameterFile.Save(source, model.named_parameters().Select(p => (p.name, (Tensor)p.parameter)));
         var bytes = new FileInfo(source).Length;
+        var tensors = ParameterFile.Load(source);
         var target = Path.Combine(directory, "copy");
 
         var copy = Median(repeats, () =>
@@ -34,7 +36,7 @@ internal static class BlobBench
         });
 
         var folder = new DirectoryBlobStore(Path.Combine(directory, "store"));
-        var (directoryPut, directoryGet) = await PutAndGet(folder, source, target, repeats);
+        var directoryTimes = await Transfers(folder, source, target, tensors, repeats);
 
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -45,17 +47,22 @@ internal static class BlobBench
         var url = new Uri(server.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
         using var client = new HttpClient();
         var http = new HttpBlobStore(client, new BlobStoreSettings { Kind = BlobStoreKind.Http, Url = url });
-        var (httpPut, httpGet) = await PutAndGet(http, source, target, repeats);
+        var httpTimes = await Transfers(http, source, target, tensors, repeats);
 
         var round = 2 * (await copy).TotalMilliseconds;
         Console.WriteLine($"Blob transfers of {presetName} parameters ({bytes / 1048576.0:F1} MiB), median of {repeats}; a round moves parameters down and a delta up:");
-        Console.WriteLine($"  raw file copy          {(await copy).TotalMilliseconds,8:F1} ms");
-        Console.WriteLine($"  directory store  put   {directoryPut.TotalMilliseconds,8:F1} ms   get {directoryGet.TotalMilliseconds,8:F1} ms   round / 2 raw copies: {(directoryPut + directoryGet).TotalMilliseconds / round,5:F2}");
-        Console.WriteLine($"  HTTP store       put   {httpPut.TotalMilliseconds,8:F1} ms   get {httpGet.TotalMilliseconds,8:F1} ms   round / 2 raw copies: {(httpPut + httpGet).TotalMilliseconds / round,5:F2}");
-        Console.WriteLine("  (put hashes, flushes to disk and renames; get verifies the SHA-256 before the file appears)");
+        Console.WriteLine($"  raw file copy    {(await copy).TotalMilliseconds,8:F1} ms");
+        foreach (var (name, t) in new[] { ("directory store", directoryTimes), ("HTTP store", httpTimes) })
+        {
+            Console.WriteLine($"  {name,-16} files:   put {t.Put.TotalMilliseconds,6:F1} ms  get {t.Get.TotalMilliseconds,6:F1} ms  / 2 raw copies: {(t.Put + t.Get).TotalMilliseconds / round,5:F2}");
+            Console.WriteLine($"  {"",-16} tensors: write {t.Write.TotalMilliseconds,4:F1} ms  read {t.Read.TotalMilliseconds,5:F1} ms  / 2 raw copies: {(t.Write + t.Read).TotalMilliseconds / round,5:F2}");
+        }
+        Console.WriteLine("  (a put or write hashes as it goes, syncs to disk and renames; a get or read verifies the SHA-256 at the last byte)");
     }
 
-    private static async Task<(TimeSpan Put, TimeSpan Get)> PutAndGet(IBlobStore store, string source, string target, int repeats)
+    private record struct Times(TimeSpan Put, TimeSpan Get, TimeSpan Write, TimeSpan Read);
+
+    private static async Task<Times> Transfers(IBlobStore store, string source, string target, List<(string Name, Tensor Value)> tensors, int repeats)
     {
         BlobRef? blob = null;
         var put = await Median(repeats, async () =>
@@ -65,7 +72,17 @@ internal static class BlobBench
             blob = await store.PutAsync(source, CancellationToken.None);
         });
         var get = await Median(repeats, () => store.GetAsync(blob!, target, CancellationToken.None));
-        return (put, get);
+        var write = await Median(repeats, async () =>
+        {
+            await store.DeleteAsync(blob!, CancellationToken.None);
+            blob = await store.WriteAsync((stream, token) => Task.Run(() => ParameterFile.Save(stream, tensors), token), CancellationToken.None);
+        });
+        var read = await Median(repeats, async () =>
+        {
+            var loaded = await store.ReadAsync(blob!, (stream, token) => Task.Run(() => ParameterFile.Load(stream, "parameters"), token), CancellationToken.None);
+            loaded.ForEach(t => t.Value.Dispose());
+        });
+        return new Times(put, get, write, read);
     }
 
     private static async Task<TimeSpan> Median(int repeats, Func<Task> action)

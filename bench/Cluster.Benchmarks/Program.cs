@@ -23,7 +23,8 @@ switch (args)
         return;
     case ["actor-overhead", ..]:
         await ActorOverheadBench.Run(BenchDirectory(), args.Length > 1 ? args[1] : "small-16e",
-            innerSteps: args.Length > 2 ? int.Parse(args[2]) : 50, rounds: args.Length > 3 ? int.Parse(args[3]) : 4);
+            innerSteps: args.Length > 2 ? int.Parse(args[2]) : 10, rounds: args.Length > 3 ? int.Parse(args[3]) : 6,
+            cycles: args.Length > 4 ? int.Parse(args[4]) : 3);
         return;
     case ["openmp-teams"]:
         OpenMpTeamsBench.Run();
