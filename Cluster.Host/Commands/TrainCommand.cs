@@ -95,8 +95,9 @@ public static class TrainCommand
         if (finished.Finished)
         {
             console.MarkupLineInterpolated($"Job {job.JobId} finished: {finished.CommittedRounds} rounds, last loss {finished.LastLoss:F4} (perplexity {Math.Exp(finished.LastLoss):F1}).");
+            // Straight to the writer: the console wraps at its width, which would break the path in two.
             if (finished.Parameters is { } parameters)
-                console.MarkupLineInterpolated($"Final parameters: {JobClient.Locate(settings, parameters)}");
+                await output.WriteLineAsync($"Final parameters: {JobClient.Locate(settings, parameters)}");
         }
         else
         {
