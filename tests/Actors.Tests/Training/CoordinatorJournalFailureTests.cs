@@ -25,10 +25,11 @@ public sealed class CoordinatorJournalFailureTests
         var coordinator = node.Registry.Get<TrainingCoordinatorKey>();
         var spec = new JobSpec { JobId = "flaky", Preset = "tiny", TextPath = text, Rounds = 5, InnerSteps = 2, RoundTimeout = TimeSpan.FromSeconds(60) };
 
-        await JobStart(coordinator, spec);
-        await ClusterWait.ForStatus(coordinator, s => s.CommittedRounds >= 1, TimeSpan.FromSeconds(60));
-        var failOnce = new FailFirstCommit();
+        // Armed before the job starts: rounds of tiny take about a second, so a job could finish before a
+        // failure armed later got its chance.
+        var failOnce = new FailFirstCommitOf(round: 1);
         await journal.OnWrite.SetInterceptorAsync(failOnce);
+        await JobStart(coordinator, spec);
         await failOnce.Failed.WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken); // the coordinator stops
         await journal.OnWrite.Pass();
         var finished = await ClusterWait.ForStatus(coordinator, s => s.Finished, TimeSpan.FromSeconds(90));
@@ -38,8 +39,8 @@ public sealed class CoordinatorJournalFailureTests
         Assert.Equal([0, 1, 2, 3, 4], rounds); // none lost, none twice
     }
 
-    /// <summary>Fails the first write of a committed round, and says when it did.</summary>
-    private sealed class FailFirstCommit : IJournalInterceptor
+    /// <summary>Fails the first write of round <paramref name="round"/>'s commit, and says when it did.</summary>
+    private sealed class FailFirstCommitOf(int round) : IJournalInterceptor
     {
         private readonly TaskCompletionSource _failed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -47,7 +48,7 @@ public sealed class CoordinatorJournalFailureTests
 
         public Task InterceptAsync(Akka.Persistence.IPersistentRepresentation message)
         {
-            if (message.Payload is RoundCommittedEvent && _failed.TrySetResult())
+            if (message.Payload is RoundCommittedEvent e && e.Round == round && _failed.TrySetResult())
                 throw new TestJournalFailureException();
             return Task.CompletedTask;
         }
