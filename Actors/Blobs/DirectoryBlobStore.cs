@@ -66,15 +66,8 @@ public sealed class DirectoryBlobStore : IBlobStore
         var temporary = BlobFiles.TemporaryBeside(Path.Combine(Root, "upload"));
         try
         {
-            BlobRef actual;
-            await using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, BufferSize))
-            {
-                await using var hashing = new HashingStream(file);
-                await write(hashing, cancellationToken).ConfigureAwait(false);
-                await hashing.FlushAsync(cancellationToken).ConfigureAwait(false);
-                file.Flush(flushToDisk: true); // a committed round may point at it: it must survive a power loss
-                actual = hashing.Blob;
-            }
+            // Synced: a committed round may point at it, so it must survive a power loss.
+            var actual = await HashingStream.WriteFileAsync(temporary, write, sync: true, cancellationToken).ConfigureAwait(false);
             if (expected is not null && actual != expected)
                 throw new BlobCorruptedException(
                     $"Upload of blob {expected} arrived as {actual.Size:N0} bytes with SHA-256 {actual.Sha256[..12]}…; refused.");

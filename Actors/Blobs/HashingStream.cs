@@ -8,8 +8,25 @@ namespace Moe.Actors.Blobs;
 /// </summary>
 internal sealed class HashingStream(Stream inner) : Stream
 {
+    private const int BufferSize = 1 << 20;
+
     private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
     private long _size;
+
+    /// <summary>
+    /// Creates <paramref name="path"/> with what <paramref name="write"/> writes and returns its claim check; with
+    /// <paramref name="sync"/>, the content is on disk when this returns.
+    /// </summary>
+    public static async Task<BlobRef> WriteFileAsync(string path, Func<Stream, CancellationToken, Task> write, bool sync, CancellationToken cancellationToken)
+    {
+        await using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, BufferSize);
+        await using var hashing = new HashingStream(file);
+        await write(hashing, cancellationToken).ConfigureAwait(false);
+        await hashing.FlushAsync(cancellationToken).ConfigureAwait(false);
+        if (sync)
+            file.Flush(flushToDisk: true);
+        return hashing.Blob;
+    }
 
     /// <summary>The claim check of everything written so far.</summary>
     public BlobRef Blob => new(Convert.ToHexStringLower(_hash.GetCurrentHash()), _size);

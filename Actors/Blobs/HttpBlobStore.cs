@@ -58,14 +58,7 @@ public sealed class HttpBlobStore : IBlobStore
         var spool = BlobFiles.TemporaryBeside(Path.Combine(Path.GetTempPath(), "moe-upload"));
         try
         {
-            BlobRef blob;
-            await using (var file = new FileStream(spool, FileMode.CreateNew, FileAccess.Write, FileShare.None, BufferSize))
-            {
-                await using var hashing = new HashingStream(file);
-                await write(hashing, cancellationToken).ConfigureAwait(false);
-                await hashing.FlushAsync(cancellationToken).ConfigureAwait(false);
-                blob = hashing.Blob;
-            }
+            var blob = await HashingStream.WriteFileAsync(spool, write, sync: false, cancellationToken).ConfigureAwait(false);
             await _pipeline.ExecuteAsync(async token =>
             {
                 await using var body = File.OpenRead(spool);
