@@ -53,9 +53,9 @@ internal sealed class OuterStepWork(IBlobStore blobs) : IDisposable
         List<(string Name, Tensor Value)>? next = null, nextVelocity = null;
         try
         {
-            var global = Taken(ref _parameters, parameters) ?? Read(parameters, "global parameters");
-            var velocity = momentum is null ? null : Taken(ref _momentum, momentum) ?? Read(momentum, "outer momentum");
-            var deltaReads = deltas.Select(d => Read(d, "delta")).ToList();
+            var global = Taken(ref _parameters, parameters) ?? Read(parameters, "global parameters", token);
+            var velocity = momentum is null ? null : Taken(ref _momentum, momentum) ?? Read(momentum, "outer momentum", token);
+            var deltaReads = deltas.Select(d => Read(d, "delta", token)).ToList();
             inputs.Add(global);
             if (velocity is not null)
                 inputs.Add(velocity);
@@ -115,8 +115,8 @@ internal sealed class OuterStepWork(IBlobStore blobs) : IDisposable
         }
     }
 
-    private Task<List<(string Name, Tensor Value)>> Read(BlobRef blob, string what) =>
-        blobs.ReadAsync(blob, (stream, token) => Task.Run(() => ParameterFile.Load(stream, $"{what} {blob}"), token), CancellationToken.None);
+    private Task<List<(string Name, Tensor Value)>> Read(BlobRef blob, string what, CancellationToken token) =>
+        blobs.ReadAsync(blob, (stream, cancel) => Task.Run(() => ParameterFile.Load(stream, $"{what} {blob}"), cancel), token);
 
     private Task<BlobRef> Write(IReadOnlyList<(string Name, Tensor Value)> tensors, CancellationToken token) =>
         blobs.WriteAsync((stream, cancel) => Task.Run(() => ParameterFile.Save(stream, tensors), cancel), token);
