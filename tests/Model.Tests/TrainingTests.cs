@@ -7,7 +7,7 @@ namespace Moe.Model.Tests;
 
 public sealed class TrainingTests : IDisposable
 {
-    private static readonly Lazy<TokenDataset> Data = new(() =>
+    internal static readonly Lazy<TokenDataset> Data = new(() =>
     {
         var random = new Random(5);
         string[] subjects = ["The jury", "A county clerk", "The mayor", "Every voter", "The governor"];
@@ -22,7 +22,7 @@ public sealed class TrainingTests : IDisposable
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
-    private static MoeModelConfig Model(RouterKind router = RouterKind.Bip) => new()
+    internal static MoeModelConfig Model(RouterKind router = RouterKind.Bip) => new()
     {
         VocabSize = 128,
         ContextLength = 32,
@@ -35,7 +35,7 @@ public sealed class TrainingTests : IDisposable
         Router = router,
     };
 
-    private static readonly TrainingConfig Training = new() { Steps = 30, BatchSize = 4, LearningRate = 1e-2, WarmupSteps = 3, EvaluationBatches = 2 };
+    internal static readonly TrainingConfig Training = new() { Steps = 30, BatchSize = 4, LearningRate = 1e-2, WarmupSteps = 3, EvaluationBatches = 2 };
 
     [Fact]
     public void Tiny_model_learns_and_reports_balance_every_step()

@@ -9,6 +9,9 @@ namespace Moe.Model.Training.Rounds;
 /// One trainer's side of a DiLoCo round, without any cluster code: load the global parameters, take H inner
 /// AdamW steps on a data shard (the inner optimiser's state carries over between rounds, as in DiLoCo), and
 /// write the delta (global minus local). Every MoE layer summarises its batches for the layer balancers.
+/// A round may also start before its global parameters exist (overlapped rounds): it continues from the local
+/// parameters the last round ended with, and <see cref="Rebase"/> moves the progress made since onto the global
+/// parameters once they arrive.
 /// </summary>
 public sealed class RoundWorker : IDisposable
 {
@@ -35,6 +38,54 @@ public sealed class RoundWorker : IDisposable
         DisposeGlobal();
         _global = global;
         ParameterFile.CopyInto(Loop.Model, _global);
+        AwaitingGlobal = false;
+    }
+
+    /// <summary>
+    /// Starts a round from where the last one ended, before the global parameters of this round exist: the local
+    /// parameters stand in for them until <see cref="Rebase"/>. The delta is the same either way (the progress
+    /// made in this round), so it can be saved before the rebase.
+    /// </summary>
+    public void ContinueRound()
+    {
+        using var scope = NewDisposeScope();
+        var local = Loop.Model.named_parameters().Select(p => (p.name, p.parameter.detach().cpu().clone().MoveToOuterDisposeScope())).ToList();
+        DisposeGlobal();
+        _global = local;
+        AwaitingGlobal = true;
+    }
+
+    /// <summary>True between <see cref="ContinueRound"/> and <see cref="Rebase"/>.</summary>
+    public bool AwaitingGlobal { get; private set; }
+
+    /// <summary>
+    /// The global parameters of a continued round arrived: the model becomes global + (local - start), the progress
+    /// of this round's steps so far moved onto them, as if the round had started there (its first steps then saw
+    /// slightly stale parameters, which is what overlapping the outer step with the next round costs). Takes
+    /// ownership of <paramref name="global"/>.
+    /// </summary>
+    public void Rebase(List<(string Name, Tensor Value)> global)
+    {
+        if (!AwaitingGlobal)
+            throw new InvalidOperationException("Only a continued round is rebased, once.");
+        using (var scope = NewDisposeScope())
+        using (no_grad())
+        {
+            var local = Loop.Model.named_parameters().ToList();
+            if (global.Count != local.Count)
+                throw new InvalidDataException($"The global parameters hold {global.Count} tensors; the model has {local.Count}.");
+            for (var k = 0; k < local.Count; k++)
+            {
+                var (name, start) = _global[k];
+                if (global[k].Name != name || !global[k].Value.shape.SequenceEqual(start.shape))
+                    throw new InvalidDataException(
+                        $"Parameter {k} is {name} [{string.Join(", ", start.shape)}] in the model but {global[k].Name} [{string.Join(", ", global[k].Value.shape)}] in the global parameters.");
+                local[k].parameter.add_((global[k].Value - start).to(local[k].parameter.device));
+            }
+        }
+        DisposeGlobal();
+        _global = global;
+        AwaitingGlobal = false;
     }
 
     /// <summary>
