@@ -68,7 +68,7 @@ public static class MoeCodecs
             (ref PayloadReader x) => new BalancerSnapshot(Spec(ref x), x.I64(), x.Floats()));
 
     private static void AddTraining(CodecRegistry r) => r
-        .Add<StartJob>("tjob",
+        .Add<StartJob>("tjob2",
             (w, m) => Job(w, m.Spec),
             (ref PayloadReader x) => new StartJob(Job(ref x)))
         .Add<JobRejected>("tjrej",
@@ -89,9 +89,12 @@ public static class MoeCodecs
         .Add<RegisterTrainer>("treg",
             (w, m) => w.Text(m.TrainerId),
             (ref PayloadReader x) => new RegisterTrainer(x.Text()))
-        .Add<RoundStart>("trs",
-            (w, m) => { Job(w, m.Spec); w.I32(m.Round); w.Text(m.Attempt); Blob(w, m.Parameters); w.I64(m.Shard); w.I32(m.Contributors); },
-            (ref PayloadReader x) => new RoundStart(Job(ref x), x.I32(), x.Text(), Blob(ref x), x.I64(), x.I32()))
+        .Add<RoundStart>("trs2",
+            (w, m) => { Job(w, m.Spec); w.I32(m.Round); w.Text(m.Attempt); OptionalBlob(w, m.Parameters); w.I64(m.Shard); w.I32(m.Contributors); },
+            (ref PayloadReader x) => new RoundStart(Job(ref x), x.I32(), x.Text(), OptionalBlob(ref x), x.I64(), x.I32()))
+        .Add<RoundParameters>("trp",
+            (w, m) => { w.Text(m.JobId); w.I32(m.Round); w.Text(m.Attempt); Blob(w, m.Parameters); },
+            (ref PayloadReader x) => new RoundParameters(x.Text(), x.I32(), x.Text(), Blob(ref x)))
         .Add<RoundResult>("trr2",
             (w, m) => { w.Text(m.JobId); w.I32(m.Round); w.Text(m.Attempt); w.I64(m.Shard); Blob(w, m.Delta); Part(w, m.Stats); },
             (ref PayloadReader x) => new RoundResult(x.Text(), x.I32(), x.Text(), x.I64(), Blob(ref x), Part(ref x)))
@@ -101,9 +104,11 @@ public static class MoeCodecs
         .Add<JobFinished>("tfin",
             (w, m) => { w.Text(m.JobId); w.I32(m.Rounds); },
             (ref PayloadReader x) => new JobFinished(x.Text(), x.I32()))
-        .Add<JobStartedEvent>("e-tjob",
+        .Add<JobStartedEvent>("e-tjob2",
             (w, m) => { Job(w, m.Spec); Blob(w, m.Parameters); },
             (ref PayloadReader x) => new JobStartedEvent(Job(ref x), Blob(ref x)))
+        // Jobs started before rounds could overlap: they go on without overlapping.
+        .AddLegacy("e-tjob", (ref PayloadReader x) => new JobStartedEvent(Job(ref x, overlapField: false), Blob(ref x)))
         .Add<RoundCommittedEvent>("e-tround3",
             (w, m) =>
             {
@@ -177,9 +182,10 @@ public static class MoeCodecs
         w.I32(spec.Seed);
         w.I32(spec.HistogramBins);
         w.I32(spec.MaxStaleness);
+        w.Flag(spec.OverlapRounds);
     }
 
-    private static JobSpec Job(ref PayloadReader x) => new()
+    private static JobSpec Job(ref PayloadReader x, bool overlapField = true) => new()
     {
         JobId = x.Text(),
         Preset = x.Text(),
@@ -196,6 +202,7 @@ public static class MoeCodecs
         Seed = x.I32(),
         HistogramBins = x.I32(),
         MaxStaleness = x.I32(),
+        OverlapRounds = overlapField && x.Flag(),
     };
 
     // Indices as gaps: small numbers, one varint byte each for a dense stretch of bins.

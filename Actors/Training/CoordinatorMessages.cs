@@ -42,9 +42,14 @@ public sealed record RegisterTrainer(string TrainerId) : IMoeMessage;
 /// <summary>
 /// One trainer's part of a round: start from <paramref name="Parameters"/>, take H inner steps on data shard
 /// <paramref name="Shard"/> starting at global step Round x H, with <paramref name="Contributors"/> trainers in the
-/// round. <paramref name="Attempt"/> tells a retried round from the first try.
+/// round. <paramref name="Attempt"/> tells a retried round from the first try. Null parameters start an overlapped
+/// round while the previous one commits: a trainer that finished the previous round continues from where it ended,
+/// any other waits, and the parameters follow in <see cref="RoundParameters"/>.
 /// </summary>
-public sealed record RoundStart(JobSpec Spec, int Round, string Attempt, BlobRef Parameters, long Shard, int Contributors) : IMoeMessage;
+public sealed record RoundStart(JobSpec Spec, int Round, string Attempt, BlobRef? Parameters, long Shard, int Contributors) : IMoeMessage;
+
+/// <summary>The global parameters an overlapped round starts from, sent once the previous round committed.</summary>
+public sealed record RoundParameters(string JobId, int Round, string Attempt, BlobRef Parameters) : IMoeMessage;
 
 /// <summary>A trainer finished its part: the delta (global minus local) is in the blob store.</summary>
 public sealed record RoundResult(string JobId, int Round, string Attempt, long Shard, BlobRef Delta, PartStats Stats) : IMoeMessage

@@ -55,6 +55,13 @@ public sealed record JobSpec
     /// <summary>A trainer waits for the global q of step t - 1 - MaxStaleness before step t (bounded staleness).</summary>
     public int MaxStaleness { get; init; } = 2;
 
+    /// <summary>
+    /// Round r + 1 starts while round r commits (its outer step, store and journal write): trainers go on from
+    /// where round r ended and move that progress onto the new global parameters when they arrive (as overlapped
+    /// communication in Streaming DiLoCo). False: every round waits for the previous one's parameters.
+    /// </summary>
+    public bool OverlapRounds { get; init; } = true;
+
     public ModelPresets.Preset PresetDefinition => ModelPresets.Get(Preset);
 
     public MoeModelConfig Model => PresetDefinition.Model with { Router = Router };

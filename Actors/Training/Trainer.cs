@@ -7,6 +7,7 @@ using Moe.Model.Data;
 using Moe.Model.Training;
 using Moe.Model.Training.Rounds;
 using Moe.Observability;
+using Tensor = TorchSharp.torch.Tensor;
 
 namespace Moe.Actors.Training;
 
@@ -14,7 +15,9 @@ namespace Moe.Actors.Training;
 /// A trainer owns one device and a model replica. Its libtorch work runs on a thread of its own for the trainer's
 /// life (see <see cref="ComputeThread"/>), so the mailbox stays responsive (it takes new q, new rounds and stop
 /// requests while a step runs); each step warm-starts BIP from the latest global q within the job's staleness
-/// bound and sends every MoE layer's summary to its balancer.
+/// bound and sends every MoE layer's summary to its balancer. An overlapped round (no parameters in its start)
+/// continues from where the trainer's last round ended and moves that progress onto the round's parameters when
+/// they arrive; a trainer that did not finish the round before waits for them instead.
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001", Justification = "An actor's life ends in PostStop, which releases them.")]
 public sealed class Trainer : ReceiveActor, IWithTimers
@@ -37,6 +40,8 @@ public sealed class Trainer : ReceiveActor, IWithTimers
     private CancellationTokenSource? _running;
     private string? _runningAttempt;
     private RoundStart? _next; // a new round that arrived while the previous one was stopping
+    private (string Job, int Round)? _finished; // the round the model last finished: an overlapped round goes on from it
+    private (string Attempt, TaskCompletionSource<BlobRef> Parameters)? _awaited; // of an overlapped round
 
     public Trainer(string id, string device, TrainerSettings settings, int intraOpThreads, IActorRef coordinator, IActorRef balancers,
         IBlobStore blobs, string cacheDirectory)
@@ -54,6 +59,7 @@ public sealed class Trainer : ReceiveActor, IWithTimers
         Receive<RoundStart>(OnRoundStart);
         Receive<QPublished>(q => _board?.Offer(q.Layer, q.Step, q.Q));
         Receive<CurrentQ>(q => _board?.Offer(q.Layer, q.Step, q.Q));
+        Receive<RoundParameters>(OnRoundParameters);
         Receive<PartDone>(OnPartDone);
         Receive<JobFinished>(f =>
         {
@@ -89,6 +95,8 @@ public sealed class Trainer : ReceiveActor, IWithTimers
     {
         if (start.Attempt == _runningAttempt)
             return;
+        if (start.Parameters is null && _awaited?.Attempt != start.Attempt)
+            _awaited = (start.Attempt, new TaskCompletionSource<BlobRef>(TaskCreationOptions.RunContinuationsAsynchronously));
         if (_running is not null)
         {
             _log.Info("Round {0} (attempt {1}) replaces the running attempt {2}", start.Round, start.Attempt, _runningAttempt);
@@ -112,8 +120,18 @@ public sealed class Trainer : ReceiveActor, IWithTimers
         var token = _running.Token;
         var self = Self;
         var board = _board!;
+        var parameters = start.Parameters is { } blob ? Task.FromResult(blob) : _awaited!.Value.Parameters.Task;
+        var continues = start.Parameters is null && _finished == (spec.JobId, start.Round - 1);
+        _finished = null; // the model leaves that state with this part
         // Off the mailbox from the first line: a blob store may copy synchronously before its first await.
-        Task.Run(() => RunPart(start, board, token), token).PipeTo(self, success: r => new PartDone(start, r, null), failure: e => new PartDone(start, null, e));
+        Task.Run(() => RunPart(start, board, parameters, continues, token), token)
+            .PipeTo(self, success: r => new PartDone(start, r, null), failure: e => new PartDone(start, null, e));
+    }
+
+    private void OnRoundParameters(RoundParameters parameters)
+    {
+        if (_awaited is { } awaited && awaited.Attempt == parameters.Attempt)
+            awaited.Parameters.TrySetResult(parameters.Parameters);
     }
 
     private void OnPartDone(PartDone done)
@@ -125,6 +143,7 @@ public sealed class Trainer : ReceiveActor, IWithTimers
         var cause = done.Error?.GetBaseException();
         if (done.Result is { } result)
         {
+            _finished = (start.Spec.JobId, start.Round);
             _coordinator.Tell(result);
         }
         else if (cause is OperationCanceledException)
@@ -146,21 +165,66 @@ public sealed class Trainer : ReceiveActor, IWithTimers
     /// <summary>
     /// The trainer's part of a round. The global parameters stream from the blob store into tensor memory (on the
     /// pool: reading needs no kernel), and the delta streams from tensor memory into the store, with no work file
-    /// between; everything that runs kernels stays on the compute thread.
+    /// between; everything that runs kernels stays on the compute thread. A continued round reads its parameters
+    /// while it steps and rebases onto them at the first step after they are in (at the latest after its delta is
+    /// stored: a part ends on its round's parameters, so the next round can go on from it).
     /// </summary>
-    private async Task<RoundResult> RunPart(RoundStart start, QBoard board, CancellationToken token)
+    private async Task<RoundResult> RunPart(RoundStart start, QBoard board, Task<BlobRef> parameters, bool continues, CancellationToken token)
     {
         var spec = start.Spec;
-        var global = await _blobs.ReadAsync(start.Parameters,
-            (stream, _) => Task.FromResult(ParameterFile.Load(stream, $"global parameters {start.Parameters}")), token).ConfigureAwait(false);
-        var worker = await _compute.Run(() => StartRound(spec, global)).ConfigureAwait(false);
-        var stats = await _compute.Run(() => Steps(start, board, worker, token)).ConfigureAwait(false);
-        var delta = await _blobs.WriteAsync((stream, _) => _compute.Run(() => worker.SaveDelta(stream)), token).ConfigureAwait(false);
-        _log.Info("Round {0}: {1} steps took {2:F2} s, waiting for q {3:F2} s", start.Round, spec.InnerSteps, stats.StepSeconds, stats.WaitSeconds);
-        return new RoundResult(spec.JobId, start.Round, start.Attempt, start.Shard, delta, stats);
+        using var reading = CancellationTokenSource.CreateLinkedTokenSource(token);
+        Task<List<(string Name, Tensor Value)>>? pending = null;
+        RoundWorker worker;
+        if (continues)
+        {
+            worker = await _compute.Run(() => ContinueRound(spec)).ConfigureAwait(false);
+            pending = ReadParameters(parameters, reading.Token);
+        }
+        else
+        {
+            var global = await ReadParameters(parameters, token).ConfigureAwait(false);
+            worker = await _compute.Run(() => StartRound(spec, global)).ConfigureAwait(false);
+        }
+        try
+        {
+            var stats = await _compute.Run(() => Steps(start, board, worker, pending, token)).ConfigureAwait(false);
+            var delta = await _blobs.WriteAsync((stream, _) => _compute.Run(() => worker.SaveDelta(stream)), token).ConfigureAwait(false);
+            if (pending is not null && worker.AwaitingGlobal)
+            {
+                var global = await pending.WaitAsync(token).ConfigureAwait(false);
+                await _compute.Run(() => worker.Rebase(global)).ConfigureAwait(false);
+            }
+            _log.Info("Round {0}{1}: {2} steps took {3:F2} s, waiting for q {4:F2} s", start.Round, continues ? " (continued)" : "",
+                spec.InnerSteps, stats.StepSeconds, stats.WaitSeconds);
+            return new RoundResult(spec.JobId, start.Round, start.Attempt, start.Shard, delta, stats);
+        }
+        finally
+        {
+            // The part failed or was replaced before its rebase: the parameters are not read, or released once read.
+            if (pending is not null && worker.AwaitingGlobal)
+            {
+                await reading.CancelAsync().ConfigureAwait(false);
+                _ = pending.ContinueWith(read => read.Result.ForEach(p => p.Value.Dispose()), CancellationToken.None,
+                    TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+            }
+        }
     }
 
-    private RoundWorker StartRound(JobSpec spec, List<(string Name, TorchSharp.torch.Tensor Value)> global)
+    private async Task<List<(string Name, Tensor Value)>> ReadParameters(Task<BlobRef> parameters, CancellationToken token)
+    {
+        var blob = await parameters.WaitAsync(token).ConfigureAwait(false);
+        return await _blobs.ReadAsync(blob,
+            (stream, _) => Task.FromResult(ParameterFile.Load(stream, $"global parameters {blob}")), token).ConfigureAwait(false);
+    }
+
+    private RoundWorker ContinueRound(JobSpec spec)
+    {
+        var worker = EnsureWorker(spec);
+        worker.ContinueRound();
+        return worker;
+    }
+
+    private RoundWorker StartRound(JobSpec spec, List<(string Name, Tensor Value)> global)
     {
         RoundWorker worker;
         try
@@ -177,8 +241,8 @@ public sealed class Trainer : ReceiveActor, IWithTimers
         return worker;
     }
 
-    /// <summary>Takes the round's H inner steps from the global parameters.</summary>
-    private PartStats Steps(RoundStart start, QBoard board, RoundWorker worker, CancellationToken token)
+    /// <summary>Takes the round's H inner steps, rebasing a continued round as soon as its parameters are in.</summary>
+    private PartStats Steps(RoundStart start, QBoard board, RoundWorker worker, Task<List<(string Name, Tensor Value)>>? pending, CancellationToken token)
     {
         var spec = start.Spec;
         var loaded = new long[spec.MoeLayers];
@@ -192,6 +256,8 @@ public sealed class Trainer : ReceiveActor, IWithTimers
         for (var h = 0; h < spec.InnerSteps; h++)
         {
             token.ThrowIfCancellationRequested();
+            if (pending is { IsCompleted: true } && worker.AwaitingGlobal)
+                worker.Rebase(pending.GetAwaiter().GetResult()); // a failed read fails the part here
             var step = (start.Round * spec.InnerSteps) + h;
             var waited = System.Diagnostics.Stopwatch.StartNew();
             if (!board.WaitForAll(step - 1 - spec.MaxStaleness, _settings.StalenessWait, token))

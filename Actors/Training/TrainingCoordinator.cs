@@ -13,8 +13,10 @@ namespace Moe.Actors.Training;
 /// registered trainer gets the global parameters and a data shard, takes H inner steps and returns its delta;
 /// the coordinator averages the deltas of the trainers that finished, applies the outer Nesterov step, stores
 /// the new parameters and persists the round. Trainers join at the next round; a trainer that dies or fails is
-/// dropped from its round, which commits when a quorum finished (else it runs again). Heavy work runs off the
-/// actor's thread, so the mailbox stays responsive.
+/// dropped from its round, which commits when a quorum finished (else it runs again). With
+/// <see cref="JobSpec.OverlapRounds"/> the next round starts as soon as a round's results are in, while its outer
+/// step and journal write run, and its parameters follow when they are committed. Heavy work runs off the actor's
+/// thread, so the mailbox stays responsive.
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001", Justification = "An actor's life ends in PostStop, which releases it.")]
 public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
@@ -26,7 +28,8 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     private readonly Dictionary<string, IActorRef> _members = [];
 
     private CoordinatorState _state = CoordinatorState.Empty;
-    private RoundInProgress? _round;
+    private RoundInProgress? _round; // the round trainers are working on
+    private RoundInProgress? _committing; // the round whose outer step and journal write are under way
     private bool _balancersReady;
     private bool _starting;
 
@@ -183,26 +186,33 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
 
     private void TryStartRound()
     {
-        if (_state.Spec is not { } spec || _state.Parameters is not { } parameters || _round is not null || !_balancersReady)
+        if (_state.Spec is not { } spec || _round is not null || !_balancersReady || _state.Finished || _members.Count < spec.Quorum)
             return;
-        if (_state.Finished)
-            return;
-        if (_members.Count < spec.Quorum)
+        int number;
+        ShardPlan planBefore;
+        BlobRef? parameters;
+        if (_committing is null)
+            (number, planBefore, parameters) = (_state.CommittedRounds, _state.Plan, _state.Parameters);
+        else if (spec.OverlapRounds && _committing.Round + 1 < spec.Rounds)
+            (number, planBefore, parameters) = (_committing.Round + 1, _committing.PlanAfterRound, null); // parameters follow the commit
+        else
             return;
         var members = _members.OrderBy(m => m.Key, StringComparer.Ordinal).ToList();
-        var (plan, shards) = _state.Plan.Assign(members.Count);
+        var (plan, shards) = planBefore.Assign(members.Count);
         var attempt = Guid.NewGuid().ToString("N")[..12];
-        _round = new RoundInProgress(_state.CommittedRounds, attempt,
-            members.Select((m, k) => (m.Key, shards[k])).ToDictionary(p => p.Key, p => p.Item2), plan, DateTime.UtcNow);
+        _round = new RoundInProgress(number, attempt,
+            members.Select((m, k) => (m.Key, shards[k])).ToDictionary(p => p.Key, p => p.Item2), plan, DateTime.UtcNow)
+        { Parameters = parameters };
         for (var k = 0; k < members.Count; k++)
-            members[k].Value.Tell(new RoundStart(spec, _round.Round, attempt, parameters, shards[k], members.Count));
+            members[k].Value.Tell(new RoundStart(spec, number, attempt, parameters, shards[k], members.Count));
         Timers.StartSingleTimer("round-timeout", new RoundTimedOut(attempt), spec.RoundTimeout);
-        _log.Info("Round {0} started with {1} trainers (attempt {2})", _round.Round, members.Count, attempt);
+        _log.Info("Round {0} started with {1} trainers (attempt {2}{3})", number, members.Count, attempt,
+            parameters is null ? ", overlapping the commit of the round before" : "");
     }
 
     private void OnResult(RoundResult result)
     {
-        if (_round is not { Committing: false } round || result.Attempt != round.Attempt || !round.Expected.Remove(result.TrainerId))
+        if (_round is not { } round || result.Attempt != round.Attempt || !round.Expected.Remove(result.TrainerId))
         {
             _log.Info("Ignoring a result of trainer {0} for round {1} (attempt {2}): not expected now", result.TrainerId, result.Round, result.Attempt);
             return;
@@ -214,7 +224,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
 
     private void Drop(string trainerId, int roundNumber, string attempt, string reason)
     {
-        if (_round is not { Committing: false } round || round.Attempt != attempt || !round.Expected.Remove(trainerId))
+        if (_round is not { } round || round.Attempt != attempt || !round.Expected.Remove(trainerId))
             return;
         _log.Warning("Trainer {0} dropped from round {1}: {2}", trainerId, roundNumber, reason);
         if (round.AllReported)
@@ -223,7 +233,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
 
     private void OnTimeout(string attempt)
     {
-        if (_round is not { Committing: false } round || round.Attempt != attempt)
+        if (_round is not { ReadyToCommit: false } round || round.Attempt != attempt)
             return;
         _log.Warning("Round {0} timed out waiting for {1}", round.Round, string.Join(", ", round.Expected.Keys));
         round.Expected.Clear();
@@ -236,26 +246,36 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         if (round.Results.Count < spec.Quorum)
         {
             _log.Warning("Round {0} has {1} results, quorum is {2}: running it again", round.Round, round.Results.Count, spec.Quorum);
-            DeleteDeltas(round);
             _round = null;
+            DeleteDeltas(round);
             return; // the next tick starts it again with the members present then
         }
-        round.Committing = true;
-        round.CommitStarted = DateTime.UtcNow;
         Timers.Cancel("round-timeout");
+        if (_committing is not null)
+            round.ReadyToCommit = true; // commits right after the round before it
+        else
+            Commit(round);
+    }
+
+    private void Commit(RoundInProgress round)
+    {
+        _round = null;
+        _committing = round;
+        round.CommitStarted = DateTime.UtcNow;
         var deltas = round.Results.Values.OrderBy(r => r.TrainerId, StringComparer.Ordinal).Select(r => r.Delta).ToList();
-        _work.Step(spec, _state.Parameters!, _state.Momentum, deltas, CancellationToken.None)
+        _work.Step(_state.Spec!, _state.Parameters!, _state.Momentum, deltas, CancellationToken.None)
             .PipeTo(Self,
                 success: r => new RoundComputed(round.Attempt, r.Parameters, r.Momentum),
                 failure: e => new OuterStepFailed(round.Attempt, e));
+        TryStartRound(); // an overlapped round starts now
     }
 
     private void OnComputed(RoundComputed computed)
     {
-        if (_round is not { } round || round.Attempt != computed.Attempt)
+        if (_committing is not { } round || round.Attempt != computed.Attempt)
             return;
         var results = round.Results.Values.ToList();
-        var plan = round.PlanAfterAssign.GiveBack(round.Unfinished);
+        var plan = round.PlanAfterRound;
         var previous = (_state.Parameters, _state.Momentum);
         var now = DateTime.UtcNow;
         var committed = new RoundCommittedEvent(
@@ -265,7 +285,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         Persist(committed, e =>
         {
             _state = _state.Apply(e);
-            _round = null;
+            _committing = null;
             MoeMetrics.RoundCommitted(e.Seconds, e.MeanLoss, _state.CommittedRounds,
                 (DateTime.UtcNow - round.CommitStarted).TotalSeconds, e.Parameters.Size);
             _log.Info("Round {0} committed: {1} trainers, loss {2:F4}, {3:F1} s", e.Round, e.Parts.Length, e.MeanLoss, e.Seconds);
@@ -275,11 +295,28 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
                 foreach (var member in _members.Values)
                     member.Tell(new JobFinished(_state.Spec!.JobId, _state.CommittedRounds));
             }
+            else if (_round is { Parameters: null } overlapped)
+            {
+                SendParameters(overlapped, e.Parameters);
+            }
             else
             {
                 TryStartRound();
             }
         });
+    }
+
+    // The overlapped round's trainers learn the parameters it started from; if it finished meanwhile, it commits.
+    private void SendParameters(RoundInProgress overlapped, BlobRef parameters)
+    {
+        overlapped.Parameters = parameters;
+        foreach (var trainer in overlapped.Assigned.Keys)
+        {
+            if (_members.TryGetValue(trainer, out var member))
+                member.Tell(new RoundParameters(_state.Spec!.JobId, overlapped.Round, overlapped.Attempt, parameters));
+        }
+        if (overlapped.ReadyToCommit)
+            Commit(overlapped);
     }
 
     private void OnJobCreationFailed(JobCreationFailed failed)
@@ -290,14 +327,21 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         AnswerWaitingStarts(); // the next one tries again
     }
 
-    // The blob store or the outer step failed: nothing was persisted, so the round simply runs again.
+    // The blob store or the outer step failed: nothing was persisted, so the round simply runs again, and an
+    // overlapped round after it is abandoned (the parameters it was to start from will not exist).
     private void OnOuterStepFailed(OuterStepFailed failed)
     {
-        if (_round is not { Committing: true } round || round.Attempt != failed.Attempt)
+        if (_committing is not { } round || round.Attempt != failed.Attempt)
             return;
         _log.Error(failed.Cause, "The outer step of round {0} failed; running the round again", round.Round);
+        _committing = null;
         DeleteDeltas(round);
-        _round = null;
+        if (_round is { } overlapped)
+        {
+            Timers.Cancel("round-timeout");
+            _round = null;
+            DeleteDeltas(overlapped);
+        }
     }
 
     private void DeleteAfterCommit(RoundInProgress round, BlobRef? parameters, BlobRef? momentum) =>
@@ -305,16 +349,19 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
 
     private void DeleteDeltas(RoundInProgress round) => DeleteUnreferenced(round.Results.Values.Select(r => r.Delta));
 
-    // Content addressing means equal content is one blob: with one trainer, the first momentum equals its delta.
-    // Only blobs the committed state does not point at may go.
+    // Content addressing means equal content is one blob: with one trainer, the first momentum equals its delta,
+    // and two rounds may deliver equal deltas. Only blobs that neither the committed state nor a round still
+    // running or committing points at may go.
     private void DeleteUnreferenced(IEnumerable<BlobRef?> blobs)
     {
         foreach (var blob in blobs.OfType<BlobRef>().Distinct())
         {
-            if (blob != _state.Parameters && blob != _state.Momentum)
+            if (blob != _state.Parameters && blob != _state.Momentum && !Delivers(_round, blob) && !Delivers(_committing, blob))
                 Forget(blob);
         }
     }
+
+    private static bool Delivers(RoundInProgress? round, BlobRef blob) => round?.Results.Values.Any(r => r.Delta == blob) == true;
 
     // Best effort: a blob left behind costs disk, never correctness.
     private void Forget(BlobRef blob) =>

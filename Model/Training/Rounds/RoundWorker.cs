@@ -80,8 +80,9 @@ public sealed class RoundWorker : IDisposable
                 if (global[k].Name != name || !global[k].Value.shape.SequenceEqual(start.shape))
                     throw new InvalidDataException(
                         $"Parameter {k} is {name} [{string.Join(", ", start.shape)}] in the model but {global[k].Name} [{string.Join(", ", global[k].Value.shape)}] in the global parameters.");
-                local[k].parameter.add_((global[k].Value - start).to(local[k].parameter.device));
             }
+            for (var k = 0; k < local.Count; k++)
+                local[k].parameter.add_((global[k].Value - _global[k].Value).to(local[k].parameter.device));
         }
         DisposeGlobal();
         _global = global;

@@ -28,6 +28,7 @@ internal static class MessageSamples
         Seed = 42,
         HistogramBins = 500,
         MaxStaleness = 1,
+        OverlapRounds = false,
     };
 
     private static readonly BlobRef Blob = BlobRef.Create(new string('e', 64), 123_456_789);
@@ -37,13 +38,15 @@ internal static class MessageSamples
     public static IEnumerable<object> All()
     {
         yield return new StartJob(Job);
-        yield return new StartJob(Job with { TextPath = null });
+        yield return new StartJob(Job with { TextPath = null, OverlapRounds = true });
         yield return new JobRejected("job-1", "job \"x\" is running");
         yield return GetJobStatus.Instance;
         yield return new JobStatus("job-1", 3, 7, false, Blob, ["a", "b"], ["a"], 4.25, 8192, 1.5, 0.125);
         yield return JobStatus.None;
         yield return new RegisterTrainer("10.0.0.1:4053/trainer-0");
         yield return new RoundStart(Job, 3, "abc123", Blob, 17, 2);
+        yield return new RoundStart(Job, 4, "def456", null, 18, 2);
+        yield return new RoundParameters("job-1", 4, "def456", Blob);
         yield return new RoundResult("job-1", 3, "abc123", 17, Blob, Part("t0"));
         yield return new RoundFailed("job-1", 3, "abc123", "t0", "blob missing");
         yield return new JobFinished("job-1", 7);

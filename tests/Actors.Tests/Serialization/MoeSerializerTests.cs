@@ -106,6 +106,25 @@ public sealed class MoeSerializerTests
     }
 
     [Fact]
+    public void A_job_started_before_rounds_could_overlap_replays_without_overlap()
+    {
+        // "e-tjob" is "e-tjob2" without the overlap flag, which is the spec's last field (the parameters follow it).
+        var parameters = BlobRef.Create(new string('c', 64), 1234);
+        var current = new JobStartedEvent(new JobSpec { JobId = "old", OverlapRounds = false }, parameters);
+        var tail = new PayloadWriter();
+        tail.Text(parameters.Sha256);
+        tail.I64(parameters.Size);
+        var bytes = MoeCodecs.Registry.Write(current).ToList();
+        var flag = bytes.Count - tail.ToArray().Length - 1;
+        Assert.Equal(0, bytes[flag]);
+        bytes.RemoveAt(flag);
+
+        var e = Assert.IsType<JobStartedEvent>(MoeCodecs.Registry.Read(bytes.ToArray(), "e-tjob"));
+
+        Assert.Equal(current, e);
+    }
+
+    [Fact]
     public void A_corrupt_length_does_not_allocate_what_it_claims()
     {
         // A string length of 2^31 - 1 with three bytes left must fail, not try to allocate 2 GB.

@@ -1,0 +1,235 @@
+using System.Threading.Channels;
+using Akka.Actor;
+using Akka.Hosting;
+using Akka.Persistence.TestKit;
+using Moe.Actors.Blobs;
+using Moe.Actors.Hosting;
+using Moe.Actors.Tests.Support;
+using Moe.Actors.Training;
+using Moe.Model.Training.Rounds;
+
+namespace Moe.Actors.Tests.Training;
+
+/// <summary>
+/// The coordinator's side of overlapped rounds, with a scripted trainer: round r + 1 starts when round r's results
+/// are in, before its commit, and its parameters follow the commit; a round that finishes before the one before it
+/// committed waits for that commit.
+/// </summary>
+public sealed class OverlappedRoundsTests : IDisposable
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+    private readonly TempDirectory _data = new();
+
+    public void Dispose() => _data.Dispose();
+
+    [Fact]
+    public async Task The_next_round_starts_before_the_commit_and_a_round_done_early_waits_for_it()
+    {
+        var gate = new HoldCommitOf(round: 0);
+        await using var node = await StartNode(gate);
+        var spec = Spec(overlap: true);
+        var trainer = ScriptedTrainer.Join(node, Store());
+        var coordinator = await StartJob(node, spec);
+
+        var round0 = await trainer.Next<RoundStart>();
+        Assert.Equal((0, 0L, 1), (round0.Round, round0.Shard, round0.Contributors));
+        await trainer.Finish(round0, round0.Parameters!);
+
+        // Round 1 starts while round 0's commit is held, without parameters; its result waits for that commit.
+        var round1 = await trainer.Next<RoundStart>();
+        Assert.Equal((1, 1L, 1), (round1.Round, round1.Shard, round1.Contributors));
+        Assert.Null(round1.Parameters);
+        Assert.False(gate.Released);
+        await trainer.Finish(round1, round0.Parameters!, share: 0.25f); // not round 0's delta: equal content is one blob
+        await Task.Delay(500, TestContext.Current.CancellationToken);
+        Assert.False(trainer.HasPending, "nothing may follow before round 0 commits");
+
+        gate.Release();
+        var parameters1 = await trainer.Next<RoundParameters>();
+        Assert.Equal((1, round1.Attempt), (parameters1.Round, parameters1.Attempt));
+        // Round 1 then commits at once (its result was in), and round 2 overlaps its commit in turn.
+        var round2 = await trainer.Next<RoundStart>();
+        Assert.Equal((2, 2L), (round2.Round, round2.Shard));
+        Assert.Null(round2.Parameters);
+        var parameters2 = await trainer.Next<RoundParameters>();
+        Assert.Equal(2, parameters2.Round);
+        var expected = await OneOuterStep(parameters2.Parameters, parameters2.Parameters); // before the commit deletes them
+        await trainer.Finish(round2, parameters2.Parameters);
+        await trainer.Next<JobFinished>();
+
+        var status = await Status(coordinator);
+        Assert.Equal(3, status.CommittedRounds);
+        Assert.NotEqual(parameters1.Parameters, parameters2.Parameters);
+        Assert.Equal(expected, status.Parameters); // round 2 stepped from the parameters it was sent
+    }
+
+    [Fact]
+    public async Task Without_overlap_every_round_starts_from_committed_parameters()
+    {
+        await using var node = await StartNode(gate: null);
+        var trainer = ScriptedTrainer.Join(node, Store());
+        var coordinator = await StartJob(node, Spec(overlap: false));
+
+        var round0 = await trainer.Next<RoundStart>();
+        await trainer.Finish(round0, round0.Parameters!);
+        var round1 = await trainer.Next<RoundStart>();
+
+        Assert.Equal(1, (await Status(coordinator)).CommittedRounds);
+        Assert.Equal((await Status(coordinator)).Parameters, round1.Parameters);
+        await trainer.Finish(round1, round1.Parameters!);
+        var round2 = await trainer.Next<RoundStart>();
+        Assert.NotNull(round2.Parameters);
+        await trainer.Finish(round2, round2.Parameters);
+        await trainer.Next<JobFinished>();
+        Assert.False(trainer.Received<RoundParameters>());
+    }
+
+    private JobSpec Spec(bool overlap) => new()
+    {
+        JobId = "overlap",
+        Preset = "tiny",
+        TextPath = TrainingText.Write(_data.Path),
+        Rounds = 3,
+        InnerSteps = 1,
+        RoundTimeout = TimeSpan.FromSeconds(60),
+        OverlapRounds = overlap,
+    };
+
+    private string NodeDirectory => Path.Combine(_data.Path, "node");
+
+    // A coordinator and balancers, no trainer: the test plays the trainer.
+    private async Task<TestNode> StartNode(HoldCommitOf? gate)
+    {
+        var node = await TestNode.StartAsync(TestNode.Settings(NodeDirectory, NodeRoles.Coordinator, NodeRoles.Balancer), akka => akka.AddHocon("""
+            akka.persistence.journal.plugin = "akka.persistence.journal.test"
+            akka.persistence.journal.test {
+              class = "Akka.Persistence.TestKit.TestJournal, Akka.Persistence.TestKit"
+              plugin-dispatcher = "akka.actor.default-dispatcher"
+            }
+            """, HoconAddMode.Prepend));
+        if (gate is not null)
+        {
+            var journal = TestJournal.FromRef(Akka.Persistence.Persistence.Instance.Apply(node.System).JournalFor("akka.persistence.journal.test"));
+            await journal.OnWrite.SetInterceptorAsync(gate);
+        }
+        return node;
+    }
+
+    private static async Task<IActorRef> StartJob(TestNode node, JobSpec spec)
+    {
+        var coordinator = node.Registry.Get<TrainingCoordinatorKey>();
+        await ClusterWait.ForStatus(coordinator, _ => true, Wait); // the singleton answers
+        await coordinator.Ask<JobStatus>(new StartJob(spec), Wait, TestContext.Current.CancellationToken);
+        return coordinator;
+    }
+
+    private static Task<JobStatus> Status(IActorRef coordinator) =>
+        coordinator.Ask<JobStatus>(GetJobStatus.Instance, Wait, TestContext.Current.CancellationToken);
+
+    // What the outer step (plain averaging) makes of the scripted trainer's delta.
+    private async Task<BlobRef> OneOuterStep(BlobRef parameters, BlobRef deltaBase)
+    {
+        var store = Store();
+        var delta = await ScriptedTrainer.DeltaOf(store, deltaBase);
+        using var work = new OuterStepWork(store);
+        var spec = Spec(overlap: true);
+        return (await work.Step(spec, parameters, null, [delta], TestContext.Current.CancellationToken)).Parameters;
+    }
+
+    private DirectoryBlobStore Store() => new(Path.Combine(NodeDirectory, "blobs"));
+
+    /// <summary>Holds the journal write of one round's commit until released.</summary>
+    private sealed class HoldCommitOf(int round) : IJournalInterceptor
+    {
+        private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public bool Released => _release.Task.IsCompleted;
+
+        public void Release() => _release.TrySetResult();
+
+        public async Task InterceptAsync(Akka.Persistence.IPersistentRepresentation message)
+        {
+            if (message.Payload is RoundCommittedEvent e && e.Round == round)
+                await _release.Task;
+        }
+    }
+
+    /// <summary>An actor that registers as a trainer; the test reads what the coordinator sends it and answers for it.</summary>
+    private sealed class ScriptedTrainer
+    {
+        private readonly Channel<object> _inbox = Channel.CreateUnbounded<object>();
+        private readonly List<object> _seen = [];
+        private readonly IActorRef _actor;
+        private readonly IActorRef _coordinator;
+        private readonly DirectoryBlobStore _store;
+
+        private ScriptedTrainer(TestNode node, DirectoryBlobStore store)
+        {
+            _coordinator = node.Registry.Get<TrainingCoordinatorKey>();
+            _store = store;
+            _actor = node.System.ActorOf(Props.Create(() => new Relay(_inbox.Writer)));
+        }
+
+        public bool HasPending => _inbox.Reader.TryPeek(out _);
+
+        public static ScriptedTrainer Join(TestNode node, DirectoryBlobStore store)
+        {
+            var trainer = new ScriptedTrainer(node, store);
+            trainer._actor.Tell(new Relay.Send(trainer._coordinator, new RegisterTrainer("scripted")));
+            return trainer;
+        }
+
+        public async Task<T> Next<T>()
+        {
+            while (true)
+            {
+                var message = await _inbox.Reader.ReadAsync(TestContext.Current.CancellationToken).AsTask().WaitAsync(Wait, TestContext.Current.CancellationToken);
+                _seen.Add(message);
+                if (message is T wanted)
+                    return wanted;
+                Assert.Fail($"Expected {typeof(T).Name}, got {message}.");
+            }
+        }
+
+        public bool Received<T>()
+        {
+            while (_inbox.Reader.TryRead(out var message))
+                _seen.Add(message);
+            return _seen.OfType<T>().Any();
+        }
+
+        /// <summary>Reports the part done, with <see cref="DeltaOf"/> <paramref name="parameters"/> as its delta.</summary>
+        public async Task Finish(RoundStart start, BlobRef parameters, float share = 0.5f)
+        {
+            var delta = await DeltaOf(_store, parameters, share);
+            var stats = new PartStats("scripted", 64, 5.0, 0.1, 0, 0, [0.5], 0.5);
+            _actor.Tell(new Relay.Send(_coordinator, new RoundResult(start.Spec.JobId, start.Round, start.Attempt, start.Shard, delta, stats)));
+        }
+
+        /// <summary>A delta that, averaged alone, adds <paramref name="share"/> x <paramref name="parameters"/> to the global parameters.</summary>
+        public static Task<BlobRef> DeltaOf(DirectoryBlobStore store, BlobRef parameters, float share = 0.5f) =>
+            store.ReadAsync(parameters, (stream, token) =>
+            {
+                var tensors = ParameterFile.Load(stream, "parameters");
+                return store.WriteAsync((output, _) =>
+                {
+                    ParameterFile.Save(output, tensors.Select(t => (t.Name, t.Value * -share)));
+                    return Task.CompletedTask;
+                }, token);
+            }, TestContext.Current.CancellationToken);
+
+        private sealed class Relay : ReceiveActor
+        {
+            public Relay(ChannelWriter<object> inbox) =>
+                ReceiveAny(message =>
+                {
+                    if (message is Send send)
+                        send.To.Tell(send.Message, Self);
+                    else
+                        inbox.TryWrite(message);
+                });
+
+            public sealed record Send(IActorRef To, object Message);
+        }
+    }
+}
