@@ -278,10 +278,13 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         var plan = round.PlanAfterRound;
         var previous = (_state.Parameters, _state.Momentum);
         var now = DateTime.UtcNow;
+        // A round that overlapped the commit of the one before counts from that commit: round times add up to
+        // the job's time, and tokens over round time stay tokens per second of wall time.
+        var since = _state.LastRound is { } last && last.CommittedAt > round.Started ? last.CommittedAt : round.Started;
         var committed = new RoundCommittedEvent(
             round.Round, computed.Parameters, computed.Momentum, plan,
             [.. results.Select(r => r.Stats).OrderBy(p => p.TrainerId, StringComparer.Ordinal)],
-            now, (now - round.Started).TotalSeconds);
+            now, (now - since).TotalSeconds);
         Persist(committed, e =>
         {
             _state = _state.Apply(e);

@@ -14,12 +14,16 @@ namespace Moe.Benchmarks;
 /// data, in this one process. This machine's speed drifts by up to 10 % within minutes, so the two alternate:
 /// plain, cluster, plain, cluster, ..., plain, and each cluster segment is compared with the plain segments on
 /// either side of it. Only a job's steady-state rounds count (after round 0, which builds the model). The journal
-/// then splits the cluster's time into the trainer's steps and the round boundary (everything else).
+/// then splits the cluster's time into the trainer's steps and the round boundary: the time from one commit to the
+/// next that the trainer did not spend stepping (with overlapped rounds, what of the commit it still waits for).
+/// Jobs overlap their rounds ("on"), do not ("off"), or alternate ("both", the first overlapping).
 /// </summary>
 internal static class ActorOverheadBench
 {
-    public static async Task Run(string directory, string presetName, int rounds, int innerSteps, int cycles)
+    public static async Task Run(string directory, string presetName, int rounds, int innerSteps, int cycles, string overlap)
     {
+        if (overlap is not ("on" or "off" or "both"))
+            throw new ArgumentException($"overlap = {overlap} is invalid: use on, off or both.");
         var preset = ModelPresets.Get(presetName);
         var data = Corpus.Load(null, Path.Combine(directory, "cache"), preset.Model.VocabSize, _ => { });
         var plainSteps = (rounds - 1) * innerSteps;
@@ -30,7 +34,8 @@ internal static class ActorOverheadBench
         var segments = new List<Segment>();
         for (var cycle = 0; cycle < cycles; cycle++)
         {
-            segments.Add(await Cluster(Path.Combine(directory, $"node-{cycle}"), Path.Combine(directory, "cache"), presetName, rounds, innerSteps, tokensPerStep));
+            var overlapped = overlap == "on" || (overlap == "both" && cycle % 2 == 0);
+            segments.Add(await Cluster(Path.Combine(directory, $"node-{cycle}"), Path.Combine(directory, "cache"), presetName, rounds, innerSteps, tokensPerStep, overlapped));
             plain.Add(OnOwnThread(() => Plain(preset, data, plainSteps, innerSteps, summaries: false)));
         }
 
@@ -41,17 +46,20 @@ internal static class ActorOverheadBench
         {
             var (segment, around) = (segments[k], (plain[k] + plain[k + 1]) / 2);
             ratios.Add(segment.TokensPerSecond / around);
-            Console.WriteLine($"  plain {plain[k],6:N0} | cluster {segment.TokensPerSecond,6:N0} tokens/s, steps alone {segment.StepTokensPerSecond,6:N0} | plain {plain[k + 1],6:N0}" +
+            Console.WriteLine($"  plain {plain[k],6:N0} | cluster ({(segment.Overlapped ? "overlapped" : "sequential")}) {segment.TokensPerSecond,6:N0} tokens/s, steps alone {segment.StepTokensPerSecond,6:N0} | plain {plain[k + 1],6:N0}" +
                 $"  ->  cluster / plain {segment.TokensPerSecond / around:F3}, steps / plain {segment.StepTokensPerSecond / around:F3}, round boundary {segment.BoundarySeconds * 1000:F0} ms per round ({segment.BoundaryShare:P1})");
         }
-        ratios.Sort();
-        Console.WriteLine($"  cluster / plain: median {ratios[ratios.Count / 2]:F3}, range {ratios[0]:F3} to {ratios[^1]:F3}   (target: within 5 %, i.e. >= 0.95)");
+        foreach (var group in segments.Select((s, k) => (s.Overlapped, Ratio: ratios[k])).GroupBy(s => s.Overlapped))
+        {
+            var sorted = group.Select(s => s.Ratio).Order().ToList();
+            Console.WriteLine($"  cluster ({(group.Key ? "overlapped" : "sequential")}) / plain: median {sorted[sorted.Count / 2]:F3}, range {sorted[0]:F3} to {sorted[^1]:F3}   (target: within 5 %, i.e. >= 0.95)");
+        }
     }
 
-    private sealed record Segment(double TokensPerSecond, double StepTokensPerSecond, double BoundarySeconds, double BoundaryShare);
+    private sealed record Segment(bool Overlapped, double TokensPerSecond, double StepTokensPerSecond, double BoundarySeconds, double BoundaryShare);
 
     /// <summary>One job on a fresh one-node cluster: tokens/s over its steady-state rounds, and where the time went.</summary>
-    private static async Task<Segment> Cluster(string nodeDirectory, string cache, string presetName, int rounds, int innerSteps, int tokensPerStep)
+    private static async Task<Segment> Cluster(string nodeDirectory, string cache, string presetName, int rounds, int innerSteps, int tokensPerStep, bool overlap)
     {
         var settings = new NodeSettings { DataDirectory = nodeDirectory, Trainer = new TrainerSettings { Count = 1, Device = "cpu" } };
         // The corpus is already cached: the cluster reads the same tokens as the plain loop.
@@ -60,7 +68,7 @@ internal static class ActorOverheadBench
         await using (var node = await BenchNode.StartAsync(settings))
         {
             var coordinator = node.Registry.Get<TrainingCoordinatorKey>();
-            var job = new JobSpec { JobId = "overhead", Preset = presetName, Rounds = rounds, InnerSteps = innerSteps, OuterLearningRate = 1, OuterMomentum = 0 };
+            var job = new JobSpec { JobId = "overhead", Preset = presetName, Rounds = rounds, InnerSteps = innerSteps, OuterLearningRate = 1, OuterMomentum = 0, OverlapRounds = overlap };
             await AskUntil(coordinator, new StartJob(job), _ => true);
             var status = await AskUntil(coordinator, GetJobStatus.Instance, s => s.CommittedRounds >= 1);
             var clock = Stopwatch.StartNew();
@@ -68,10 +76,12 @@ internal static class ActorOverheadBench
             status = await AskUntil(coordinator, GetJobStatus.Instance, s => s.Finished);
             tokensPerSecond = (double)(status.CommittedRounds - firstRound) * innerSteps * tokensPerStep / clock.Elapsed.TotalSeconds;
         }
-        var steady = (await JobRecords.ReadAsync(settings, CancellationToken.None)).Rounds.Skip(1).ToList();
+        var all = (await JobRecords.ReadAsync(settings, CancellationToken.None)).Rounds;
+        var steady = all.Skip(1).ToList();
+        var intervals = steady.Select((r, k) => (r.CommittedAt - all[k].CommittedAt).TotalSeconds).ToList(); // commit to commit
         var steps = steady.Sum(r => r.Parts.Sum(p => p.StepSeconds));
-        var boundary = steady.Sum(r => r.Seconds - r.Parts.Max(p => p.StepSeconds + p.WaitSeconds));
-        return new Segment(tokensPerSecond, steady.Sum(r => r.Tokens) / steps, boundary / steady.Count, boundary / steady.Sum(r => r.Seconds));
+        var boundary = steady.Select((r, k) => intervals[k] - r.Parts.Max(p => p.StepSeconds + p.WaitSeconds)).Sum();
+        return new Segment(overlap, tokensPerSecond, steady.Sum(r => r.Tokens) / steps, boundary / steady.Count, boundary / intervals.Sum());
     }
 
     /// <summary>

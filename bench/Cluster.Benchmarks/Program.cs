@@ -24,7 +24,7 @@ switch (args)
     case ["actor-overhead", ..]:
         await ActorOverheadBench.Run(BenchDirectory(), args.Length > 1 ? args[1] : "small-16e",
             innerSteps: args.Length > 2 ? int.Parse(args[2]) : 10, rounds: args.Length > 3 ? int.Parse(args[3]) : 6,
-            cycles: args.Length > 4 ? int.Parse(args[4]) : 3);
+            cycles: args.Length > 4 ? int.Parse(args[4]) : 3, overlap: args.Length > 5 ? args[5] : "on");
         return;
     case ["openmp-teams"]:
         OpenMpTeamsBench.Run();
