@@ -182,7 +182,7 @@ public static class MoeCodecs
         w.I32(spec.Seed);
         w.I32(spec.HistogramBins);
         w.I32(spec.MaxStaleness);
-        w.Flag(spec.OverlapRounds);
+        w.I32(spec.OverlapSteps);
     }
 
     private static JobSpec Job(ref PayloadReader x, bool overlapField = true) => new()
@@ -202,7 +202,7 @@ public static class MoeCodecs
         Seed = x.I32(),
         HistogramBins = x.I32(),
         MaxStaleness = x.I32(),
-        OverlapRounds = overlapField && x.Flag(),
+        OverlapSteps = overlapField ? x.I32() : 0,
     };
 
     // Indices as gaps: small numbers, one varint byte each for a dense stretch of bins.

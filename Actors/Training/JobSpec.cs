@@ -56,11 +56,12 @@ public sealed record JobSpec
     public int MaxStaleness { get; init; } = 2;
 
     /// <summary>
-    /// Round r + 1 starts while round r commits (its outer step, store and journal write): trainers go on from
-    /// where round r ended and move that progress onto the new global parameters when they arrive (as overlapped
-    /// communication in Streaming DiLoCo). False: every round waits for the previous one's parameters.
+    /// τ: round r + 1 starts while round r commits (its outer step, store and journal write). Trainers take its
+    /// first τ steps from where round r ended, then move that progress onto the new global parameters (waiting for
+    /// them if need be), all at the same step, as the overlapped outer step of Streaming DiLoCo. 0: every round
+    /// waits for the previous one's parameters.
     /// </summary>
-    public bool OverlapRounds { get; init; } = true;
+    public int OverlapSteps { get; init; } = 1;
 
     public ModelPresets.Preset PresetDefinition => ModelPresets.Get(Preset);
 
@@ -105,6 +106,7 @@ public sealed record JobSpec
         Check(RoundTimeout > TimeSpan.Zero, nameof(RoundTimeout), RoundTimeout, "a positive duration");
         Check(HistogramBins >= 2, nameof(HistogramBins), HistogramBins, "at least 2");
         Check(MaxStaleness >= 0, nameof(MaxStaleness), MaxStaleness, "0 or more");
+        Check(OverlapSteps >= 0, nameof(OverlapSteps), OverlapSteps, "0 (rounds do not overlap) or more");
     }
 
     private static void Check(bool ok, string field, object value, string allowed)

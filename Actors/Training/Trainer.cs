@@ -16,8 +16,8 @@ namespace Moe.Actors.Training;
 /// life (see <see cref="ComputeThread"/>), so the mailbox stays responsive (it takes new q, new rounds and stop
 /// requests while a step runs); each step warm-starts BIP from the latest global q within the job's staleness
 /// bound and sends every MoE layer's summary to its balancer. An overlapped round (no parameters in its start)
-/// continues from where the trainer's last round ended and moves that progress onto the round's parameters when
-/// they arrive; a trainer that did not finish the round before waits for them instead.
+/// continues from where the trainer's last round ended for the job's OverlapSteps, then moves that progress onto
+/// the round's parameters; a trainer that did not finish the round before waits for them instead.
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001", Justification = "An actor's life ends in PostStop, which releases them.")]
 public sealed class Trainer : ReceiveActor, IWithTimers
@@ -166,8 +166,9 @@ public sealed class Trainer : ReceiveActor, IWithTimers
     /// The trainer's part of a round. The global parameters stream from the blob store into tensor memory (on the
     /// pool: reading needs no kernel), and the delta streams from tensor memory into the store, with no work file
     /// between; everything that runs kernels stays on the compute thread. A continued round reads its parameters
-    /// while it steps and rebases onto them at the first step after they are in (at the latest after its delta is
-    /// stored: a part ends on its round's parameters, so the next round can go on from it).
+    /// while it takes its first OverlapSteps steps and rebases onto them before the next (every trainer at the
+    /// same step, so the balancers merge summaries of one set of parameters), or after its delta is stored when
+    /// the round is that short: a part ends on its round's parameters, so the next round can go on from it.
     /// </summary>
     private async Task<RoundResult> RunPart(RoundStart start, QBoard board, Task<BlobRef> parameters, bool continues, CancellationToken token)
     {
@@ -241,7 +242,7 @@ public sealed class Trainer : ReceiveActor, IWithTimers
         return worker;
     }
 
-    /// <summary>Takes the round's H inner steps, rebasing a continued round as soon as its parameters are in.</summary>
+    /// <summary>Takes the round's H inner steps, rebasing a continued round before step OverlapSteps.</summary>
     private PartStats Steps(RoundStart start, QBoard board, RoundWorker worker, Task<List<(string Name, Tensor Value)>>? pending, CancellationToken token)
     {
         var spec = start.Spec;
@@ -256,8 +257,8 @@ public sealed class Trainer : ReceiveActor, IWithTimers
         for (var h = 0; h < spec.InnerSteps; h++)
         {
             token.ThrowIfCancellationRequested();
-            if (pending is { IsCompleted: true } && worker.AwaitingGlobal)
-                worker.Rebase(pending.GetAwaiter().GetResult()); // a failed read fails the part here
+            if (h == spec.OverlapSteps && pending is not null)
+                worker.Rebase(pending.WaitAsync(token).GetAwaiter().GetResult()); // waits if the commit is late; a failed read fails the part
             var step = (start.Round * spec.InnerSteps) + h;
             var waited = System.Diagnostics.Stopwatch.StartNew();
             if (!board.WaitForAll(step - 1 - spec.MaxStaleness, _settings.StalenessWait, token))

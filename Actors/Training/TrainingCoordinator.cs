@@ -14,7 +14,7 @@ namespace Moe.Actors.Training;
 /// the coordinator averages the deltas of the trainers that finished, applies the outer Nesterov step, stores
 /// the new parameters and persists the round. Trainers join at the next round; a trainer that dies or fails is
 /// dropped from its round, which commits when a quorum finished (else it runs again). With
-/// <see cref="JobSpec.OverlapRounds"/> the next round starts as soon as a round's results are in, while its outer
+/// <see cref="JobSpec.OverlapSteps"/> the next round starts as soon as a round's results are in, while its outer
 /// step and journal write run, and its parameters follow when they are committed. Heavy work runs off the actor's
 /// thread, so the mailbox stays responsive.
 /// </summary>
@@ -193,7 +193,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         BlobRef? parameters;
         if (_committing is null)
             (number, planBefore, parameters) = (_state.CommittedRounds, _state.Plan, _state.Parameters);
-        else if (spec.OverlapRounds && _committing.Round + 1 < spec.Rounds)
+        else if (spec.OverlapSteps > 0 && _committing.Round + 1 < spec.Rounds)
             (number, planBefore, parameters) = (_committing.Round + 1, _committing.PlanAfterRound, null); // parameters follow the commit
         else
             return;

@@ -26,7 +26,7 @@ public static class TrainCommand
         var preset = new Option<string?>("--preset") { Description = $"Model preset: {string.Join(", ", ModelPresets.All.Select(p => p.Name))} (default small-16e)." };
         var rounds = new Option<int?>("--rounds") { Description = "Rounds of the job (default 50)." };
         var innerSteps = new Option<int?>("--inner-steps", "-H") { Description = "Inner steps per trainer per round (default 10)." };
-        var noOverlap = new Option<bool>("--no-overlap") { Description = "Start each round only once the previous one committed (default: rounds overlap the commit)." };
+        var overlapSteps = new Option<int?>("--overlap-steps") { Description = "Steps of each round taken while the previous round commits (default 1; 0: rounds do not overlap)." };
         var text = new Option<string?>("--text") { Description = "Train on this .txt file, folder or .jsonl file instead of the Brown Corpus." };
         var dataDirectory = CommonOptions.DataDirectory();
         var device = CommonOptions.Device();
@@ -35,7 +35,7 @@ public static class TrainCommand
 
         var command = new Command("train", "Run a whole training job in this process: coordinator, layer balancers and local trainers.")
         {
-            config, jobId, preset, rounds, innerSteps, noOverlap, text, dataDirectory, device, trainers, http,
+            config, jobId, preset, rounds, innerSteps, overlapSteps, text, dataDirectory, device, trainers, http,
         };
         command.SetAction(async (result, cancellation) =>
         {
@@ -55,7 +55,7 @@ public static class TrainCommand
                     .Set("Job:Preset", result.GetValue(preset))
                     .Set("Job:Rounds", result.GetValue(rounds))
                     .Set("Job:InnerSteps", result.GetValue(innerSteps))
-                    .Set("Job:OverlapRounds", result.GetValue(noOverlap) ? false : (bool?)null)
+                    .Set("Job:OverlapSteps", result.GetValue(overlapSteps))
                     .Set("Job:TextPath", result.GetValue(text) is { } path ? Path.GetFullPath(path) : null)
                     .Set("Job:JobId", result.GetValue(jobId));
                 var configuration = HostConfiguration.Build(result.GetValue(config), flags.Values);

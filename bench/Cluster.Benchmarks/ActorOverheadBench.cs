@@ -68,7 +68,7 @@ internal static class ActorOverheadBench
         await using (var node = await BenchNode.StartAsync(settings))
         {
             var coordinator = node.Registry.Get<TrainingCoordinatorKey>();
-            var job = new JobSpec { JobId = "overhead", Preset = presetName, Rounds = rounds, InnerSteps = innerSteps, OuterLearningRate = 1, OuterMomentum = 0, OverlapRounds = overlap };
+            var job = new JobSpec { JobId = "overhead", Preset = presetName, Rounds = rounds, InnerSteps = innerSteps, OuterLearningRate = 1, OuterMomentum = 0, OverlapSteps = overlap ? 1 : 0 };
             await AskUntil(coordinator, new StartJob(job), _ => true);
             var status = await AskUntil(coordinator, GetJobStatus.Instance, s => s.CommittedRounds >= 1);
             var clock = Stopwatch.StartNew();

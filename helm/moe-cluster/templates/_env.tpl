@@ -16,8 +16,8 @@
   value: {{ .Values.job.rounds | quote }}
 - name: MOE_Job__InnerSteps
   value: {{ .Values.job.innerSteps | quote }}
-- name: MOE_Job__OverlapRounds
-  value: {{ .Values.job.overlapRounds | quote }}
+- name: MOE_Job__OverlapSteps
+  value: {{ .Values.job.overlapSteps | quote }}
 - name: MOE_Job__Quorum
   value: {{ .Values.job.quorum | quote }}
 {{- end }}

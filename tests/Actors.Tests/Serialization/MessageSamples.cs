@@ -28,7 +28,7 @@ internal static class MessageSamples
         Seed = 42,
         HistogramBins = 500,
         MaxStaleness = 1,
-        OverlapRounds = false,
+        OverlapSteps = 3,
     };
 
     private static readonly BlobRef Blob = BlobRef.Create(new string('e', 64), 123_456_789);
@@ -38,7 +38,7 @@ internal static class MessageSamples
     public static IEnumerable<object> All()
     {
         yield return new StartJob(Job);
-        yield return new StartJob(Job with { TextPath = null, OverlapRounds = true });
+        yield return new StartJob(Job with { TextPath = null, OverlapSteps = 0 });
         yield return new JobRejected("job-1", "job \"x\" is running");
         yield return GetJobStatus.Instance;
         yield return new JobStatus("job-1", 3, 7, false, Blob, ["a", "b"], ["a"], 4.25, 8192, 1.5, 0.125);

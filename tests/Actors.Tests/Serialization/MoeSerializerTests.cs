@@ -108,9 +108,9 @@ public sealed class MoeSerializerTests
     [Fact]
     public void A_job_started_before_rounds_could_overlap_replays_without_overlap()
     {
-        // "e-tjob" is "e-tjob2" without the overlap flag, which is the spec's last field (the parameters follow it).
+        // "e-tjob" is "e-tjob2" without the overlap steps, the spec's last field (one byte for 0; the parameters follow).
         var parameters = BlobRef.Create(new string('c', 64), 1234);
-        var current = new JobStartedEvent(new JobSpec { JobId = "old", OverlapRounds = false }, parameters);
+        var current = new JobStartedEvent(new JobSpec { JobId = "old", OverlapSteps = 0 }, parameters);
         var tail = new PayloadWriter();
         tail.Text(parameters.Sha256);
         tail.I64(parameters.Size);

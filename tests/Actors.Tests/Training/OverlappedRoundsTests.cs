@@ -92,7 +92,7 @@ public sealed class OverlappedRoundsTests : IDisposable
         Rounds = 3,
         InnerSteps = 1,
         RoundTimeout = TimeSpan.FromSeconds(60),
-        OverlapRounds = overlap,
+        OverlapSteps = overlap ? 1 : 0,
     };
 
     private string NodeDirectory => Path.Combine(_data.Path, "node");

@@ -37,7 +37,7 @@ public sealed class SingleNodeTrainingTests : IDisposable
         var text = TrainingText.Write(_data.Path);
         var spec = new JobSpec { JobId = "overlap", Preset = "tiny", TextPath = text, Rounds = 4, InnerSteps = 3, RoundTimeout = TimeSpan.FromSeconds(60) };
 
-        var sequential = await Train(spec with { OverlapRounds = false }, "sequential");
+        var sequential = await Train(spec with { OverlapSteps = 0 }, "sequential");
         var overlapped = await Train(spec, "overlapped");
 
         // Round times run commit to commit when rounds overlap, so they add up to the job's time either way.

@@ -140,7 +140,7 @@ public sealed partial class ChartTests
             ["MOE_Job__Preset"] = "tiny",
             ["MOE_Job__Rounds"] = "50",
             ["MOE_Job__InnerSteps"] = "10",
-            ["MOE_Job__OverlapRounds"] = "false",
+            ["MOE_Job__OverlapSteps"] = "2",
             ["MOE_Job__Quorum"] = "1",
             ["MOE_Trainer__Count"] = "1",
             ["MOE_Trainer__Device"] = "cpu",
@@ -161,7 +161,7 @@ public sealed partial class ChartTests
         Assert.Equal(blobs == "shared" ? "/blobs" : null, node.Blobs.Directory);
         Assert.Equal(blobs == "http" && role == "trainer" ? Moe.Actors.Blobs.BlobStoreKind.Http : Moe.Actors.Blobs.BlobStoreKind.Directory, node.Blobs.Kind);
         if (role == "coordinator")
-            Assert.Equal((50, false), (HostConfiguration.Job(configuration, "x").Rounds, HostConfiguration.Job(configuration, "x").OverlapRounds));
+            Assert.Equal((50, 2), (HostConfiguration.Job(configuration, "x").Rounds, HostConfiguration.Job(configuration, "x").OverlapSteps));
     }
 
     [Fact]
