@@ -42,6 +42,9 @@ public static class JobReport
         Row(text, "router", spec.Router.ToString());
         Row(text, "data", spec.TextPath ?? "Brown Corpus");
         Row(text, "round", $"{spec.InnerSteps} inner steps of batch {spec.Training.BatchSize}, quorum {spec.Quorum}, timeout {spec.RoundTimeout.TotalSeconds:F0} s");
+        Row(text, "overlap", spec.OverlapSteps == 0
+            ? "none: each round starts from the committed parameters"
+            : $"each round's first {spec.OverlapSteps} step(s) run while the round before commits");
         Row(text, "outer step", spec.OuterMomentum == 0 && spec.OuterLearningRate == 1
             ? "plain averaging of the trainers' parameters"
             : $"Nesterov, learning rate {spec.OuterLearningRate}, momentum {spec.OuterMomentum}");

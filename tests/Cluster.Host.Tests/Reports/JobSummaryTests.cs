@@ -48,6 +48,9 @@ public sealed class JobSummaryTests
         Assert.Equal([0.3, 0.15], JobReport.LayerMaxVio(round, 2).Select(v => Math.Round(v, 9)));
         Assert.True(double.IsNaN(JobSummary.Of(History()).TokensPerSecond));
         Assert.Contains("Not finished: 0 of 5 rounds", JobReport.Markdown(History(), JobSummary.Of(History()), null, []), StringComparison.Ordinal);
+        Assert.Contains("| overlap | each round's first 1 step(s) run while the round before commits |", JobReport.Markdown(History(), JobSummary.Of(History()), null, []), StringComparison.Ordinal);
+        var sequential = History() with { Spec = History().Spec with { OverlapSteps = 0 } };
+        Assert.Contains("| overlap | none:", JobReport.Markdown(sequential, JobSummary.Of(sequential), null, []), StringComparison.Ordinal);
     }
 
     [Fact]
