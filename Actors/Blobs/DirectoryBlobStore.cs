@@ -54,12 +54,24 @@ public sealed class DirectoryBlobStore : IBlobStore
 
     public Task DeleteAsync(BlobRef blob, CancellationToken cancellationToken)
     {
-        File.Delete(PathOf(blob));
+        Remove(blob);
         return Task.CompletedTask;
     }
 
     /// <summary>A damaged blob is removed so that the next put of the same content repairs it.</summary>
-    public void Quarantine(BlobRef blob) => File.Delete(PathOf(blob));
+    public void Quarantine(BlobRef blob) => Remove(blob);
+
+    // A blob that is not there (not even its folder) is as deleted as can be.
+    private void Remove(BlobRef blob)
+    {
+        try
+        {
+            File.Delete(PathOf(blob));
+        }
+        catch (DirectoryNotFoundException)
+        {
+        }
+    }
 
     private async Task<BlobRef> StoreAsync(Func<Stream, CancellationToken, Task> write, BlobRef? expected, CancellationToken cancellationToken)
     {

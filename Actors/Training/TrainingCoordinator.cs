@@ -366,11 +366,23 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
 
     private static bool Delivers(RoundInProgress? round, BlobRef blob) => round?.Results.Values.Any(r => r.Delta == blob) == true;
 
-    // Best effort: a blob left behind costs disk, never correctness.
-    private void Forget(BlobRef blob) =>
-        _blobs.DeleteAsync(blob, CancellationToken.None).ContinueWith(
-            t => _log.Warning("Could not delete blob {0}: {1}", blob, t.Exception?.GetBaseException().Message),
-            TaskContinuationOptions.OnlyOnFaulted);
+    // Best effort: a blob left behind costs disk, never correctness, so no failure of it reaches the actor.
+    private void Forget(BlobRef blob)
+    {
+        _ = DeleteQuietly();
+
+        async Task DeleteQuietly()
+        {
+            try
+            {
+                await _blobs.DeleteAsync(blob, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                _log.Warning("Could not delete blob {0}: {1}", blob, e.GetBaseException().Message);
+            }
+        }
+    }
 
     private JobStatus CurrentStatus()
     {

@@ -105,12 +105,15 @@ public sealed class DirectoryBlobStoreTests : IDisposable
     }
 
     [Fact]
-    public async Task A_missing_blob_is_reported_as_not_found()
+    public async Task A_missing_blob_is_reported_as_not_found_and_deleting_it_is_no_error()
     {
         var store = Store();
-        var missing = BlobRef.Create(new string('a', 64), 10);
+        var missing = BlobRef.Create(new string('a', 64), 10); // not even its folder exists
         await Assert.ThrowsAsync<FileNotFoundException>(
             () => store.GetAsync(missing, Path.Combine(_temp.Path, "x"), TestContext.Current.CancellationToken));
+
+        await store.DeleteAsync(missing, TestContext.Current.CancellationToken);
+        store.Quarantine(missing);
     }
 }
 

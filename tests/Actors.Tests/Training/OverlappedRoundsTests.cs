@@ -64,6 +64,32 @@ public sealed class OverlappedRoundsTests : IDisposable
     }
 
     [Fact]
+    public async Task A_failed_commit_abandons_the_round_that_overlapped_it_and_both_run_again()
+    {
+        await using var node = await StartNode(gate: null);
+        var trainer = ScriptedTrainer.Join(node, Store());
+        var coordinator = await StartJob(node, Spec(overlap: true));
+
+        var round0 = await trainer.Next<RoundStart>();
+        // A delta the store does not hold: the outer step fails after round 1 has started.
+        var missing = BlobRef.Create(new string('0', 64), 100);
+        trainer.Report(new RoundResult(round0.Spec.JobId, 0, round0.Attempt, round0.Shard, missing, ScriptedTrainer.Stats));
+        var overlapped = await trainer.Next<RoundStart>();
+        Assert.Equal(1, overlapped.Round);
+        Assert.Null(overlapped.Parameters);
+
+        var again = await trainer.Next<RoundStart>(); // at the next tick
+        Assert.Equal((0, round0.Parameters, round0.Shard), (again.Round, again.Parameters, again.Shard));
+        Assert.NotEqual(round0.Attempt, again.Attempt);
+        Assert.Equal(0, (await Status(coordinator)).CommittedRounds);
+        await trainer.Finish(again, again.Parameters!);
+        var round1 = await trainer.Next<RoundStart>();
+        Assert.Equal((1, 1L), (round1.Round, round1.Shard)); // the abandoned round's shard is handed out again
+        Assert.NotEqual(overlapped.Attempt, round1.Attempt);
+        Assert.Equal(round1.Attempt, (await trainer.Next<RoundParameters>()).Attempt);
+    }
+
+    [Fact]
     public async Task Without_overlap_every_round_starts_from_committed_parameters()
     {
         await using var node = await StartNode(gate: null);
@@ -202,9 +228,12 @@ public sealed class OverlappedRoundsTests : IDisposable
         public async Task Finish(RoundStart start, BlobRef parameters, float share = 0.5f)
         {
             var delta = await DeltaOf(_store, parameters, share);
-            var stats = new PartStats("scripted", 64, 5.0, 0.1, 0, 0, [0.5], 0.5);
-            _actor.Tell(new Relay.Send(_coordinator, new RoundResult(start.Spec.JobId, start.Round, start.Attempt, start.Shard, delta, stats)));
+            Report(new RoundResult(start.Spec.JobId, start.Round, start.Attempt, start.Shard, delta, Stats));
         }
+
+        public static PartStats Stats { get; } = new("scripted", 64, 5.0, 0.1, 0, 0, [0.5], 0.5);
+
+        public void Report(RoundResult result) => _actor.Tell(new Relay.Send(_coordinator, result));
 
         /// <summary>A delta that, averaged alone, adds <paramref name="share"/> x <paramref name="parameters"/> to the global parameters.</summary>
         public static Task<BlobRef> DeltaOf(DirectoryBlobStore store, BlobRef parameters, float share = 0.5f) =>
