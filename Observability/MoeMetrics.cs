@@ -33,7 +33,10 @@ public static class MoeMetrics
         "moe_balancer_summaries", null, "Summaries received by layer balancers, by outcome: accepted, ignored (duplicate or stale) or rejected (malformed).");
 
     private static readonly Histogram<double> RoundDuration = Meter.CreateHistogram<double>(
-        "moe_round_duration", "s", "Duration of a training round, from its start to its commit.");
+        "moe_round_duration", "s", "Duration of a training round, from its start (or the previous round's commit, when it overlapped it) to its commit.");
+
+    private static readonly Histogram<double> ParametersWait = Meter.CreateHistogram<double>(
+        "moe_round_parameters_wait", "s", "Time a trainer of an overlapped round waited for the previous round's commit before its step OverlapSteps, or after its last step in rounds that short (0: the overlap hid the commit).");
 
     private static readonly Counter<long> Joins = Meter.CreateCounter<long>("moe_trainer_joins", null, "Trainers that joined the job.");
 
@@ -70,6 +73,9 @@ public static class MoeMetrics
         StepDuration.Record(seconds, label);
         Tokens.Add(tokens, label);
     }
+
+    public static void WaitedForParameters(string trainer, double seconds) =>
+        ParametersWait.Record(seconds, new KeyValuePair<string, object?>("trainer", trainer));
 
     public static void Summary(int layer, string outcome) =>
         Summaries.Add(1, new("layer", layer), new("outcome", outcome));

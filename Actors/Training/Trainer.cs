@@ -192,7 +192,9 @@ public sealed class Trainer : ReceiveActor, IWithTimers
             var delta = await _blobs.WriteAsync((stream, _) => _compute.Run(() => worker.SaveDelta(stream)), token).ConfigureAwait(false);
             if (pending is not null && worker.AwaitingGlobal)
             {
+                var commitWait = System.Diagnostics.Stopwatch.StartNew();
                 var global = await pending.WaitAsync(token).ConfigureAwait(false);
+                MoeMetrics.WaitedForParameters(_id, commitWait.Elapsed.TotalSeconds);
                 await _compute.Run(() => worker.Rebase(global)).ConfigureAwait(false);
             }
             _log.Info("Round {0}{1}: {2} steps took {3:F2} s, waiting for q {4:F2} s", start.Round, continues ? " (continued)" : "",
@@ -258,7 +260,12 @@ public sealed class Trainer : ReceiveActor, IWithTimers
         {
             token.ThrowIfCancellationRequested();
             if (h == spec.OverlapSteps && pending is not null)
-                worker.Rebase(pending.WaitAsync(token).GetAwaiter().GetResult()); // waits if the commit is late; a failed read fails the part
+            {
+                var commitWait = System.Diagnostics.Stopwatch.StartNew();
+                var global = pending.WaitAsync(token).GetAwaiter().GetResult(); // the commit may be late; a failed read fails the part
+                MoeMetrics.WaitedForParameters(_id, commitWait.Elapsed.TotalSeconds);
+                worker.Rebase(global);
+            }
             var step = (start.Round * spec.InnerSteps) + h;
             var waited = System.Diagnostics.Stopwatch.StartNew();
             if (!board.WaitForAll(step - 1 - spec.MaxStaleness, _settings.StalenessWait, token))

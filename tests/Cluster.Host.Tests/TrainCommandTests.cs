@@ -86,6 +86,7 @@ public sealed class TrainCommandTests : IDisposable
             "moe_step_duration_seconds_bucket{", "moe_tokens_total{", "moe_layer_max_vio{", "moe_expert_load{",
             "moe_expert_price{", "moe_balancer_summaries_total{", "moe_cluster_members{", "moe_committed_rounds{",
             "moe_round_duration_seconds_bucket{", "moe_checkpoint_size_bytes{", "moe_trainer_joins_total{",
+            "moe_round_parameters_wait_seconds_bucket{",
         ];
         string metrics = "";
         var deadline = DateTime.UtcNow.AddSeconds(90);
