@@ -36,7 +36,7 @@ public static class MoeMetrics
         "moe_round_duration", "s", "Duration of a training round, from its start (or the previous round's commit, when it overlapped it) to its commit.");
 
     private static readonly Histogram<double> ParametersWait = Meter.CreateHistogram<double>(
-        "moe_round_parameters_wait", "s", "Time a trainer of an overlapped round waited for the previous round's commit before its step OverlapSteps, or after its last step in rounds that short (0: the overlap hid the commit).");
+        "moe_round_parameters_wait", "s", "Time a trainer of an overlapped round waited for the previous round's commit before its step OverlapSteps (0: the overlap hid the commit).");
 
     private static readonly Counter<long> Joins = Meter.CreateCounter<long>("moe_trainer_joins", null, "Trainers that joined the job.");
 

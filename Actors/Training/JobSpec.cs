@@ -63,6 +63,9 @@ public sealed record JobSpec
     /// </summary>
     public int OverlapSteps { get; init; } = 1;
 
+    /// <summary>Rounds overlap only when they are longer than the overlap: H = 1 stays synchronous data parallelism.</summary>
+    public bool Overlaps => OverlapSteps > 0 && OverlapSteps < InnerSteps;
+
     public ModelPresets.Preset PresetDefinition => ModelPresets.Get(Preset);
 
     public MoeModelConfig Model => PresetDefinition.Model with { Router = Router };

@@ -167,8 +167,8 @@ public sealed class Trainer : ReceiveActor, IWithTimers
     /// pool: reading needs no kernel), and the delta streams from tensor memory into the store, with no work file
     /// between; everything that runs kernels stays on the compute thread. A continued round reads its parameters
     /// while it takes its first OverlapSteps steps and rebases onto them before the next (every trainer at the
-    /// same step, so the balancers merge summaries of one set of parameters), or after its delta is stored when
-    /// the round is that short: a part ends on its round's parameters, so the next round can go on from it.
+    /// same step, so the balancers merge summaries of one set of parameters; only rounds longer than that
+    /// overlap), so a part ends on its round's parameters and the next round can go on from it.
     /// </summary>
     private async Task<RoundResult> RunPart(RoundStart start, QBoard board, Task<BlobRef> parameters, bool continues, CancellationToken token)
     {
@@ -189,14 +189,9 @@ public sealed class Trainer : ReceiveActor, IWithTimers
         try
         {
             var stats = await _compute.Run(() => Steps(start, board, worker, pending, token)).ConfigureAwait(false);
+            if (worker.AwaitingGlobal) // the coordinator overlaps only rounds longer than their overlap
+                throw new InvalidOperationException($"Round {start.Round} was continued but ended before its rebase at step {spec.OverlapSteps} of {spec.InnerSteps}.");
             var delta = await _blobs.WriteAsync((stream, _) => _compute.Run(() => worker.SaveDelta(stream)), token).ConfigureAwait(false);
-            if (pending is not null && worker.AwaitingGlobal)
-            {
-                var commitWait = System.Diagnostics.Stopwatch.StartNew();
-                var global = await pending.WaitAsync(token).ConfigureAwait(false);
-                MoeMetrics.WaitedForParameters(_id, commitWait.Elapsed.TotalSeconds);
-                await _compute.Run(() => worker.Rebase(global)).ConfigureAwait(false);
-            }
             _log.Info("Round {0}{1}: {2} steps took {3:F2} s, waiting for q {4:F2} s", start.Round, continues ? " (continued)" : "",
                 spec.InnerSteps, stats.StepSeconds, stats.WaitSeconds);
             return new RoundResult(spec.JobId, start.Round, start.Attempt, start.Shard, delta, stats);

@@ -193,7 +193,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         BlobRef? parameters;
         if (_committing is null)
             (number, planBefore, parameters) = (_state.CommittedRounds, _state.Plan, _state.Parameters);
-        else if (spec.OverlapSteps > 0 && _committing.Round + 1 < spec.Rounds)
+        else if (spec.Overlaps && _committing.Round + 1 < spec.Rounds)
             (number, planBefore, parameters) = (_committing.Round + 1, _committing.PlanAfterRound, null); // parameters follow the commit
         else
             return;

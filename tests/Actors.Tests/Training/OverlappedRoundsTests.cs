@@ -27,7 +27,7 @@ public sealed class OverlappedRoundsTests : IDisposable
     {
         var gate = new HoldCommitOf(round: 0);
         await using var node = await StartNode(gate);
-        var spec = Spec(overlap: true);
+        var spec = Spec();
         var trainer = ScriptedTrainer.Join(node, Store());
         var coordinator = await StartJob(node, spec);
 
@@ -68,7 +68,7 @@ public sealed class OverlappedRoundsTests : IDisposable
     {
         await using var node = await StartNode(gate: null);
         var trainer = ScriptedTrainer.Join(node, Store());
-        var coordinator = await StartJob(node, Spec(overlap: true));
+        var coordinator = await StartJob(node, Spec());
 
         var round0 = await trainer.Next<RoundStart>();
         // A delta the store does not hold: the outer step fails after round 1 has started.
@@ -89,12 +89,14 @@ public sealed class OverlappedRoundsTests : IDisposable
         Assert.Equal(round1.Attempt, (await trainer.Next<RoundParameters>()).Attempt);
     }
 
-    [Fact]
-    public async Task Without_overlap_every_round_starts_from_committed_parameters()
+    [Theory]
+    [InlineData(0, 2)] // no overlap
+    [InlineData(1, 1)] // rounds no longer than the overlap: H = 1 stays synchronous data parallelism
+    public async Task Without_overlap_every_round_starts_from_committed_parameters(int overlapSteps, int innerSteps)
     {
         await using var node = await StartNode(gate: null);
         var trainer = ScriptedTrainer.Join(node, Store());
-        var coordinator = await StartJob(node, Spec(overlap: false));
+        var coordinator = await StartJob(node, Spec() with { OverlapSteps = overlapSteps, InnerSteps = innerSteps });
 
         var round0 = await trainer.Next<RoundStart>();
         await trainer.Finish(round0, round0.Parameters!);
@@ -110,15 +112,14 @@ public sealed class OverlappedRoundsTests : IDisposable
         Assert.False(trainer.Received<RoundParameters>());
     }
 
-    private JobSpec Spec(bool overlap) => new()
+    private JobSpec Spec() => new()
     {
         JobId = "overlap",
         Preset = "tiny",
         TextPath = TrainingText.Write(_data.Path),
         Rounds = 3,
-        InnerSteps = 1,
+        InnerSteps = 2,
         RoundTimeout = TimeSpan.FromSeconds(60),
-        OverlapSteps = overlap ? 1 : 0,
     };
 
     private string NodeDirectory => Path.Combine(_data.Path, "node");
@@ -158,7 +159,7 @@ public sealed class OverlappedRoundsTests : IDisposable
         var store = Store();
         var delta = await ScriptedTrainer.DeltaOf(store, deltaBase);
         using var work = new OuterStepWork(store);
-        var spec = Spec(overlap: true);
+        var spec = Spec();
         return (await work.Step(spec, parameters, null, [delta], TestContext.Current.CancellationToken)).Parameters;
     }
 

@@ -82,6 +82,7 @@ public sealed class RoundMathTests
         { "momentum", "Job:OuterMomentum = 1" },
         { "router", "cannot be balanced" },
         { "preset", "Unknown preset" },
+        { "overlap", "Job:OverlapSteps = -1 is invalid: use 0 (rounds do not overlap) or more" },
     };
 
     [Theory]
@@ -97,6 +98,7 @@ public sealed class RoundMathTests
             "momentum" => good with { OuterMomentum = 1 },
             "router" => good with { Router = RouterKind.TopK },
             "preset" => good with { Preset = "huge" },
+            "overlap" => good with { OverlapSteps = -1 },
             _ => throw new ArgumentOutOfRangeException(nameof(problem)),
         };
 
