@@ -1,5 +1,4 @@
 using Akka.Actor;
-using Akka.Hosting;
 using Akka.Persistence.TestKit;
 using Moe.Actors.Balancing;
 using Moe.Actors.Tests.Support;
@@ -8,21 +7,12 @@ namespace Moe.Actors.Tests.Balancing;
 
 public sealed class JournalFailureTests
 {
-    private const string TestJournalHocon = """
-        akka.persistence.journal.plugin = "akka.persistence.journal.test"
-        akka.persistence.journal.test {
-          class = "Akka.Persistence.TestKit.TestJournal, Akka.Persistence.TestKit"
-          plugin-dispatcher = "akka.actor.default-dispatcher"
-        }
-        """;
-
     [Fact]
     public async Task A_failing_journal_stops_the_balancer_which_backs_off_restarts_and_keeps_its_acknowledged_q()
     {
         using var data = new TempDirectory();
-        await using var node = await TestNode.StartAsync(TestNode.Settings(data.Path),
-            akka => akka.AddHocon(TestJournalHocon, HoconAddMode.Prepend));
-        var journal = TestJournal.FromRef(Akka.Persistence.Persistence.Instance.Apply(node.System).JournalFor("akka.persistence.journal.test"));
+        await using var node = await TestNode.StartAsync(TestNode.Settings(data.Path), TestJournals.Use);
+        var journal = TestJournals.Of(node);
         await LayerBalancerTests.Configure(node, "flaky", 0);
         Send(node, "flaky", step: 0, seed: 1);
         var acknowledged = await LayerBalancerTests.WaitForStep(node, "flaky", 0, 0);

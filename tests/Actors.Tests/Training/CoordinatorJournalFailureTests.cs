@@ -1,5 +1,4 @@
 using Akka.Actor;
-using Akka.Hosting;
 using Akka.Persistence.TestKit;
 using Moe.Actors.Hosting;
 using Moe.Actors.Tests.Support;
@@ -14,14 +13,8 @@ public sealed class CoordinatorJournalFailureTests
     {
         using var data = new TempDirectory();
         var text = TrainingText.Write(data.Path);
-        await using var node = await TestNode.StartAsync(TestNode.Settings(Path.Combine(data.Path, "node")), akka => akka.AddHocon("""
-            akka.persistence.journal.plugin = "akka.persistence.journal.test"
-            akka.persistence.journal.test {
-              class = "Akka.Persistence.TestKit.TestJournal, Akka.Persistence.TestKit"
-              plugin-dispatcher = "akka.actor.default-dispatcher"
-            }
-            """, HoconAddMode.Prepend));
-        var journal = TestJournal.FromRef(Akka.Persistence.Persistence.Instance.Apply(node.System).JournalFor("akka.persistence.journal.test"));
+        await using var node = await TestNode.StartAsync(TestNode.Settings(Path.Combine(data.Path, "node")), TestJournals.Use);
+        var journal = TestJournals.Of(node);
         var coordinator = node.Registry.Get<TrainingCoordinatorKey>();
         var spec = new JobSpec { JobId = "flaky", Preset = "tiny", TextPath = text, Rounds = 5, InnerSteps = 2, RoundTimeout = TimeSpan.FromSeconds(60) };
 

@@ -1,6 +1,5 @@
 using System.Threading.Channels;
 using Akka.Actor;
-using Akka.Hosting;
 using Akka.Persistence.TestKit;
 using Moe.Actors.Blobs;
 using Moe.Actors.Hosting;
@@ -127,18 +126,9 @@ public sealed class OverlappedRoundsTests : IDisposable
     // A coordinator and balancers, no trainer: the test plays the trainer.
     private async Task<TestNode> StartNode(HoldCommitOf? gate)
     {
-        var node = await TestNode.StartAsync(TestNode.Settings(NodeDirectory, NodeRoles.Coordinator, NodeRoles.Balancer), akka => akka.AddHocon("""
-            akka.persistence.journal.plugin = "akka.persistence.journal.test"
-            akka.persistence.journal.test {
-              class = "Akka.Persistence.TestKit.TestJournal, Akka.Persistence.TestKit"
-              plugin-dispatcher = "akka.actor.default-dispatcher"
-            }
-            """, HoconAddMode.Prepend));
+        var node = await TestNode.StartAsync(TestNode.Settings(NodeDirectory, NodeRoles.Coordinator, NodeRoles.Balancer), TestJournals.Use);
         if (gate is not null)
-        {
-            var journal = TestJournal.FromRef(Akka.Persistence.Persistence.Instance.Apply(node.System).JournalFor("akka.persistence.journal.test"));
-            await journal.OnWrite.SetInterceptorAsync(gate);
-        }
+            await TestJournals.Of(node).OnWrite.SetInterceptorAsync(gate);
         return node;
     }
 
