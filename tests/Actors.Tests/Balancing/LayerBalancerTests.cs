@@ -34,6 +34,27 @@ public sealed class LayerBalancerTests : IDisposable
     }
 
     [Fact]
+    public async Task A_configured_layer_is_snapshotted_before_its_first_step()
+    {
+        await using var node = await TestNode.StartAsync(TestNode.Settings(_data.Path));
+        await Configure(node, "early", 2);
+        var store = Akka.Persistence.Persistence.Instance.Apply(node.System).SnapshotStoreFor(null);
+
+        // Saved in the background: the store's first write is slow, and no step should wait on it.
+        BalancerSnapshot? snapshot = null;
+        await Eventually.Until(async () =>
+        {
+            var result = await store.Ask<Akka.Persistence.LoadSnapshotResult>(new Akka.Persistence.LoadSnapshot(
+                new LayerKey("early", 2).PersistenceId, Akka.Persistence.SnapshotSelectionCriteria.Latest, long.MaxValue), AskTimeout, TestContext.Current.CancellationToken);
+            snapshot = result.Snapshot?.Snapshot as BalancerSnapshot;
+            return snapshot is not null;
+        }, AskTimeout, "the first snapshot");
+
+        Assert.Equal(-1, snapshot!.Step);
+        Assert.Equal(Summaries.Spec, snapshot.Spec);
+    }
+
+    [Fact]
     public async Task Summaries_from_another_node_are_merged_and_q_is_published_to_subscribers()
     {
         await using var seed = await TestNode.StartAsync(TestNode.Settings(_data.Path, NodeRoles.Balancer, NodeRoles.Coordinator));
