@@ -29,12 +29,13 @@ public static class NodeCommand
         var preset = new Option<string?>("--preset") { Description = "Model preset of the job started with --job-id (default small-16e)." };
         var rounds = new Option<int?>("--rounds") { Description = "Rounds of the job started with --job-id (default 50)." };
         var innerSteps = new Option<int?>("--inner-steps", "-H") { Description = "Inner steps per round of the job started with --job-id (default 10)." };
+        var overlapSteps = CommonOptions.OverlapSteps();
         var text = new Option<string?>("--text") { Description = "Training text of the job started with --job-id (default: the Brown Corpus)." };
         var trainers = CommonOptions.Trainers();
 
         var command = new Command("node", "Join (or form) a cluster with the given roles and run until stopped.")
         {
-            config, roles, seeds, host, publicHost, port, dataDirectory, postgres, blobs, serveBlobs, device, trainers, http, jobId, preset, rounds, innerSteps, text,
+            config, roles, seeds, host, publicHost, port, dataDirectory, postgres, blobs, serveBlobs, device, trainers, http, jobId, preset, rounds, innerSteps, overlapSteps, text,
         };
         command.SetAction(async (result, cancellation) =>
         {
@@ -61,6 +62,7 @@ public static class NodeCommand
                     .Set("Job:Preset", result.GetValue(preset))
                     .Set("Job:Rounds", result.GetValue(rounds))
                     .Set("Job:InnerSteps", result.GetValue(innerSteps))
+                    .Set("Job:OverlapSteps", result.GetValue(overlapSteps))
                     .Set("Job:TextPath", result.GetValue(text) is { } path ? Path.GetFullPath(path) : null);
                 var configuration = HostConfiguration.Build(result.GetValue(config), flags.Values);
                 settings = HostConfiguration.Node(configuration);

@@ -26,7 +26,7 @@ public static class TrainCommand
         var preset = new Option<string?>("--preset") { Description = $"Model preset: {string.Join(", ", ModelPresets.All.Select(p => p.Name))} (default small-16e)." };
         var rounds = new Option<int?>("--rounds") { Description = "Rounds of the job (default 50)." };
         var innerSteps = new Option<int?>("--inner-steps", "-H") { Description = "Inner steps per trainer per round (default 10)." };
-        var overlapSteps = new Option<int?>("--overlap-steps") { Description = "Steps of each round taken while the previous round commits (default 1; 0: rounds do not overlap)." };
+        var overlapSteps = CommonOptions.OverlapSteps();
         var text = new Option<string?>("--text") { Description = "Train on this .txt file, folder or .jsonl file instead of the Brown Corpus." };
         var dataDirectory = CommonOptions.DataDirectory();
         var device = CommonOptions.Device();

@@ -194,6 +194,18 @@ public sealed class TrainCommandTests : IDisposable
         Assert.Single(error.Trim().Split('\n'));
     }
 
+    [Theory]
+    [InlineData("train")]
+    [InlineData("node")]
+    public async Task The_overlap_flag_reaches_the_job_and_a_bad_value_is_named(string command)
+    {
+        string[] args = [command, "--job-id", "j", "--preset", "tiny", "--overlap-steps", "-1", "--data-dir", Path.Combine(_directory, "data")];
+        var (code, _, error) = await Run(command == "node" ? [.. args, "--port", "0"] : args);
+
+        Assert.Equal(2, code);
+        Assert.Contains("Job:OverlapSteps = -1 is invalid: use 0 (rounds do not overlap) or more", error, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Report_names_what_is_wrong_with_a_missing_damaged_or_unreachable_database()
     {
