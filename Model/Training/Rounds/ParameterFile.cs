@@ -115,18 +115,30 @@ public static class ParameterFile
     /// <summary>Copies loaded tensors into a module's parameters, checking names and shapes one by one.</summary>
     public static void CopyInto(TorchSharp.torch.nn.Module module, IReadOnlyList<(string Name, Tensor Value)> tensors)
     {
+        var parameters = CheckMatches(module, tensors, "the file");
+        using var noGrad = no_grad();
+        for (var k = 0; k < parameters.Count; k++)
+            parameters[k].parameter.copy_(tensors[k].Value);
+    }
+
+    /// <summary>
+    /// The module's parameters, once every one of <paramref name="tensors"/> (from <paramref name="source"/>) has
+    /// the name and shape of the parameter at its place; else what differs first.
+    /// </summary>
+    public static List<(string name, TorchSharp.Modules.Parameter parameter)> CheckMatches(
+        TorchSharp.torch.nn.Module module, IReadOnlyList<(string Name, Tensor Value)> tensors, string source)
+    {
         var parameters = module.named_parameters().ToList();
         if (parameters.Count != tensors.Count)
-            throw new InvalidDataException($"The file has {tensors.Count} tensors; the model has {parameters.Count} parameters.");
-        using var noGrad = no_grad();
+            throw new InvalidDataException($"{char.ToUpperInvariant(source[0])}{source[1..]} has {tensors.Count} tensors; the model has {parameters.Count} parameters.");
         for (var k = 0; k < parameters.Count; k++)
         {
             var (name, parameter) = parameters[k];
-            var (fileName, value) = tensors[k];
-            if (name != fileName || !parameter.shape.SequenceEqual(value.shape))
+            var (otherName, value) = tensors[k];
+            if (name != otherName || !parameter.shape.SequenceEqual(value.shape))
                 throw new InvalidDataException(
-                    $"Parameter {k} is {name} [{string.Join(", ", parameter.shape)}] in the model but {fileName} [{string.Join(", ", value.shape)}] in the file.");
-            parameter.copy_(value);
+                    $"Parameter {k} is {name} [{string.Join(", ", parameter.shape)}] in the model but {otherName} [{string.Join(", ", value.shape)}] in {source}.");
         }
+        return parameters;
     }
 }

@@ -71,16 +71,7 @@ public sealed class RoundWorker : IDisposable
         using (var scope = NewDisposeScope())
         using (no_grad())
         {
-            var local = Loop.Model.named_parameters().ToList();
-            if (global.Count != local.Count)
-                throw new InvalidDataException($"The global parameters hold {global.Count} tensors; the model has {local.Count}.");
-            for (var k = 0; k < local.Count; k++)
-            {
-                var (name, start) = _global[k];
-                if (global[k].Name != name || !global[k].Value.shape.SequenceEqual(start.shape))
-                    throw new InvalidDataException(
-                        $"Parameter {k} is {name} [{string.Join(", ", start.shape)}] in the model but {global[k].Name} [{string.Join(", ", global[k].Value.shape)}] in the global parameters.");
-            }
+            var local = ParameterFile.CheckMatches(Loop.Model, global, "the global parameters");
             for (var k = 0; k < local.Count; k++)
                 local[k].parameter.add_((global[k].Value - _global[k].Value).to(local[k].parameter.device));
         }
