@@ -81,8 +81,17 @@ internal static class BalancerBench
         while (!(await seedMediator.Ask<CurrentTopics>(GetTopics.Instance, TimeSpan.FromSeconds(5))).Topics.Contains(BalancerTopics.For("latency")))
             await Task.Delay(20);
 
+        // MOE_BENCH_STAGES=1 also times q's arrival on the balancer's own node: what the summary's trip and the
+        // journal cost, apart from q's trip back.
+        var local = new System.Collections.Concurrent.BlockingCollection<(long Step, long Ticks)>();
+        var stages = Environment.GetEnvironmentVariable("MOE_BENCH_STAGES") == "1";
+        if (stages)
+            await seedMediator.Ask<SubscribeAck>(new Subscribe(BalancerTopics.For("latency"), seed.System.ActorOf(Props.Create(() => new Arrivals(local)))), TimeSpan.FromSeconds(10));
+
         var samples = new List<(double Ms, int Step)>();
+        var atBalancer = new List<double>();
         var (gen0, gen1, gen2, paused) = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalPauseDuration());
+        var allocated = GC.GetTotalAllocatedBytes();
         for (var step = 0; step < steps + 50; step++)
         {
             var sent = Stopwatch.GetTimestamp();
@@ -92,13 +101,26 @@ internal static class BalancerBench
                 throw new InvalidOperationException($"Expected q of step {step}, got {arrivedStep}.");
             if (step >= 50) // warm-up
                 samples.Add((Stopwatch.GetElapsedTime(sent, ticks).TotalMilliseconds, step));
+            if (stages && local.Take() is var (_, localTicks) && step >= 50)
+                atBalancer.Add(Stopwatch.GetElapsedTime(sent, localTicks).TotalMilliseconds);
         }
-        var latencies = samples.Select(s => s.Ms).Order().ToList();
-        double At(double p) => latencies[(int)Math.Min(latencies.Count - 1, Math.Ceiling(p * latencies.Count) - 1)];
+        var latencies = samples.Select(s => s.Ms).ToList();
         Console.WriteLine($"Summary -> persisted q -> trainer node, 2-node loopback cluster, {Journal} journal, m = {Experts}, {steps} steps (after 50 warm-up):");
-        Console.WriteLine($"  garbage collections: gen0 {GC.CollectionCount(0) - gen0}, gen1 {GC.CollectionCount(1) - gen1}, gen2 {GC.CollectionCount(2) - gen2}; paused {(GC.GetTotalPauseDuration() - paused).TotalMilliseconds:F1} ms");
+        Console.WriteLine($"  garbage collections: gen0 {GC.CollectionCount(0) - gen0}, gen1 {GC.CollectionCount(1) - gen1}, gen2 {GC.CollectionCount(2) - gen2}; paused {(GC.GetTotalPauseDuration() - paused).TotalMilliseconds:F1} ms; allocated {(GC.GetTotalAllocatedBytes() - allocated) / 1024.0 / (steps + 50):N0} KiB per step (both nodes)");
         Console.WriteLine($"  slowest steps: {string.Join(", ", samples.OrderByDescending(s => s.Ms).Take(12).Select(s => $"{s.Step}: {s.Ms:F1} ms"))}");
-        Console.WriteLine($"  p50 {At(0.50):F2} ms   p90 {At(0.90):F2} ms   p99 {At(0.99):F2} ms   max {latencies[^1]:F2} ms   (target: p99 under 5 ms)");
+        if (stages)
+        {
+            Console.WriteLine($"  q on the balancer's node: {Percentiles(atBalancer)}");
+            Console.WriteLine($"  then to the trainer node: {Percentiles([.. latencies.Select((ms, i) => ms - atBalancer[i])])}");
+        }
+        Console.WriteLine($"  {Percentiles(latencies)}   max {latencies.Max():F2} ms   (target: p99 under 5 ms)");
+    }
+
+    private static string Percentiles(List<double> samples)
+    {
+        var sorted = samples.Order().ToList();
+        double At(double p) => sorted[(int)Math.Min(sorted.Count - 1, Math.Ceiling(p * sorted.Count) - 1)];
+        return $"p50 {At(0.50):F2} ms   p90 {At(0.90):F2} ms   p99 {At(0.99):F2} ms";
     }
 
     /// <summary>SQLite in the bench folder, or the PostgreSQL server that MOE_BENCH_POSTGRES names.</summary>
