@@ -39,6 +39,12 @@ public sealed record BlobStoreSettings
 
     public TimeSpan BreakDuration { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// Trainers and the coordinator of one node hand deltas and parameters over in memory as well as through the
+    /// store (see <see cref="TensorHandoff"/>); false: every read goes through the store.
+    /// </summary>
+    public bool LocalHandoff { get; init; } = true;
+
     public IBlobStore Create(string dataDirectory, HttpClient? client = null) => Kind switch
     {
         BlobStoreKind.Directory => new DirectoryBlobStore(Directory ?? Path.Combine(dataDirectory, "blobs")),

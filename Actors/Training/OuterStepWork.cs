@@ -10,9 +10,10 @@ namespace Moe.Actors.Training;
 /// (read and verify the deltas, average, Nesterov, store the new parameters and momentum). Kernels run on a compute
 /// thread of its own with one libtorch thread: the outer step is elementwise, and one thread adds no OpenMP team
 /// beside the trainers' (see <see cref="ComputeThread"/>). Reading and writing blobs needs no kernel and runs on
-/// the pool, side by side.
+/// the pool, side by side. Deltas from trainers on this node come from the <see cref="TensorHandoff"/>, and the new
+/// parameters go there for them.
 /// </summary>
-internal sealed class OuterStepWork(IBlobStore blobs) : IDisposable
+internal sealed class OuterStepWork(IBlobStore blobs, TensorHandoff? handoff) : IDisposable
 {
     private readonly ComputeThread _compute = new("coordinator", intraOpThreads: 1);
     private readonly Lock _lock = new();
@@ -46,11 +47,13 @@ internal sealed class OuterStepWork(IBlobStore blobs) : IDisposable
         return blob;
     }
 
+    /// <param name="localReaders">Trainers on this node that will read the new parameters (through the handoff).</param>
     public async Task<(BlobRef Parameters, BlobRef? Momentum)> Step(
-        JobSpec spec, BlobRef parameters, BlobRef? momentum, IReadOnlyList<BlobRef> deltas, CancellationToken token)
+        JobSpec spec, BlobRef parameters, BlobRef? momentum, IReadOnlyList<BlobRef> deltas, int localReaders, CancellationToken token)
     {
         var inputs = new List<Task<List<(string Name, Tensor Value)>>>();
         List<(string Name, Tensor Value)>? next = null, nextVelocity = null;
+        Task<List<(string Name, Tensor Value)>>? handed = null; // the copy for the handoff
         try
         {
             var global = Taken(ref _parameters, parameters) ?? Read(parameters, "global parameters", token);
@@ -64,7 +67,12 @@ internal sealed class OuterStepWork(IBlobStore blobs) : IDisposable
 
             (next, nextVelocity) = await _compute.Run(() => OuterNesterov.Step(global.Result,
                 [.. deltaReads.Select(r => r.Result)], velocity?.Result, spec.OuterLearningRate, spec.OuterMomentum)).ConfigureAwait(false);
+            var computed = next;
+            handed = handoff is not null && localReaders > 0 ? Task.Run(() => TensorHandoff.Copy(computed), token) : null;
             var stored = await Task.WhenAll(WriteIfAny(next, token), WriteIfAny(nextVelocity, token)).ConfigureAwait(false);
+            if (handed is not null)
+                handoff!.Offer(stored[0]!, await handed.ConfigureAwait(false), localReaders);
+            handed = null;
             Keep(ref _parameters, new Stored(stored[0]!, next));
             Keep(ref _momentum, nextVelocity is null ? null : new Stored(stored[1]!, nextVelocity));
             (next, nextVelocity) = (null, null);
@@ -77,6 +85,7 @@ internal sealed class OuterStepWork(IBlobStore blobs) : IDisposable
                 Dispose(input.Result);
             Dispose(next);
             Dispose(nextVelocity);
+            _ = handed?.ContinueWith(copy => Dispose(copy.Result), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
         }
     }
 
@@ -116,7 +125,9 @@ internal sealed class OuterStepWork(IBlobStore blobs) : IDisposable
     }
 
     private Task<List<(string Name, Tensor Value)>> Read(BlobRef blob, string what, CancellationToken token) =>
-        blobs.ReadAsync(blob, (stream, cancel) => Task.Run(() => ParameterFile.Load(stream, $"{what} {blob}"), cancel), token);
+        handoff?.Take(blob) is { } handed
+            ? Task.FromResult(handed)
+            : blobs.ReadAsync(blob, (stream, cancel) => Task.Run(() => ParameterFile.Load(stream, $"{what} {blob}"), cancel), token);
 
     private Task<BlobRef> Write(IReadOnlyList<(string Name, Tensor Value)> tensors, CancellationToken token) =>
         blobs.WriteAsync((stream, cancel) => Task.Run(() => ParameterFile.Save(stream, tensors), cancel), token);

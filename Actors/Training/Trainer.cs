@@ -28,6 +28,7 @@ public sealed class Trainer : ReceiveActor, IWithTimers
     private readonly IActorRef _coordinator;
     private readonly IActorRef _balancers;
     private readonly IBlobStore _blobs;
+    private readonly TensorHandoff? _handoff;
     private readonly string _cacheDirectory;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly IActorRef _self; // Self needs the actor's context, which the training thread does not have
@@ -44,7 +45,7 @@ public sealed class Trainer : ReceiveActor, IWithTimers
     private (string Attempt, TaskCompletionSource<BlobRef> Parameters)? _awaited; // of an overlapped round
 
     public Trainer(string id, string device, TrainerSettings settings, int intraOpThreads, IActorRef coordinator, IActorRef balancers,
-        IBlobStore blobs, string cacheDirectory)
+        IBlobStore blobs, TensorHandoff? handoff, string cacheDirectory)
     {
         _id = id;
         _device = device;
@@ -52,6 +53,7 @@ public sealed class Trainer : ReceiveActor, IWithTimers
         _coordinator = coordinator;
         _balancers = balancers;
         _blobs = blobs;
+        _handoff = handoff;
         _cacheDirectory = cacheDirectory;
         _self = Self;
         _compute = new ComputeThread($"trainer {id}", intraOpThreads);
@@ -74,8 +76,8 @@ public sealed class Trainer : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     public static Props Props(string id, string device, TrainerSettings settings, int intraOpThreads, IActorRef coordinator,
-        IActorRef balancers, IBlobStore blobs, string cacheDirectory) =>
-        Akka.Actor.Props.Create(() => new Trainer(id, device, settings, intraOpThreads, coordinator, balancers, blobs, cacheDirectory));
+        IActorRef balancers, IBlobStore blobs, TensorHandoff? handoff, string cacheDirectory) =>
+        Akka.Actor.Props.Create(() => new Trainer(id, device, settings, intraOpThreads, coordinator, balancers, blobs, handoff, cacheDirectory));
 
     protected override void PreStart()
     {
@@ -123,8 +125,10 @@ public sealed class Trainer : ReceiveActor, IWithTimers
         var parameters = start.Parameters is { } blob ? Task.FromResult(blob) : _awaited!.Value.Parameters.Task;
         var continues = start.Parameters is null && _finished == (spec.JobId, start.Round - 1);
         _finished = null; // the model leaves that state with this part
+        // A coordinator on this node takes the delta from memory (the round start comes from the coordinator itself).
+        var handoff = Sender is IActorRefScope { IsLocal: true } ? _handoff : null;
         // Off the mailbox from the first line: a blob store may copy synchronously before its first await.
-        Task.Run(() => RunPart(start, board, parameters, continues, token), token)
+        Task.Run(() => RunPart(start, board, parameters, continues, handoff, token), token)
             .PipeTo(self, success: r => new PartDone(start, r, null), failure: e => new PartDone(start, null, e));
     }
 
@@ -170,7 +174,8 @@ public sealed class Trainer : ReceiveActor, IWithTimers
     /// same step, so the balancers merge summaries of one set of parameters; only rounds longer than that
     /// overlap), so a part ends on its round's parameters and the next round can go on from it.
     /// </summary>
-    private async Task<RoundResult> RunPart(RoundStart start, QBoard board, Task<BlobRef> parameters, bool continues, CancellationToken token)
+    private async Task<RoundResult> RunPart(RoundStart start, QBoard board, Task<BlobRef> parameters, bool continues, TensorHandoff? handoff,
+        CancellationToken token)
     {
         var spec = start.Spec;
         using var reading = CancellationTokenSource.CreateLinkedTokenSource(token);
@@ -191,7 +196,7 @@ public sealed class Trainer : ReceiveActor, IWithTimers
             var stats = await _compute.Run(() => Steps(start, board, worker, pending, token)).ConfigureAwait(false);
             if (worker.AwaitingGlobal) // the coordinator overlaps only rounds longer than their overlap
                 throw new InvalidOperationException($"Round {start.Round} was continued but ended before its rebase at step {spec.OverlapSteps} of {spec.InnerSteps}.");
-            var delta = await _blobs.WriteAsync((stream, _) => _compute.Run(() => worker.SaveDelta(stream)), token).ConfigureAwait(false);
+            var delta = await StoreDelta(worker, handoff, token).ConfigureAwait(false);
             _log.Info("Round {0}{1}: {2} steps took {3:F2} s, waiting for q {4:F2} s", start.Round, continues ? " (continued)" : "",
                 spec.InnerSteps, stats.StepSeconds, stats.WaitSeconds);
             return new RoundResult(spec.JobId, start.Round, start.Attempt, start.Shard, delta, stats);
@@ -211,8 +216,31 @@ public sealed class Trainer : ReceiveActor, IWithTimers
     private async Task<List<(string Name, Tensor Value)>> ReadParameters(Task<BlobRef> parameters, CancellationToken token)
     {
         var blob = await parameters.WaitAsync(token).ConfigureAwait(false);
-        return await _blobs.ReadAsync(blob,
+        return _handoff?.Take(blob) ?? await _blobs.ReadAsync(blob,
             (stream, _) => Task.FromResult(ParameterFile.Load(stream, $"global parameters {blob}")), token).ConfigureAwait(false);
+    }
+
+    // The delta streams from tensor memory into the store (writing needs no kernel), then goes to the handoff, if
+    // given, for the coordinator to take.
+    private async Task<BlobRef> StoreDelta(RoundWorker worker, TensorHandoff? handoff, CancellationToken token)
+    {
+        var delta = await _compute.Run(worker.Delta).ConfigureAwait(false);
+        var offered = false;
+        try
+        {
+            var blob = await _blobs.WriteAsync((stream, _) => Task.Run(() => ParameterFile.Save(stream, delta), token), token).ConfigureAwait(false);
+            if (handoff is not null)
+            {
+                handoff.Offer(blob, delta, readers: 1);
+                offered = true;
+            }
+            return blob;
+        }
+        finally
+        {
+            if (!offered)
+                delta.ForEach(d => d.Value.Dispose());
+        }
     }
 
     private RoundWorker ContinueRound(JobSpec spec)

@@ -36,11 +36,11 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     // Start requests that arrived while a job was being created: answered once it exists (or failed).
     private readonly List<(StartJob Command, IActorRef ReplyTo)> _startsWaiting = [];
 
-    public TrainingCoordinator(IBlobStore blobs, IActorRef balancers)
+    public TrainingCoordinator(IBlobStore blobs, TensorHandoff? handoff, IActorRef balancers)
     {
         _blobs = blobs;
         _balancers = balancers;
-        _work = new OuterStepWork(blobs);
+        _work = new OuterStepWork(blobs, handoff);
 
         Recover<JobStartedEvent>(e => _state = _state.Apply(e));
         Recover<RoundCommittedEvent>(e => _state = _state.Apply(e));
@@ -68,8 +68,9 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(IBlobStore blobs, IActorRef balancers) =>
-        Akka.Actor.Props.Create(() => new TrainingCoordinator(blobs, balancers));
+    /// <param name="handoff">Where trainers on this node leave their deltas and find the new parameters; null: all through the store.</param>
+    public static Props Props(IBlobStore blobs, TensorHandoff? handoff, IActorRef balancers) =>
+        Akka.Actor.Props.Create(() => new TrainingCoordinator(blobs, handoff, balancers));
 
     protected override void PostStop()
     {
@@ -263,7 +264,8 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         _committing = round;
         round.CommitStarted = DateTime.UtcNow;
         var deltas = round.Results.Values.OrderBy(r => r.TrainerId, StringComparer.Ordinal).Select(r => r.Delta).ToList();
-        _work.Step(_state.Spec!, _state.Parameters!, _state.Momentum, deltas, CancellationToken.None)
+        var localTrainers = _members.Values.Count(m => m is IActorRefScope { IsLocal: true });
+        _work.Step(_state.Spec!, _state.Parameters!, _state.Momentum, deltas, localTrainers, CancellationToken.None)
             .PipeTo(Self,
                 success: r => new RoundComputed(round.Attempt, r.Parameters, r.Momentum),
                 failure: e => new OuterStepFailed(round.Attempt, e));

@@ -3,6 +3,7 @@ using Akka.Cluster.Hosting;
 using Akka.Hosting;
 using Akka.Pattern;
 using Moe.Actors.Balancing;
+using Moe.Actors.Blobs;
 using Moe.Actors.Hosting;
 using static TorchSharp.torch;
 
@@ -31,9 +32,9 @@ public static class TrainingHosting
         // journal) instead of leaving the cluster without a coordinator until the node restarts.
         return builder.WithSingleton<TrainingCoordinatorKey>(
             CoordinatorName,
-            (_, registry, _) => BackoffSupervisor.Props(
+            (system, registry, _) => BackoffSupervisor.Props(
                 Backoff.OnStop(
-                        TrainingCoordinator.Props(blobs, registry.Get<LayerBalancerRegion>()),
+                        TrainingCoordinator.Props(blobs, Handoff(system, node), registry.Get<LayerBalancerRegion>()),
                         "coordinator",
                         node.Balancer.MinBackoff,
                         node.Balancer.MaxBackoff,
@@ -60,10 +61,13 @@ public static class TrainingHosting
                 var device = settings.Device == "auto" && gpus > 1 ? $"cuda:{k % gpus}" : settings.Device;
                 var id = $"{node.PublicHostname ?? node.Hostname}:{boundPort}/trainer-{k}";
                 var trainer = system.ActorOf(Trainer.Props(id, device, settings, settings.IntraOpThreadsFor(count), registry.Get<TrainingCoordinatorKey>(),
-                    registry.Get<LayerBalancerRegion>(), blobs, Path.Combine(node.DataDirectory, "cache")), $"trainer-{k}");
+                    registry.Get<LayerBalancerRegion>(), blobs, Handoff(system, node), Path.Combine(node.DataDirectory, "cache")), $"trainer-{k}");
                 if (k == 0)
                     registry.Register<TrainersKey>(trainer);
             }
         });
     }
+
+    private static TensorHandoff? Handoff(ActorSystem system, NodeSettings node) =>
+        node.Blobs.LocalHandoff ? TensorHandoff.For(system) : null;
 }

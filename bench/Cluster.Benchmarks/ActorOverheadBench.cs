@@ -61,7 +61,13 @@ internal static class ActorOverheadBench
     /// <summary>One job on a fresh one-node cluster: tokens/s over its steady-state rounds, and where the time went.</summary>
     private static async Task<Segment> Cluster(string nodeDirectory, string cache, string presetName, int rounds, int innerSteps, int tokensPerStep, bool overlap)
     {
-        var settings = new NodeSettings { DataDirectory = nodeDirectory, Trainer = new TrainerSettings { Count = 1, Device = "cpu" } };
+        var settings = new NodeSettings
+        {
+            DataDirectory = nodeDirectory,
+            Trainer = new TrainerSettings { Count = 1, Device = "cpu" },
+            // MOE_BENCH_HANDOFF=off sends every delta and parameter read through the blob store.
+            Blobs = new Moe.Actors.Blobs.BlobStoreSettings { LocalHandoff = Environment.GetEnvironmentVariable("MOE_BENCH_HANDOFF") != "off" },
+        };
         // The corpus is already cached: the cluster reads the same tokens as the plain loop.
         CopyDirectory(cache, Path.Combine(nodeDirectory, "cache"));
         double tokensPerSecond;

@@ -20,14 +20,6 @@ public sealed class RoundWorkerTests
     private static List<(string Name, Tensor Value)> Parameters(RoundWorker worker) =>
         [.. worker.Loop.Model.named_parameters().Select(p => (p.name, p.parameter.detach().clone()))];
 
-    private static List<(string Name, Tensor Value)> Delta(RoundWorker worker)
-    {
-        using var stream = new MemoryStream();
-        worker.SaveDelta(stream);
-        stream.Position = 0;
-        return ParameterFile.Load(stream, "delta");
-    }
-
     private static float MaxDifference(IReadOnlyList<(string Name, Tensor Value)> a, IReadOnlyList<(string Name, Tensor Value)> b) =>
         a.Zip(b).Max(p => (p.First.Value - p.Second.Value).abs().max().item<float>());
 
@@ -44,7 +36,7 @@ public sealed class RoundWorkerTests
         Assert.True(worker.AwaitingGlobal);
         Steps(worker, round: 1);
         var progressed = Parameters(worker);
-        var delta = Delta(worker);
+        var delta = worker.Delta();
         // What an outer step could have made of round 0: anything near where it ended.
         manual_seed(11);
         List<(string Name, Tensor Value)> global = [.. end.Select(p => (p.Name, p.Value + (0.01f * randn_like(p.Value))))];
@@ -53,7 +45,7 @@ public sealed class RoundWorkerTests
         Assert.False(worker.AwaitingGlobal);
         // The delta is this round's progress whether it is saved before or after the rebase.
         Assert.True(MaxDifference(delta, [.. end.Zip(progressed).Select(p => (p.First.Name, p.First.Value - p.Second.Value))]) < 1e-6f);
-        Assert.True(MaxDifference(delta, Delta(worker)) < 1e-5f);
+        Assert.True(MaxDifference(delta, worker.Delta()) < 1e-5f);
         // The model is the global parameters plus that progress.
         List<(string Name, Tensor Value)> expected = [.. global.Zip(delta).Select(p => (p.First.Name, p.First.Value - p.Second.Value))];
         Assert.True(MaxDifference(Parameters(worker), expected) < 1e-5f);

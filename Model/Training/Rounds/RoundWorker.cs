@@ -103,14 +103,14 @@ public sealed class RoundWorker : IDisposable
     /// <summary>The layer's local q after the last step (float32, host).</summary>
     public float[] LocalQ(int layer) => Layers[layer].Router.State!.cpu().data<float>().ToArray();
 
-    /// <summary>Writes global minus local parameters: DiLoCo's outer gradient of this trainer.</summary>
-    public void SaveDelta(Stream stream)
+    /// <summary>Global minus local parameters, DiLoCo's outer gradient of this trainer, on the CPU; the caller owns them.</summary>
+    public List<(string Name, Tensor Value)> Delta()
     {
         if (_global.Count == 0)
             throw new InvalidOperationException("No round was started: load the global parameters first.");
         using var scope = NewDisposeScope();
         var local = Loop.Model.named_parameters().ToList();
-        ParameterFile.Save(stream, _global.Select((g, k) => (g.Name, g.Value - local[k].parameter.detach().cpu())));
+        return [.. _global.Select((g, k) => (g.Name, (g.Value - local[k].parameter.detach().cpu()).MoveToOuterDisposeScope()))];
     }
 
     public void Dispose()

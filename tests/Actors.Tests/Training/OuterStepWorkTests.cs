@@ -20,18 +20,18 @@ public sealed class OuterStepWorkTests : IDisposable
     public async Task Consecutive_steps_read_only_the_deltas_and_match_a_coordinator_that_reads_everything()
     {
         var token = TestContext.Current.CancellationToken;
-        using var warm = new OuterStepWork(_store);
+        using var warm = new OuterStepWork(_store, handoff: null);
         var initial = await warm.InitialParameters(_spec, token);
         var (d1, d2) = (await Delta(initial, seed: 1), await Delta(initial, seed: 2));
 
         _store.Reads.Clear();
-        var (p1, m1) = await warm.Step(_spec, initial, null, [d1], token);
-        var (p2, m2) = await warm.Step(_spec, p1, m1, [d2], token);
+        var (p1, m1) = await warm.Step(_spec, initial, null, [d1], localReaders: 0, token);
+        var (p2, m2) = await warm.Step(_spec, p1, m1, [d2], localReaders: 0, token);
 
         Assert.Equal([d1, d2], _store.Reads); // the parameters and momentum it stored stayed in memory
-        using var cold = new OuterStepWork(_store);
+        using var cold = new OuterStepWork(_store, handoff: null);
         _store.Reads.Clear();
-        Assert.Equal((p2, m2), await cold.Step(_spec, p1, m1, [d2], token)); // content-addressed: bit for bit
+        Assert.Equal((p2, m2), await cold.Step(_spec, p1, m1, [d2], localReaders: 0, token)); // content-addressed: bit for bit
         Assert.Equal(3, _store.Reads.Count);
         Assert.Equal(new HashSet<BlobRef> { p1, m1!, d2 }, _store.Reads.ToHashSet());
     }
@@ -40,18 +40,47 @@ public sealed class OuterStepWorkTests : IDisposable
     public async Task A_step_from_parameters_it_does_not_hold_reads_them_from_the_store()
     {
         var token = TestContext.Current.CancellationToken;
-        using var warm = new OuterStepWork(_store);
+        using var warm = new OuterStepWork(_store, handoff: null);
         var initial = await warm.InitialParameters(_spec, token);
         var delta = await Delta(initial, seed: 1);
-        var (p1, _) = await warm.Step(_spec with { OuterMomentum = 0 }, initial, null, [delta], token);
+        var (p1, _) = await warm.Step(_spec with { OuterMomentum = 0 }, initial, null, [delta], localReaders: 0, token);
 
         // As after a round that did not commit: the journal still points at the initial parameters.
         _store.Reads.Clear();
-        var again = await warm.Step(_spec with { OuterMomentum = 0 }, initial, null, [delta], token);
+        var again = await warm.Step(_spec with { OuterMomentum = 0 }, initial, null, [delta], localReaders: 0, token);
 
         Assert.Equal((p1, (BlobRef?)null), again);
         Assert.Contains(initial, _store.Reads);
     }
+
+    [Fact]
+    public async Task Deltas_and_parameters_handed_over_on_the_node_skip_the_store_and_equal_what_it_holds()
+    {
+        var token = TestContext.Current.CancellationToken;
+        using var handoff = new TensorHandoff();
+        using var work = new OuterStepWork(_store, handoff);
+        var initial = await work.InitialParameters(_spec, token);
+        var delta = await Delta(initial, seed: 1);
+        handoff.Offer(delta, await Load(delta), readers: 1); // as a trainer on this node leaves it
+
+        _store.Reads.Clear();
+        var (parameters, _) = await work.Step(_spec, initial, null, [delta], localReaders: 2, token);
+
+        Assert.Empty(_store.Reads);
+        var stored = await Load(parameters);
+        foreach (var reader in new[] { "first", "last" })
+        {
+            var handed = handoff.Take(parameters) ?? throw new InvalidOperationException($"the {reader} reader found nothing");
+            Assert.All(handed.Zip(stored), p => Assert.True(p.Item1.Value.bytes.SequenceEqual(p.Item2.Value.bytes), p.Item1.Name));
+            handed.ForEach(p => p.Value.Dispose());
+        }
+        Assert.Null(handoff.Take(parameters)); // two readers were expected
+        Assert.Equal(3, handoff.Served);
+        stored.ForEach(p => p.Value.Dispose());
+    }
+
+    private Task<List<(string Name, Tensor Value)>> Load(BlobRef blob) =>
+        _store.ReadAsync(blob, (s, _) => Task.FromResult(ParameterFile.Load(s, blob.ToString())), CancellationToken.None);
 
     /// <summary>A trainer's delta: small seeded noise in the shape of the parameters.</summary>
     private async Task<BlobRef> Delta(BlobRef parameters, int seed)

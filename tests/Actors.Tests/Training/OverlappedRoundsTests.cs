@@ -148,9 +148,9 @@ public sealed class OverlappedRoundsTests : IDisposable
     {
         var store = Store();
         var delta = await ScriptedTrainer.DeltaOf(store, deltaBase);
-        using var work = new OuterStepWork(store);
+        using var work = new OuterStepWork(store, handoff: null);
         var spec = Spec();
-        return (await work.Step(spec, parameters, null, [delta], TestContext.Current.CancellationToken)).Parameters;
+        return (await work.Step(spec, parameters, null, [delta], localReaders: 0, TestContext.Current.CancellationToken)).Parameters;
     }
 
     private DirectoryBlobStore Store() => new(Path.Combine(NodeDirectory, "blobs"));

@@ -32,13 +32,17 @@ public sealed class SingleNodeTrainingTests : IDisposable
     }
 
     [Fact]
-    public async Task With_one_trainer_overlapped_rounds_train_as_rounds_one_after_the_other_do()
+    public async Task With_one_trainer_overlapped_rounds_handed_over_in_memory_train_as_rounds_one_after_the_other_through_the_store_do()
     {
         var text = TrainingText.Write(_data.Path);
         var spec = new JobSpec { JobId = "overlap", Preset = "tiny", TextPath = text, Rounds = 4, InnerSteps = 3, RoundTimeout = TimeSpan.FromSeconds(60) };
 
-        var sequential = await Train(spec with { OverlapSteps = 0 }, "sequential");
-        var overlapped = await Train(spec, "overlapped");
+        var (sequential, readFromStore) = await Train(spec with { OverlapSteps = 0 }, "sequential", handoff: false);
+        var (overlapped, handedOver) = await Train(spec, "overlapped", handoff: true);
+
+        // Every delta went to the coordinator in memory, and every round's parameters but the last to the trainer.
+        Assert.Equal(0, readFromStore);
+        Assert.Equal((2 * spec.Rounds) - 1, handedOver);
 
         // Round times run commit to commit when rounds overlap, so they add up to the job's time either way.
         foreach (var rounds in new[] { sequential, overlapped })
@@ -53,15 +57,16 @@ public sealed class SingleNodeTrainingTests : IDisposable
                 $"round {r}: loss {overlapped[r].MeanLoss:F5} overlapped, {sequential[r].MeanLoss:F5} one after the other");
     }
 
-    private async Task<IReadOnlyList<RoundCommittedEvent>> Train(JobSpec spec, string name)
+    private async Task<(IReadOnlyList<RoundCommittedEvent> Rounds, long HandedOver)> Train(JobSpec spec, string name, bool handoff)
     {
-        await using var node = await TestNode.StartAsync(TestNode.Settings(Path.Combine(_data.Path, name)));
+        var settings = TestNode.Settings(Path.Combine(_data.Path, name));
+        await using var node = await TestNode.StartAsync(settings with { Blobs = settings.Blobs with { LocalHandoff = handoff } });
         var coordinator = node.Registry.Get<TrainingCoordinatorKey>();
         await ClusterWait.ForStatus(coordinator, _ => true, TimeSpan.FromSeconds(30));
         await coordinator.Ask<JobStatus>(new StartJob(spec), TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
         await ClusterWait.ForStatus(coordinator, s => s.Finished, TimeSpan.FromSeconds(60));
         var history = await JobHistory.ReadAsync(node.System, TestContext.Current.CancellationToken);
-        return history!.Rounds;
+        return (history!.Rounds, TensorHandoff.For(node.System).Served);
     }
 
     [Fact]
