@@ -14,6 +14,9 @@ public static class BlobEndpoints
 {
     public const string Prefix = "/blobs";
 
+    /// <summary>Carries an upload's <see cref="BlobDurability"/>; absent or unknown: durable.</summary>
+    public const string DurabilityHeader = "X-Moe-Blob-Durability";
+
     public static IEndpointRouteBuilder MapBlobStore(this IEndpointRouteBuilder endpoints, DirectoryBlobStore store)
     {
         endpoints.MapGet(Prefix + "/{id}", (string id, HttpContext context) =>
@@ -37,7 +40,8 @@ public static class BlobEndpoints
                 limit.MaxRequestBodySize = null;
             try
             {
-                var stored = await store.PutAsync(context.Request.Body, new BlobRef(id, length), context.RequestAborted).ConfigureAwait(false);
+                var durability = Enum.TryParse<BlobDurability>(context.Request.Headers[DurabilityHeader], out var asked) ? asked : BlobDurability.Durable;
+                var stored = await store.PutAsync(context.Request.Body, new BlobRef(id, length), durability, context.RequestAborted).ConfigureAwait(false);
                 return Results.Created($"{Prefix}/{stored.Sha256}", null);
             }
             catch (BlobCorruptedException e)
@@ -46,11 +50,11 @@ public static class BlobEndpoints
             }
         });
 
-        endpoints.MapDelete(Prefix + "/{id}", (string id) =>
+        endpoints.MapDelete(Prefix + "/{id}", async (string id) =>
         {
             if (!BlobRef.IsValidId(id))
                 return Results.BadRequest($"\"{id}\" is not a SHA-256 blob id.");
-            File.Delete(store.PathOf(id));
+            await store.DeleteAsync(new BlobRef(id, 0), CancellationToken.None).ConfigureAwait(false);
             return Results.NoContent();
         });
         return endpoints;

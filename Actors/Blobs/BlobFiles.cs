@@ -11,7 +11,7 @@ public static class BlobFiles
         {
             await using var source = new FileStream(sourceFile, FileMode.Open, FileAccess.Read, FileShare.Read, BufferSize, useAsync: true);
             await source.CopyToAsync(target, BufferSize, token).ConfigureAwait(false);
-        }, cancellationToken);
+        }, BlobDurability.Durable, cancellationToken);
 
     /// <summary>
     /// Writes the blob to <paramref name="destinationFile"/>, which appears only once the content matched the blob.

@@ -22,12 +22,12 @@ public sealed class DirectoryBlobStore : IBlobStore
 
     public string PathOf(string sha256) => Path.Combine(Root, sha256[..2], sha256);
 
-    public Task<BlobRef> WriteAsync(Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken) =>
-        StoreAsync(write, expected: null, cancellationToken);
+    public Task<BlobRef> WriteAsync(Func<Stream, CancellationToken, Task> write, BlobDurability durability, CancellationToken cancellationToken) =>
+        StoreAsync(write, expected: null, durability, cancellationToken);
 
     /// <summary>Stores an HTTP upload, refused unless its content is <paramref name="expected"/>.</summary>
-    public Task<BlobRef> PutAsync(Stream source, BlobRef expected, CancellationToken cancellationToken) =>
-        StoreAsync((target, token) => source.CopyToAsync(target, BufferSize, token), expected, cancellationToken);
+    public Task<BlobRef> PutAsync(Stream source, BlobRef expected, BlobDurability durability, CancellationToken cancellationToken) =>
+        StoreAsync((target, token) => source.CopyToAsync(target, BufferSize, token), expected, durability, cancellationToken);
 
     public async Task<T> ReadAsync<T>(BlobRef blob, Func<Stream, CancellationToken, Task<T>> read, CancellationToken cancellationToken)
     {
@@ -73,19 +73,22 @@ public sealed class DirectoryBlobStore : IBlobStore
         }
     }
 
-    private async Task<BlobRef> StoreAsync(Func<Stream, CancellationToken, Task> write, BlobRef? expected, CancellationToken cancellationToken)
+    private async Task<BlobRef> StoreAsync(Func<Stream, CancellationToken, Task> write, BlobRef? expected, BlobDurability durability,
+        CancellationToken cancellationToken)
     {
         var temporary = BlobFiles.TemporaryBeside(Path.Combine(Root, "upload"));
         try
         {
-            // Synced: a committed round may point at it, so it must survive a power loss.
-            var actual = await HashingStream.WriteFileAsync(temporary, write, sync: true, cancellationToken).ConfigureAwait(false);
+            var durable = durability == BlobDurability.Durable;
+            var actual = await HashingStream.WriteFileAsync(temporary, write, sync: durable, cancellationToken).ConfigureAwait(false);
             if (expected is not null && actual != expected)
                 throw new BlobCorruptedException(
                     $"Upload of blob {expected} arrived as {actual.Size:N0} bytes with SHA-256 {actual.Sha256[..12]}…; refused.");
             var path = PathOf(actual);
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            File.Move(temporary, path, overwrite: true); // same content either way: content addressing
+            // Same content either way (content addressing); a durable write also repairs a damaged file.
+            if (durable || !File.Exists(path))
+                File.Move(temporary, path, overwrite: true);
             return actual;
         }
         finally

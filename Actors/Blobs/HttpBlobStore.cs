@@ -53,7 +53,7 @@ public sealed class HttpBlobStore : IBlobStore
     /// The content is spooled to a local temporary file first: an upload that fails is sent again from it, which a
     /// writer that streams from tensor memory could not do.
     /// </summary>
-    public async Task<BlobRef> WriteAsync(Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken)
+    public async Task<BlobRef> WriteAsync(Func<Stream, CancellationToken, Task> write, BlobDurability durability, CancellationToken cancellationToken)
     {
         var spool = BlobFiles.TemporaryBeside(Path.Combine(Path.GetTempPath(), "moe-upload"));
         try
@@ -65,6 +65,7 @@ public sealed class HttpBlobStore : IBlobStore
                 using var content = new StreamContent(body, BufferSize);
                 content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
                 content.Headers.ContentLength = blob.Size;
+                content.Headers.Add(BlobEndpoints.DurabilityHeader, durability.ToString());
                 using var response = await _client.PutAsync(Address(blob), content, token).ConfigureAwait(false);
                 if (response.StatusCode == HttpStatusCode.UnprocessableEntity)
                     throw new BlobCorruptedException($"The server refused upload {blob}: {await response.Content.ReadAsStringAsync(token).ConfigureAwait(false)}");

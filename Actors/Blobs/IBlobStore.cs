@@ -11,7 +11,7 @@ public interface IBlobStore
     /// Stores what <paramref name="write"/> writes to the stream it is given and returns the claim check. Storing
     /// the same content twice is harmless. If <paramref name="write"/> fails, nothing is stored.
     /// </summary>
-    Task<BlobRef> WriteAsync(Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken);
+    Task<BlobRef> WriteAsync(Func<Stream, CancellationToken, Task> write, BlobDurability durability, CancellationToken cancellationToken);
 
     /// <summary>
     /// Runs <paramref name="read"/> over the blob's content, which it must read to the end: the read of the last

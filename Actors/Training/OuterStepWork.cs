@@ -130,7 +130,7 @@ internal sealed class OuterStepWork(IBlobStore blobs, TensorHandoff? handoff) : 
             : blobs.ReadAsync(blob, (stream, cancel) => Task.Run(() => ParameterFile.Load(stream, $"{what} {blob}"), cancel), token);
 
     private Task<BlobRef> Write(IReadOnlyList<(string Name, Tensor Value)> tensors, CancellationToken token) =>
-        blobs.WriteAsync((stream, cancel) => Task.Run(() => ParameterFile.Save(stream, tensors), cancel), token);
+        blobs.WriteAsync((stream, cancel) => Task.Run(() => ParameterFile.Save(stream, tensors), cancel), BlobDurability.Durable, token);
 
     private async Task<BlobRef?> WriteIfAny(IReadOnlyList<(string Name, Tensor Value)>? tensors, CancellationToken token) =>
         tensors is null ? null : await Write(tensors, token).ConfigureAwait(false);

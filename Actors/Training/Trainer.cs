@@ -228,7 +228,8 @@ public sealed class Trainer : ReceiveActor, IWithTimers
         var offered = false;
         try
         {
-            var blob = await _blobs.WriteAsync((stream, _) => Task.Run(() => ParameterFile.Save(stream, delta), token), token).ConfigureAwait(false);
+            var blob = await _blobs.WriteAsync((stream, _) => Task.Run(() => ParameterFile.Save(stream, delta), token), BlobDurability.Transient, token)
+                .ConfigureAwait(false);
             if (handoff is not null)
             {
                 handoff.Offer(blob, delta, readers: 1);

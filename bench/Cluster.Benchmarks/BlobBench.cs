@@ -75,7 +75,7 @@ internal static class BlobBench
         var write = await Median(repeats, async () =>
         {
             await store.DeleteAsync(blob!, CancellationToken.None);
-            blob = await store.WriteAsync((stream, token) => Task.Run(() => ParameterFile.Save(stream, tensors), token), CancellationToken.None);
+            blob = await store.WriteAsync((stream, token) => Task.Run(() => ParameterFile.Save(stream, tensors), token), BlobDurability.Durable, CancellationToken.None);
         });
         var read = await Median(repeats, async () =>
         {

@@ -37,6 +37,24 @@ public sealed class DirectoryBlobStoreTests : IDisposable
         Assert.Equal(File.ReadAllBytes(source), File.ReadAllBytes(copy));
     }
 
+    [Fact]
+    public async Task A_transient_blob_reads_back_and_never_replaces_a_stored_blob_of_the_same_content()
+    {
+        var store = Store();
+        var bytes = File.ReadAllBytes(Source(100_000));
+        var durable = await BlobWrites.Write(store, bytes, BlobDurability.Durable);
+        var path = store.PathOf(durable);
+        File.SetLastWriteTimeUtc(path, BlobWrites.Marked);
+
+        var transient = await BlobWrites.Write(store, bytes, BlobDurability.Transient);
+
+        Assert.Equal(durable, transient);
+        Assert.Equal(BlobWrites.Marked, File.GetLastWriteTimeUtc(path)); // the synced file stayed
+        Assert.Equal(bytes, await BlobWrites.Read(store, transient));
+        await BlobWrites.Write(store, bytes, BlobDurability.Durable);
+        Assert.NotEqual(BlobWrites.Marked, File.GetLastWriteTimeUtc(path)); // a durable write replaces, and so repairs
+    }
+
     [Theory]
     [InlineData("flip")]
     [InlineData("truncate")]
@@ -68,7 +86,7 @@ public sealed class DirectoryBlobStoreTests : IDisposable
         var store = Store();
         await using var failing = new FailingStream(bytesBeforeFailure: 2_500_000);
 
-        await Assert.ThrowsAsync<IOException>(() => store.WriteAsync((target, token) => failing.CopyToAsync(target, token), TestContext.Current.CancellationToken));
+        await Assert.ThrowsAsync<IOException>(() => store.WriteAsync((target, token) => failing.CopyToAsync(target, token), BlobDurability.Durable, TestContext.Current.CancellationToken));
 
         Assert.Empty(Directory.GetFiles(store.Root, "*", SearchOption.AllDirectories));
     }

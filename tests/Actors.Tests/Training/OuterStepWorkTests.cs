@@ -90,7 +90,7 @@ public sealed class OuterStepWorkTests : IDisposable
         var delta = global.Select(p => (p.Name, randn(p.Value.shape, generator: generator) * 0.01)).ToList();
         try
         {
-            return await _store.WriteAsync((s, _) => { ParameterFile.Save(s, delta); return Task.CompletedTask; }, CancellationToken.None);
+            return await _store.WriteAsync((s, _) => { ParameterFile.Save(s, delta); return Task.CompletedTask; }, BlobDurability.Transient, CancellationToken.None);
         }
         finally
         {
@@ -104,8 +104,8 @@ public sealed class OuterStepWorkTests : IDisposable
     {
         public List<BlobRef> Reads { get; } = [];
 
-        public Task<BlobRef> WriteAsync(Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken) =>
-            inner.WriteAsync(write, cancellationToken);
+        public Task<BlobRef> WriteAsync(Func<Stream, CancellationToken, Task> write, BlobDurability durability, CancellationToken cancellationToken) =>
+            inner.WriteAsync(write, durability, cancellationToken);
 
         public Task<T> ReadAsync<T>(BlobRef blob, Func<Stream, CancellationToken, Task<T>> read, CancellationToken cancellationToken)
         {

@@ -235,7 +235,7 @@ public sealed class OverlappedRoundsTests : IDisposable
                 {
                     ParameterFile.Save(output, tensors.Select(t => (t.Name, t.Value * -share)));
                     return Task.CompletedTask;
-                }, token);
+                }, BlobDurability.Transient, token);
             }, TestContext.Current.CancellationToken);
 
         private sealed class Relay : ReceiveActor
