@@ -40,7 +40,7 @@ public sealed class Trainer : ReceiveActor, IWithTimers
     private string? _subscribedJob;
     private CancellationTokenSource? _running;
     private string? _runningAttempt;
-    private RoundStart? _next; // a new round that arrived while the previous one was stopping
+    private (RoundStart Start, IActorRef From)? _next; // a new round that arrived while the previous one was stopping
     private (string Job, int Round)? _finished; // the round the model last finished: an overlapped round goes on from it
     private (string Attempt, TaskCompletionSource<BlobRef> Parameters)? _awaited; // of an overlapped round
 
@@ -58,7 +58,7 @@ public sealed class Trainer : ReceiveActor, IWithTimers
         _self = Self;
         _compute = new ComputeThread($"trainer {id}", intraOpThreads);
 
-        Receive<RoundStart>(OnRoundStart);
+        Receive<RoundStart>(start => OnRoundStart(start, Sender));
         Receive<QPublished>(q => _board?.Offer(q.Layer, q.Step, q.Q));
         Receive<CurrentQ>(q => _board?.Offer(q.Layer, q.Step, q.Q));
         Receive<RoundParameters>(OnRoundParameters);
@@ -93,7 +93,8 @@ public sealed class Trainer : ReceiveActor, IWithTimers
         _compute.Dispose();
     }
 
-    private void OnRoundStart(RoundStart start)
+    /// <param name="from">The coordinator, which sends round starts itself.</param>
+    private void OnRoundStart(RoundStart start, IActorRef from)
     {
         if (start.Attempt == _runningAttempt)
             return;
@@ -103,7 +104,7 @@ public sealed class Trainer : ReceiveActor, IWithTimers
         {
             _log.Info("Round {0} (attempt {1}) replaces the running attempt {2}", start.Round, start.Attempt, _runningAttempt);
             _running.Cancel();
-            _next = start; // started once the running part has stopped (see OnPartDone)
+            _next = (start, from); // started once the running part has stopped (see OnPartDone)
             return;
         }
         var spec = start.Spec;
@@ -125,8 +126,7 @@ public sealed class Trainer : ReceiveActor, IWithTimers
         var parameters = start.Parameters is { } blob ? Task.FromResult(blob) : _awaited!.Value.Parameters.Task;
         var continues = start.Parameters is null && _finished == (spec.JobId, start.Round - 1);
         _finished = null; // the model leaves that state with this part
-        // A coordinator on this node takes the delta from memory (the round start comes from the coordinator itself).
-        var handoff = Sender is IActorRefScope { IsLocal: true } ? _handoff : null;
+        var handoff = from is IActorRefScope { IsLocal: true } ? _handoff : null; // a coordinator on this node takes the delta from memory
         // Off the mailbox from the first line: a blob store may copy synchronously before its first await.
         Task.Run(() => RunPart(start, board, parameters, continues, handoff, token), token)
             .PipeTo(self, success: r => new PartDone(start, r, null), failure: e => new PartDone(start, null, e));
@@ -162,7 +162,7 @@ public sealed class Trainer : ReceiveActor, IWithTimers
         if (_next is { } next)
         {
             _next = null;
-            OnRoundStart(next);
+            OnRoundStart(next.Start, next.From);
         }
     }
 
