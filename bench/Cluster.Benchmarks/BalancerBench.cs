@@ -65,10 +65,13 @@ internal static class BalancerBench
     public static async Task Latency(string directory, int steps)
     {
         var summary = Summaries(variants: 1)[0][0] with { JobId = "latency", Contributors = 1 };
-        await using var seed = await BenchNode.StartAsync(Settings(directory, "latency-a", NodeRoles.Balancer, NodeRoles.Coordinator));
+        // MOE_BENCH_SEED=HOST:PORT: the balancer's node is another process (e.g. Cluster.Host node --roles
+        // balancer,coordinator), so the two nodes share no thread pool and no garbage collector.
+        var otherProcess = Environment.GetEnvironmentVariable("MOE_BENCH_SEED") is { Length: > 0 } address ? address : null;
+        await using var seed = otherProcess is null ? await BenchNode.StartAsync(Settings(directory, "latency-a", NodeRoles.Balancer, NodeRoles.Coordinator)) : null;
         await using var trainerNode = await BenchNode.StartAsync(Settings(directory, "latency-b", NodeRoles.Trainer) with
         {
-            Seeds = [$"127.0.0.1:{seed.Port}"],
+            Seeds = [otherProcess ?? $"127.0.0.1:{seed!.Port}"],
             Trainer = new Moe.Actors.Training.TrainerSettings { Count = 1 },
         });
         var balancers = trainerNode.Registry.Get<LayerBalancerRegion>();
@@ -77,16 +80,18 @@ internal static class BalancerBench
         var probe = trainerNode.System.ActorOf(Props.Create(() => new Arrivals(arrivals)));
         await DistributedPubSub.Get(trainerNode.System).Mediator.Ask<SubscribeAck>(new Subscribe(BalancerTopics.For("latency"), probe), TimeSpan.FromSeconds(10));
         // The subscription reaches the balancer's node by gossip: wait until its mediator knows the topic.
-        var seedMediator = DistributedPubSub.Get(seed.System).Mediator;
+        var seedMediator = seed is null
+            ? (ICanTell)trainerNode.System.ActorSelection($"akka.tcp://moe@{otherProcess}/system/distributedPubSubMediator")
+            : DistributedPubSub.Get(seed.System).Mediator;
         while (!(await seedMediator.Ask<CurrentTopics>(GetTopics.Instance, TimeSpan.FromSeconds(5))).Topics.Contains(BalancerTopics.For("latency")))
             await Task.Delay(20);
 
         // MOE_BENCH_STAGES=1 also times q's arrival on the balancer's own node: what the summary's trip and the
         // journal cost, apart from q's trip back.
         var local = new System.Collections.Concurrent.BlockingCollection<(long Step, long Ticks)>();
-        var stages = Environment.GetEnvironmentVariable("MOE_BENCH_STAGES") == "1";
+        var stages = seed is not null && Environment.GetEnvironmentVariable("MOE_BENCH_STAGES") == "1";
         if (stages)
-            await seedMediator.Ask<SubscribeAck>(new Subscribe(BalancerTopics.For("latency"), seed.System.ActorOf(Props.Create(() => new Arrivals(local)))), TimeSpan.FromSeconds(10));
+            await seedMediator.Ask<SubscribeAck>(new Subscribe(BalancerTopics.For("latency"), seed!.System.ActorOf(Props.Create(() => new Arrivals(local)))), TimeSpan.FromSeconds(10));
 
         var samples = new List<(double Ms, int Step)>();
         var atBalancer = new List<double>();
@@ -105,7 +110,7 @@ internal static class BalancerBench
                 atBalancer.Add(Stopwatch.GetElapsedTime(sent, localTicks).TotalMilliseconds);
         }
         var latencies = samples.Select(s => s.Ms).ToList();
-        Console.WriteLine($"Summary -> persisted q -> trainer node, 2-node loopback cluster, {Journal} journal, m = {Experts}, {steps} steps (after 50 warm-up):");
+        Console.WriteLine($"Summary -> persisted q -> trainer node, 2-node loopback cluster ({(seed is null ? "2 processes" : "1 process")}), {Journal} journal, m = {Experts}, {steps} steps (after 50 warm-up):");
         Console.WriteLine($"  garbage collections: gen0 {GC.CollectionCount(0) - gen0}, gen1 {GC.CollectionCount(1) - gen1}, gen2 {GC.CollectionCount(2) - gen2}; paused {(GC.GetTotalPauseDuration() - paused).TotalMilliseconds:F1} ms; allocated {(GC.GetTotalAllocatedBytes() - allocated) / 1024.0 / (steps + 50):N0} KiB per step (both nodes)");
         Console.WriteLine($"  slowest steps: {string.Join(", ", samples.OrderByDescending(s => s.Ms).Take(12).Select(s => $"{s.Step}: {s.Ms:F1} ms"))}");
         if (stages)
@@ -121,6 +126,14 @@ internal static class BalancerBench
         var sorted = samples.Order().ToList();
         double At(double p) => sorted[(int)Math.Min(sorted.Count - 1, Math.Ceiling(p * sorted.Count) - 1)];
         return $"p50 {At(0.50):F2} ms   p90 {At(0.90):F2} ms   p99 {At(0.99):F2} ms";
+    }
+
+    /// <summary>The balancer's node alone, until the process is stopped.</summary>
+    public static async Task Seed(string directory, int port)
+    {
+        await using var seed = await BenchNode.StartAsync(Settings(directory, "latency-a", NodeRoles.Balancer, NodeRoles.Coordinator), port: port);
+        Console.WriteLine($"Balancer node up on 127.0.0.1:{seed.Port}");
+        await Task.Delay(Timeout.Infinite);
     }
 
     /// <summary>SQLite in the bench folder, or the PostgreSQL server that MOE_BENCH_POSTGRES names.</summary>

@@ -27,15 +27,15 @@ internal sealed class BenchNode : IAsyncDisposable
     public IActorRegistry Registry { get; }
 
     /// <param name="hocon">Extra Akka settings; MOE_BENCH_HOCON adds more, to try a setting without a rebuild.</param>
-    public static async Task<BenchNode> StartAsync(NodeSettings settings, string? hocon = null)
+    public static async Task<BenchNode> StartAsync(NodeSettings settings, string? hocon = null, int? port = null)
     {
         hocon += "\n" + Environment.GetEnvironmentVariable("MOE_BENCH_HOCON");
-        var port = MoeNodeHost.FreePort();
-        var host = MoeNodeHost.Build(settings with { Port = port }, port, akka => akka.AddHocon(
+        port ??= MoeNodeHost.FreePort();
+        var host = MoeNodeHost.Build(settings with { Port = port.Value }, port.Value, akka => akka.AddHocon(
             "akka.loglevel = ERROR\nakka.stdout-loglevel = ERROR\nakka.coordinated-shutdown.run-by-actor-system-terminate = off\n" + hocon,
             HoconAddMode.Prepend));
         await host.StartAsync();
-        var node = new BenchNode(host, port);
+        var node = new BenchNode(host, port.Value);
         var up = new TaskCompletionSource();
         Akka.Cluster.Cluster.Get(node.System).RegisterOnMemberUp(up.SetResult);
         await up.Task.WaitAsync(TimeSpan.FromSeconds(30));

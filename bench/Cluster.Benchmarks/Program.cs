@@ -29,6 +29,9 @@ switch (args)
     case ["openmp-teams"]:
         OpenMpTeamsBench.Run();
         return;
+    case ["latency-seed", var port]: // the balancer's node of `latency` in a process of its own (MOE_BENCH_SEED)
+        await BalancerBench.Seed(BenchDirectory(), int.Parse(port));
+        return;
     case ["latency", ..]:
         await BalancerBench.Latency(BenchDirectory(), steps: args.Length > 1 ? int.Parse(args[1]) : 1000);
         return;
