@@ -73,6 +73,17 @@ public sealed class DirectoryBlobStore : IBlobStore
         }
     }
 
+    private static void MoveUnlessStored(string temporary, string path)
+    {
+        try
+        {
+            File.Move(temporary, path, overwrite: false);
+        }
+        catch (IOException) when (File.Exists(path))
+        {
+        }
+    }
+
     private async Task<BlobRef> StoreAsync(Func<Stream, CancellationToken, Task> write, BlobRef? expected, BlobDurability durability,
         CancellationToken cancellationToken)
     {
@@ -86,9 +97,12 @@ public sealed class DirectoryBlobStore : IBlobStore
                     $"Upload of blob {expected} arrived as {actual.Size:N0} bytes with SHA-256 {actual.Sha256[..12]}…; refused.");
             var path = PathOf(actual);
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            // Same content either way (content addressing); a durable write also repairs a damaged file.
-            if (durable || !File.Exists(path))
+            // Same content either way (content addressing); a durable write also repairs a damaged file, and a
+            // transient one leaves what is there, which may be synced.
+            if (durable)
                 File.Move(temporary, path, overwrite: true);
+            else
+                MoveUnlessStored(temporary, path);
             return actual;
         }
         finally
