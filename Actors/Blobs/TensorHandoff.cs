@@ -10,14 +10,13 @@ namespace Moe.Actors.Blobs;
 /// small-16e on the round boundary, where every trainer waits. The blob is in the store all the same, for readers
 /// on other nodes and for recovery. Content addressing makes the handoff exact: the tensors are the bytes the blob's
 /// name hashes. A reader that finds nothing reads the store, so an entry dropped early costs time, never data.
+/// Each offer goes into its giver's slot (a trainer's id, or the coordinator's), replacing what that giver left
+/// before: a node holds at most one entry per trainer and one parameter set, however many rounds fail untaken.
 /// </summary>
 public sealed class TensorHandoff : IExtension, IDisposable
 {
-    /// <summary>Entries kept at most (the oldest go first): a round leaves one per local trainer and one parameter set.</summary>
-    public const int Capacity = 8;
-
     private readonly Lock _lock = new();
-    private readonly List<Entry> _entries = []; // oldest first
+    private readonly Dictionary<string, Entry> _slots = [];
     private bool _disposed;
 
     /// <summary>The node's handoff (one per actor system: nodes that share a process do not share it).</summary>
@@ -27,32 +26,27 @@ public sealed class TensorHandoff : IExtension, IDisposable
     public long Served { get; private set; }
 
     /// <summary>
-    /// Leaves <paramref name="tensors"/> (owned by the handoff from now on) for <paramref name="readers"/> readers of
-    /// <paramref name="blob"/>, which the caller has stored.
+    /// Leaves <paramref name="tensors"/> (owned by the handoff from now on) in <paramref name="slot"/> for
+    /// <paramref name="readers"/> readers of <paramref name="blob"/>, which the caller has stored.
     /// </summary>
-    public void Offer(BlobRef blob, List<(string Name, Tensor Value)> tensors, int readers)
+    public void Offer(string slot, BlobRef blob, List<(string Name, Tensor Value)> tensors, int readers)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(readers, 1);
-        var dropped = new List<Entry>();
+        Entry? dropped;
         lock (_lock)
         {
             if (_disposed)
             {
-                dropped.Add(new Entry(blob, tensors, readers));
+                dropped = new Entry(blob, tensors, readers);
             }
             else
             {
-                dropped.AddRange(_entries.Where(e => e.Blob == blob));
-                _entries.RemoveAll(e => e.Blob == blob);
-                _entries.Add(new Entry(blob, tensors, readers));
-                while (_entries.Count > Capacity)
-                {
-                    dropped.Add(_entries[0]);
-                    _entries.RemoveAt(0);
-                }
+                _slots.Remove(slot, out dropped);
+                _slots[slot] = new Entry(blob, tensors, readers);
             }
         }
-        dropped.ForEach(e => Release(e.Tensors));
+        if (dropped is not null)
+            Release(dropped.Tensors);
     }
 
     /// <summary>
@@ -64,14 +58,13 @@ public sealed class TensorHandoff : IExtension, IDisposable
     {
         lock (_lock)
         {
-            var index = _entries.FindIndex(e => e.Blob == blob);
-            if (index < 0)
+            var (slot, entry) = _slots.FirstOrDefault(s => s.Value.Blob == blob);
+            if (entry is null)
                 return null;
-            var entry = _entries[index];
             Served++;
             if (--entry.Readers > 0)
                 return Copy(entry.Tensors);
-            _entries.RemoveAt(index);
+            _slots.Remove(slot);
             return entry.Tensors;
         }
     }
@@ -82,8 +75,8 @@ public sealed class TensorHandoff : IExtension, IDisposable
         lock (_lock)
         {
             _disposed = true;
-            dropped = [.. _entries];
-            _entries.Clear();
+            dropped = [.. _slots.Values];
+            _slots.Clear();
         }
         dropped.ForEach(e => Release(e.Tensors));
     }

@@ -15,6 +15,9 @@ namespace Moe.Actors.Training;
 /// </summary>
 internal sealed class OuterStepWork(IBlobStore blobs, TensorHandoff? handoff) : IDisposable
 {
+    /// <summary>The coordinator's slot in the handoff: each step's parameters replace the last step's.</summary>
+    private const string HandoffSlot = "coordinator";
+
     private readonly ComputeThread _compute = new("coordinator", intraOpThreads: 1);
     private readonly Lock _lock = new();
 
@@ -71,7 +74,7 @@ internal sealed class OuterStepWork(IBlobStore blobs, TensorHandoff? handoff) : 
             handed = handoff is not null && localReaders > 0 ? Task.Run(() => TensorHandoff.Copy(computed), token) : null;
             var stored = await Task.WhenAll(WriteIfAny(next, token), WriteIfAny(nextVelocity, token)).ConfigureAwait(false);
             if (handed is not null)
-                handoff!.Offer(stored[0]!, await handed.ConfigureAwait(false), localReaders);
+                handoff!.Offer(HandoffSlot, stored[0]!, await handed.ConfigureAwait(false), localReaders);
             handed = null;
             Keep(ref _parameters, new Stored(stored[0]!, next));
             Keep(ref _momentum, nextVelocity is null ? null : new Stored(stored[1]!, nextVelocity));

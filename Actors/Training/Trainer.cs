@@ -232,7 +232,7 @@ public sealed class Trainer : ReceiveActor, IWithTimers
                 .ConfigureAwait(false);
             if (handoff is not null)
             {
-                handoff.Offer(blob, delta, readers: 1);
+                handoff.Offer(_id, blob, delta, readers: 1);
                 offered = true;
             }
             return blob;

@@ -14,7 +14,7 @@ public sealed class TensorHandoffTests
     {
         using var handoff = new TensorHandoff();
         var offered = Tensors(1f);
-        handoff.Offer(Blob(1), offered, readers: 2);
+        handoff.Offer("coordinator", Blob(1), offered, readers: 2);
 
         var first = handoff.Take(Blob(1))!;
         first[0].Value.fill_(7f);
@@ -37,37 +37,36 @@ public sealed class TensorHandoffTests
     }
 
     [Fact]
-    public void Beyond_capacity_the_oldest_entry_is_released()
+    public void A_new_offer_releases_what_the_same_giver_left_untaken_and_keeps_what_others_left()
     {
         using var handoff = new TensorHandoff();
-        var oldest = Tensors(0f);
-        handoff.Offer(Blob(0), oldest, readers: 1);
-        for (var k = 1; k <= TensorHandoff.Capacity; k++)
-            handoff.Offer(Blob(k), Tensors(k), readers: 1);
+        var untaken = Tensors(0f);
+        handoff.Offer("trainer-0", Blob(0), untaken, readers: 1); // of a round that did not commit
+        handoff.Offer("trainer-1", Blob(1), Tensors(1f), readers: 1);
+        handoff.Offer("trainer-0", Blob(2), Tensors(2f), readers: 1);
 
         Assert.Null(handoff.Take(Blob(0)));
-        Assert.All(oldest, t => Assert.True(t.Value.IsInvalid));
-        var newest = handoff.Take(Blob(TensorHandoff.Capacity))!;
-        Assert.Equal(TensorHandoff.Capacity, newest[0].Value.data<float>()[0]);
-        newest.ForEach(t => t.Value.Dispose());
+        Assert.All(untaken, t => Assert.True(t.Value.IsInvalid));
+        foreach (var (blob, value) in new[] { (Blob(1), 1f), (Blob(2), 2f) })
+        {
+            var taken = handoff.Take(blob)!;
+            Assert.Equal(value, taken[0].Value.data<float>()[0]);
+            taken.ForEach(t => t.Value.Dispose());
+        }
     }
 
     [Fact]
-    public void Offering_a_blob_again_replaces_the_earlier_offer_and_a_closed_handoff_releases_what_it_is_given()
+    public void A_closed_handoff_releases_what_it_holds_and_what_it_is_given()
     {
         var handoff = new TensorHandoff();
-        var earlier = Tensors(1f);
-        handoff.Offer(Blob(1), earlier, readers: 1);
-        handoff.Offer(Blob(1), Tensors(1f), readers: 1);
-        Assert.All(earlier, t => Assert.True(t.Value.IsInvalid));
+        var held = Tensors(1f);
+        handoff.Offer("coordinator", Blob(1), held, readers: 1);
 
-        var kept = handoff.Take(Blob(1))!;
         handoff.Dispose();
         var late = Tensors(2f);
-        handoff.Offer(Blob(2), late, readers: 1);
+        handoff.Offer("coordinator", Blob(2), late, readers: 1);
 
-        Assert.All(late, t => Assert.True(t.Value.IsInvalid));
+        Assert.All(held.Concat(late), t => Assert.True(t.Value.IsInvalid));
         Assert.Null(handoff.Take(Blob(2)));
-        kept.ForEach(t => t.Value.Dispose());
     }
 }

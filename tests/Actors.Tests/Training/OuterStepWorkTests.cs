@@ -61,7 +61,7 @@ public sealed class OuterStepWorkTests : IDisposable
         using var work = new OuterStepWork(_store, handoff);
         var initial = await work.InitialParameters(_spec, token);
         var delta = await Delta(initial, seed: 1);
-        handoff.Offer(delta, await Load(delta), readers: 1); // as a trainer on this node leaves it
+        handoff.Offer("trainer", delta, await Load(delta), readers: 1); // as a trainer on this node leaves it
 
         _store.Reads.Clear();
         var (parameters, _) = await work.Step(_spec, initial, null, [delta], localReaders: 2, token);
