@@ -81,7 +81,10 @@ public sealed class TensorHandoff : IExtension, IDisposable
         dropped.ForEach(e => Release(e.Tensors));
     }
 
-    /// <summary>Fresh tensors with the same content, made without a libtorch kernel (any thread may copy).</summary>
+    /// <summary>
+    /// Fresh tensors with the same content, made without a libtorch kernel (any thread may copy). For contiguous CPU
+    /// tensors, which deltas and outer-step results are.
+    /// </summary>
     public static List<(string Name, Tensor Value)> Copy(List<(string Name, Tensor Value)> tensors)
     {
         var copies = new List<(string Name, Tensor Value)>(tensors.Count);
