@@ -84,19 +84,8 @@ public sealed class HttpBlobStoreTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task An_upload_carries_its_durability_to_the_server()
-    {
-        var client = Client();
-        var bytes = File.ReadAllBytes(Source(100_000));
-        var durable = await BlobWrites.Write(client, bytes, BlobDurability.Durable);
-        var path = ServerStore.PathOf(durable);
-        File.SetLastWriteTimeUtc(path, BlobWrites.Marked);
-
-        Assert.Equal(durable, await BlobWrites.Write(client, bytes, BlobDurability.Transient));
-        Assert.Equal(BlobWrites.Marked, File.GetLastWriteTimeUtc(path)); // stored as transient: the durable file stayed
-        await BlobWrites.Write(client, bytes, BlobDurability.Durable);
-        Assert.NotEqual(BlobWrites.Marked, File.GetLastWriteTimeUtc(path));
-    }
+    public Task An_upload_carries_its_durability_to_the_server() =>
+        BlobWrites.TransientKeepsWhatDurableReplaces(Client(), ServerStore, File.ReadAllBytes(Source(100_000)));
 
     [Fact]
     public async Task A_blob_uploaded_over_http_lands_in_the_servers_directory_and_downloads_verified()
