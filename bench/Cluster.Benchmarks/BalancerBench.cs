@@ -111,7 +111,7 @@ internal static class BalancerBench
         }
         var latencies = samples.Select(s => s.Ms).ToList();
         Console.WriteLine($"Summary -> persisted q -> trainer node, 2-node loopback cluster ({(seed is null ? "2 processes" : "1 process")}), {Journal} journal, m = {Experts}, {steps} steps (after 50 warm-up):");
-        Console.WriteLine($"  garbage collections: gen0 {GC.CollectionCount(0) - gen0}, gen1 {GC.CollectionCount(1) - gen1}, gen2 {GC.CollectionCount(2) - gen2}; paused {(GC.GetTotalPauseDuration() - paused).TotalMilliseconds:F1} ms; allocated {(GC.GetTotalAllocatedBytes() - allocated) / 1024.0 / (steps + 50):N0} KiB per step (both nodes)");
+        Console.WriteLine($"  garbage collections: gen0 {GC.CollectionCount(0) - gen0}, gen1 {GC.CollectionCount(1) - gen1}, gen2 {GC.CollectionCount(2) - gen2}; paused {(GC.GetTotalPauseDuration() - paused).TotalMilliseconds:F1} ms; allocated {(GC.GetTotalAllocatedBytes() - allocated) / 1024.0 / (steps + 50):N0} KiB per step ({(seed is null ? "both nodes" : "the trainer's node")})");
         Console.WriteLine($"  slowest steps: {string.Join(", ", samples.OrderByDescending(s => s.Ms).Take(12).Select(s => $"{s.Step}: {s.Ms:F1} ms"))}");
         if (stages)
         {
