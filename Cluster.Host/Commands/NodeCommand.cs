@@ -67,7 +67,7 @@ public static class NodeCommand
                 var configuration = HostConfiguration.Build(result.GetValue(config), flags.Values);
                 settings = HostConfiguration.Node(configuration);
                 if (configuration.GetSection("Job").Exists())
-                    job = HostConfiguration.Job(configuration, "job");
+                    job = HostConfiguration.Job(configuration, new JobSpec { JobId = "job" });
             }
             catch (ArgumentException e)
             {

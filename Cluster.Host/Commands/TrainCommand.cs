@@ -6,6 +6,7 @@ using Moe.Actors.Training;
 using Moe.Cluster.Host.Configuration;
 using Moe.Cluster.Host.Hosting;
 using Moe.Model.Network;
+using Moe.Model.Training;
 using Spectre.Console;
 using static TorchSharp.torch;
 
@@ -60,7 +61,14 @@ public static class TrainCommand
                     .Set("Job:JobId", result.GetValue(jobId));
                 var configuration = HostConfiguration.Build(result.GetValue(config), flags.Values);
                 node = HostConfiguration.Node(configuration) with { Roles = NodeRoles.All, Seeds = [] };
-                job = HostConfiguration.Job(configuration, $"train-{presetName}");
+                job = HostConfiguration.Job(configuration, new JobSpec
+                {
+                    JobId = $"train-{presetName}",
+                    // Here the commit's work (hashing, the outer step) runs on the trainers' own cores when they are
+                    // CPU cores: overlapping it with their steps stalls them instead of hiding it (a trainer on both
+                    // cores ran at about 0.90 of the plain loop overlapped and about 0.98 sequential, alternated).
+                    OverlapSteps = TrainingDevice.Resolve(node.Trainer.Device).type == TorchSharp.DeviceType.CPU ? 0 : 1,
+                });
             }
             catch (ArgumentException e)
             {

@@ -59,10 +59,10 @@ public static class HostConfiguration
         return node;
     }
 
-    /// <summary>The job from section Job, validated.</summary>
-    public static JobSpec Job(IConfiguration configuration, string defaultJobId)
+    /// <summary>The job from section Job over <paramref name="defaults"/>, validated.</summary>
+    public static JobSpec Job(IConfiguration configuration, JobSpec defaults)
     {
-        var job = Bind(configuration, "Job", new JobSpec { JobId = defaultJobId });
+        var job = Bind(configuration, "Job", defaults);
         job.Validate();
         return job;
     }

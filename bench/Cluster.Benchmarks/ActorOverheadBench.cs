@@ -16,7 +16,10 @@ namespace Moe.Benchmarks;
 /// either side of it. Only a job's steady-state rounds count (after round 0, which builds the model). The journal
 /// then splits the cluster's time into the trainer's steps and the round boundary: the time from one commit to the
 /// next that the trainer did not spend stepping (with overlapped rounds, what of the commit it still waits for).
-/// Jobs overlap their rounds ("on"), do not ("off"), or alternate ("both", the first overlapping).
+/// Jobs overlap their rounds ("on"), do not ("off"), or alternate ("both", the first overlapping). The process's CPU
+/// time splits a job's ratio once more: CPU per token against the plain loop's, cores kept busy (what the actor layer
+/// leaves idle), and the CPU of every thread but the trainer's against the trainer's (the work the actor layer adds,
+/// measured in the job itself and so free of the machine's drift).
 /// </summary>
 internal static class ActorOverheadBench
 {
@@ -28,8 +31,8 @@ internal static class ActorOverheadBench
         var data = Corpus.Load(null, Path.Combine(directory, "cache"), preset.Model.VocabSize, _ => { });
         var plainSteps = (rounds - 1) * innerSteps;
 
-        var plain = new List<double> { OnOwnThread(() => Plain(preset, data, plainSteps, innerSteps, summaries: false)) };
-        var summarised = OnOwnThread(() => Plain(preset, data, plainSteps, innerSteps, summaries: true));
+        var plain = new List<Measured> { OnOwnThread(() => Plain(preset, data, plainSteps, innerSteps, summaries: false)) };
+        var summarised = OnOwnThread(() => Plain(preset, data, plainSteps, innerSteps, summaries: true)).TokensPerSecond;
         var segments = new List<Segment>();
         for (var cycle = 0; cycle < cycles; cycle++)
         {
@@ -39,14 +42,17 @@ internal static class ActorOverheadBench
         }
 
         Console.WriteLine($"{presetName}, H = {innerSteps}, {cycles} cluster jobs of {rounds} rounds (the first not counted) between {cycles + 1} plain runs of {plainSteps} steps; one trainer, {Environment.ProcessorCount} libtorch threads:");
-        Console.WriteLine($"  plain loop + summaries (once, after the first plain run): {summarised:N0} tokens/s = {summarised / plain[0]:F3} of it");
+        Console.WriteLine($"  plain loop + summaries (once, after the first plain run): {summarised:N0} tokens/s = {summarised / plain[0].TokensPerSecond:F3} of it");
         var ratios = new List<double>();
         for (var k = 0; k < segments.Count; k++)
         {
-            var (segment, around) = (segments[k], (plain[k] + plain[k + 1]) / 2);
-            ratios.Add(segment.TokensPerSecond / around);
-            Console.WriteLine($"  plain {plain[k],6:N0} | cluster ({(segment.Overlapped ? "overlapped" : "sequential")}) {segment.TokensPerSecond,6:N0} tokens/s, steps alone {segment.StepTokensPerSecond,6:N0} | plain {plain[k + 1],6:N0}" +
-                $"  ->  cluster / plain {segment.TokensPerSecond / around:F3}, steps / plain {segment.StepTokensPerSecond / around:F3}, round boundary {segment.BoundarySeconds * 1000:F0} ms per round ({segment.BoundaryShare:P1})");
+            var segment = segments[k];
+            var around = (plain[k].TokensPerSecond + plain[k + 1].TokensPerSecond) / 2;
+            var (cpuAround, busyAround) = ((plain[k].CpuPerToken + plain[k + 1].CpuPerToken) / 2, (plain[k].Busy + plain[k + 1].Busy) / 2);
+            ratios.Add(segment.Job.TokensPerSecond / around);
+            Console.WriteLine($"  plain {plain[k].TokensPerSecond,6:N0} | cluster ({(segment.Overlapped ? "overlapped" : "sequential")}) {segment.Job.TokensPerSecond,6:N0} tokens/s, steps alone {segment.StepTokensPerSecond,6:N0} | plain {plain[k + 1].TokensPerSecond,6:N0}" +
+                $"  ->  cluster / plain {segment.Job.TokensPerSecond / around:F3}, steps / plain {segment.StepTokensPerSecond / around:F3}, round boundary {segment.BoundarySeconds * 1000:F0} ms per round ({segment.BoundaryShare:P1})," +
+                $" CPU per token / plain {segment.Job.CpuPerToken / cpuAround:F3}, cores busy {segment.Job.Busy:F2} (plain {busyAround:F2}), other threads / trainer's {segment.OtherCpuShare:P1}");
         }
         foreach (var group in segments.Select((s, k) => (s.Overlapped, Ratio: ratios[k])).GroupBy(s => s.Overlapped))
         {
@@ -55,7 +61,14 @@ internal static class ActorOverheadBench
         }
     }
 
-    private sealed record Segment(bool Overlapped, double TokensPerSecond, double StepTokensPerSecond, double BoundarySeconds, double BoundaryShare);
+    /// <summary>Tokens/s, CPU seconds per token and cores kept busy (CPU seconds per second) over a stretch of training.</summary>
+    private sealed record Measured(double TokensPerSecond, double CpuPerToken, double Busy)
+    {
+        public static Measured Of(long tokens, double seconds, double cpuSeconds) => new(tokens / seconds, cpuSeconds / tokens, cpuSeconds / seconds);
+    }
+
+    /// <param name="OtherCpuShare">CPU of all threads but the trainer's (less the sampler's own) / the trainer's threads' CPU.</param>
+    private sealed record Segment(bool Overlapped, Measured Job, double StepTokensPerSecond, double BoundarySeconds, double BoundaryShare, double OtherCpuShare);
 
     /// <summary>One job on a fresh one-node cluster: tokens/s over its steady-state rounds, and where the time went.</summary>
     private static async Task<Segment> Cluster(string nodeDirectory, string cache, string presetName, int rounds, int innerSteps, bool overlap)
@@ -69,6 +82,8 @@ internal static class ActorOverheadBench
         };
         // The corpus is already cached: the cluster reads the same tokens as the plain loop.
         CopyDirectory(cache, Path.Combine(nodeDirectory, "cache"));
+        using var cpu = new CpuSampler();
+        var started = DateTime.UtcNow;
         await using (var node = await BenchNode.StartAsync(settings))
         {
             var coordinator = node.Registry.Get<TrainingCoordinatorKey>();
@@ -84,16 +99,19 @@ internal static class ActorOverheadBench
         var steps = steady.Sum(r => r.Parts.Sum(p => p.StepSeconds));
         var boundary = steady.Select((r, k) => intervals[k] - r.Parts.Max(p => p.StepSeconds + p.WaitSeconds)).Sum();
         var tokens = steady.Sum(r => r.Tokens);
-        return new Segment(overlap, tokens / intervals.Sum(), tokens / steps, boundary / steady.Count, boundary / intervals.Sum());
+        var (cpuSeconds, trainerSeconds) = cpu.CpuSeconds(all[0].CommittedAt, all[^1].CommittedAt);
+        var sampling = cpu.SamplingTime.TotalSeconds * intervals.Sum() / (DateTime.UtcNow - started).TotalSeconds; // its share of the steady rounds
+        var measured = Measured.Of(tokens, intervals.Sum(), cpuSeconds);
+        return new Segment(overlap, measured, tokens / steps, boundary / steady.Count, boundary / intervals.Sum(), (cpuSeconds - trainerSeconds - sampling) / trainerSeconds);
     }
 
     /// <summary>
     /// Runs on a thread that ends afterwards, as a trainer's compute thread would: its OpenMP team goes with it and
     /// does not slow the next phase (see ComputeThread).
     /// </summary>
-    private static double OnOwnThread(Func<double> measure)
+    private static Measured OnOwnThread(Func<Measured> measure)
     {
-        var result = 0.0;
+        Measured? result = null;
         var thread = new Thread(() =>
         {
             TorchSharp.torch.set_num_threads(Environment.ProcessorCount);
@@ -101,11 +119,11 @@ internal static class ActorOverheadBench
         });
         thread.Start();
         thread.Join();
-        return result;
+        return result!;
     }
 
-    /// <summary>Tokens/s of the plain loop on the calling thread, optionally with the balancing summaries on.</summary>
-    private static double Plain(ModelPresets.Preset preset, TokenDataset data, int steps, int innerSteps, bool summaries)
+    /// <summary>The plain loop on the calling thread, optionally with the balancing summaries on.</summary>
+    private static Measured Plain(ModelPresets.Preset preset, TokenDataset data, int steps, int innerSteps, bool summaries)
     {
         using var loop = new TrainingLoop(preset.Model, preset.Training with { Steps = steps }, data);
         if (summaries)
@@ -115,11 +133,15 @@ internal static class ActorOverheadBench
         }
         for (var warm = 0; warm < innerSteps; warm++)
             loop.TrainStep();
+        var process = Process.GetCurrentProcess();
+        var cpuBefore = process.TotalProcessorTime;
         var watch = Stopwatch.StartNew();
         long tokens = 0;
         for (var step = 0; step < steps - innerSteps; step++)
             tokens += loop.TrainStep().Tokens;
-        return tokens / watch.Elapsed.TotalSeconds;
+        var seconds = watch.Elapsed.TotalSeconds;
+        process.Refresh();
+        return Measured.Of(tokens, seconds, (process.TotalProcessorTime - cpuBefore).TotalSeconds);
     }
 
     private static async Task<JobStatus> AskUntil(IActorRef coordinator, object message, Func<JobStatus, bool> done)

@@ -49,6 +49,7 @@ public sealed class TrainCommandTests : IDisposable
         var again = await Run("report", "--data-dir", data, "--job-id", "train-tiny", "--out", Path.Combine(_directory, "again"));
         var second = await Run(args);
         var changed = await Run([.. args[..4], "4", .. args[5..]]); // same job id, other settings
+        var overlapped = await Run([.. args, "--overlap-steps", "1"]); // other than train's default on CPU
 
         Assert.True(first.Code == 0, first.Error);
         Assert.Contains("finished: 3 rounds", first.Output, StringComparison.Ordinal);
@@ -57,6 +58,7 @@ public sealed class TrainCommandTests : IDisposable
         Assert.Contains($"Report of job train-tiny (3 of 3 rounds) in {folder}", first.Output, StringComparison.Ordinal);
         Assert.Contains("Finished: 3 of 3 rounds committed.", markdown, StringComparison.Ordinal);
         Assert.Contains("| tokens trained | 3,072 |", markdown, StringComparison.Ordinal); // 3 rounds x 2 trainers x 2 steps x 8 x 32 tokens
+        Assert.Contains("| overlap | none: each round starts from the committed parameters |", markdown, StringComparison.Ordinal); // CPU trainers
         Assert.Equal(["round", "committed_at", "seconds", "trainers", "tokens"], rounds[0].Split(',')[..5]);
         Assert.Equal("maxvio_layer_1", rounds[0].Split(',')[^1]);
         Assert.Equal(4, rounds.Length);
@@ -68,8 +70,11 @@ public sealed class TrainCommandTests : IDisposable
         Assert.Equal(markdown, await File.ReadAllTextAsync(Path.Combine(_directory, "again", "report.md"), TestContext.Current.CancellationToken));
         Assert.True(second.Code == 0, second.Error);
         Assert.Contains("Resuming at round 3 of 3", second.Output, StringComparison.Ordinal);
-        Assert.Equal(2, changed.Code);
-        Assert.Contains("exists with other settings", changed.Error, StringComparison.Ordinal);
+        foreach (var refused in new[] { changed, overlapped })
+        {
+            Assert.Equal(2, refused.Code);
+            Assert.Contains("exists with other settings", refused.Error, StringComparison.Ordinal);
+        }
     }
 
     [Fact]

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Json.Schema;
 using Moe.Actors.Hosting;
+using Moe.Actors.Training;
 using Moe.Cluster.Host.Configuration;
 using Moe.Cluster.Host.Tests.Support;
 using YamlDotNet.RepresentationModel;
@@ -161,7 +162,10 @@ public sealed partial class ChartTests
         Assert.Equal(blobs == "shared" ? "/blobs" : null, node.Blobs.Directory);
         Assert.Equal(blobs == "http" && role == "trainer" ? Moe.Actors.Blobs.BlobStoreKind.Http : Moe.Actors.Blobs.BlobStoreKind.Directory, node.Blobs.Kind);
         if (role == "coordinator")
-            Assert.Equal((50, 2), (HostConfiguration.Job(configuration, "x").Rounds, HostConfiguration.Job(configuration, "x").OverlapSteps));
+        {
+            var job = HostConfiguration.Job(configuration, new JobSpec { JobId = "x" });
+            Assert.Equal((50, 2), (job.Rounds, job.OverlapSteps));
+        }
     }
 
     [Fact]
