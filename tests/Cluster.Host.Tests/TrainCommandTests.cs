@@ -83,7 +83,8 @@ public sealed class TrainCommandTests : IDisposable
         var port = Moe.Actors.Hosting.MoeNodeHost.FreePort();
         var url = $"http://127.0.0.1:{port}";
         var train = Run("train", "--preset", "tiny", "--rounds", "60", "--inner-steps", "2", "--trainers", "1",
-            "--text", Text(), "--data-dir", Path.Combine(_directory, "data"), "--http", url);
+            "--text", Text(), "--data-dir", Path.Combine(_directory, "data"), "--http", url,
+            "--overlap-steps", "1"); // moe_round_parameters_wait comes from overlapped rounds, off by default on the CPU
         using var http = new HttpClient { BaseAddress = new Uri(url) };
 
         string[] wanted =
@@ -185,6 +186,7 @@ public sealed class TrainCommandTests : IDisposable
     [InlineData("""{ "Persistence": { "Provider": "PostgreSql" } }""", "Persistence:ConnectionString is required")]
     [InlineData("""{ "Blobs": { "Kind": "Http" } }""", "Blobs:Url must be an absolute")]
     [InlineData("""{ "Job": { "Rounds": 0 } }""", "Job:Rounds = 0 is invalid")]
+    [InlineData("""{ "Trainer": { "Device": "tpu" } }""", "Trainer:Device = tpu is invalid: use auto, cpu, cuda or cuda:N")]
     [InlineData("""{ "Node": """, "not valid JSON")]
     public async Task A_bad_setting_stops_train_with_one_line_naming_the_key(string json, string message)
     {
@@ -281,6 +283,7 @@ public sealed class TrainCommandTests : IDisposable
     [InlineData("--roles", "trainer,chef", "Node:Roles \"chef\" is unknown")]
     [InlineData("--seed", "nohost", "Node:Seeds \"nohost\" is invalid")]
     [InlineData("--blobs", "http://", "Blobs:Url")]
+    [InlineData("--device", "cuda:x", "Trainer:Device = cuda:x is invalid")]
     public async Task A_bad_node_flag_stops_with_the_key_and_what_is_allowed(string flag, string value, string message)
     {
         var (code, _, error) = await Run("node", flag, value, "--data-dir", Path.Combine(_directory, "data"));
