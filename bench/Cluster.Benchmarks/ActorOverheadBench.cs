@@ -133,7 +133,7 @@ internal static class ActorOverheadBench
         }
         for (var warm = 0; warm < innerSteps; warm++)
             loop.TrainStep();
-        var process = Process.GetCurrentProcess();
+        using var process = Process.GetCurrentProcess();
         var cpuBefore = process.TotalProcessorTime;
         var watch = Stopwatch.StartNew();
         long tokens = 0;

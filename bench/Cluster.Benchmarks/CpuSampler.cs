@@ -13,9 +13,11 @@ internal sealed class CpuSampler : IDisposable
     /// <summary>Linux reports thread CPU time in clock ticks of 10 ms (USER_HZ = 100).</summary>
     private const double SecondsPerTick = 0.01;
 
+    private readonly Process _process = Process.GetCurrentProcess();
     private readonly List<Sample> _samples = [];
     private readonly Stopwatch _sampling = new();
     private readonly Timer _timer;
+    private bool _disposed;
 
     public CpuSampler()
     {
@@ -37,6 +39,11 @@ internal sealed class CpuSampler : IDisposable
     {
         _timer.Dispose();
         Take();
+        lock (_samples)
+        {
+            _process.Dispose();
+            _disposed = true; // a tick already under way finds it so and takes nothing
+        }
     }
 
     private sealed record Sample(DateTime At, double All, double Trainers);
@@ -45,8 +52,11 @@ internal sealed class CpuSampler : IDisposable
     {
         lock (_samples)
         {
+            if (_disposed)
+                return;
             _sampling.Start();
-            _samples.Add(new Sample(DateTime.UtcNow, Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds, TrainerThreadsSeconds()));
+            _process.Refresh();
+            _samples.Add(new Sample(DateTime.UtcNow, _process.TotalProcessorTime.TotalSeconds, TrainerThreadsSeconds()));
             _sampling.Stop();
         }
     }
