@@ -94,26 +94,29 @@ internal static class BalancerBench
         if (stages)
             await seedMediator.Ask<SubscribeAck>(new Subscribe(BalancerTopics.For("latency"), seed!.System.ActorOf(Props.Create(() => new Arrivals(local)))), TimeSpan.FromSeconds(10));
 
-        var samples = new List<(double Ms, int Step)>();
+        var samples = new List<(double Ms, int Step, bool Collected)>();
         var atBalancer = new List<double>();
         var (gen0, gen1, gen2, paused) = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalPauseDuration());
         var allocated = GC.GetTotalAllocatedBytes();
         for (var step = 0; step < steps + 50; step++)
         {
+            var collections = GC.CollectionCount(0);
             var sent = Stopwatch.GetTimestamp();
             balancers.Tell(summary with { Step = step });
             var (arrivedStep, ticks) = arrivals.Take(new CancellationTokenSource(TimeSpan.FromSeconds(10)).Token);
             if (arrivedStep != step)
                 throw new InvalidOperationException($"Expected q of step {step}, got {arrivedStep}.");
             if (step >= 50) // warm-up
-                samples.Add((Stopwatch.GetElapsedTime(sent, ticks).TotalMilliseconds, step));
+                samples.Add((Stopwatch.GetElapsedTime(sent, ticks).TotalMilliseconds, step, GC.CollectionCount(0) != collections));
             if (stages && local.Take() is var (_, localTicks) && step >= 50)
                 atBalancer.Add(Stopwatch.GetElapsedTime(sent, localTicks).TotalMilliseconds);
         }
         var latencies = samples.Select(s => s.Ms).ToList();
         Console.WriteLine($"Summary -> persisted q -> trainer node, 2-node loopback cluster ({(seed is null ? "2 processes" : "1 process")}), {Journal} journal, m = {Experts}, {steps} steps (after 50 warm-up):");
-        Console.WriteLine($"  garbage collections: gen0 {GC.CollectionCount(0) - gen0}, gen1 {GC.CollectionCount(1) - gen1}, gen2 {GC.CollectionCount(2) - gen2}; paused {(GC.GetTotalPauseDuration() - paused).TotalMilliseconds:F1} ms; allocated {(GC.GetTotalAllocatedBytes() - allocated) / 1024.0 / (steps + 50):N0} KiB per step ({(seed is null ? "both nodes" : "the trainer's node")})");
-        Console.WriteLine($"  slowest steps: {string.Join(", ", samples.OrderByDescending(s => s.Ms).Take(12).Select(s => $"{s.Step}: {s.Ms:F1} ms"))}");
+        Console.WriteLine($"  garbage collections: gen0 {GC.CollectionCount(0) - gen0}, gen1 {GC.CollectionCount(1) - gen1}, gen2 {GC.CollectionCount(2) - gen2}; paused {(GC.GetTotalPauseDuration() - paused).TotalMilliseconds:F1} ms; allocated {(GC.GetTotalAllocatedBytes() - allocated) / 1024.0 / (steps + 50):N0} KiB per step ({(seed is null ? "the trainer's node" : "both nodes")})");
+        Console.WriteLine($"  slowest steps: {string.Join(", ", samples.OrderByDescending(s => s.Ms).Take(12).Select(s => $"{s.Step}: {s.Ms:F1} ms{(s.Collected ? " (GC)" : "")}"))}");
+        // A collection may end after q arrived and still count here: this splits off at most the steps it could have slowed.
+        Console.WriteLine($"  steps with no collection ({samples.Count(s => !s.Collected)}): {Percentiles([.. samples.Where(s => !s.Collected).Select(s => s.Ms)])}");
         if (stages)
         {
             Console.WriteLine($"  q on the balancer's node: {Percentiles(atBalancer)}");
