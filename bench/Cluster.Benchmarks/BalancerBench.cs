@@ -63,9 +63,12 @@ internal static class BalancerBench
         Console.WriteLine($"  actor / merge time:             {watch.Elapsed / merge.Elapsed,10:F2}   (target: at least 20,000 summaries/s through the actor)");
     }
 
-    public static async Task Latency(string directory, int steps)
+    public static async Task Latency(string directory, int steps, int warmUpSteps)
     {
-        var summary = Summaries(variants: 1)[0][0] with { JobId = "latency", Contributors = 1 };
+        // A job of its own per run: a PostgreSQL database or a balancer process kept from an earlier run holds the
+        // last run's steps, and would ignore this run's as stale.
+        var job = $"latency-{Guid.NewGuid():N}";
+        var summary = Summaries(variants: 1)[0][0] with { JobId = job, Contributors = 1 };
         // MOE_BENCH_SEED=HOST:PORT: the balancer's node is another process (e.g. Cluster.Host node --roles
         // balancer,coordinator), so the two nodes share no thread pool and no garbage collector.
         var otherProcess = Environment.GetEnvironmentVariable("MOE_BENCH_SEED") is { Length: > 0 } address ? address : null;
@@ -76,15 +79,15 @@ internal static class BalancerBench
             Trainer = new Moe.Actors.Training.TrainerSettings { Count = 1 },
         });
         var balancers = trainerNode.Registry.Get<LayerBalancerRegion>();
-        await balancers.Ask<CurrentQ>(new ConfigureLayer("latency", 0, Spec), TimeSpan.FromSeconds(30));
+        await balancers.Ask<CurrentQ>(new ConfigureLayer(job, 0, Spec), TimeSpan.FromSeconds(30));
         var arrivals = new System.Collections.Concurrent.BlockingCollection<(long Step, long Ticks)>();
         var probe = trainerNode.System.ActorOf(Props.Create(() => new Arrivals(arrivals)));
-        await DistributedPubSub.Get(trainerNode.System).Mediator.Ask<SubscribeAck>(new Subscribe(BalancerTopics.For("latency"), probe), TimeSpan.FromSeconds(10));
+        await DistributedPubSub.Get(trainerNode.System).Mediator.Ask<SubscribeAck>(new Subscribe(BalancerTopics.For(job), probe), TimeSpan.FromSeconds(10));
         // The subscription reaches the balancer's node by gossip: wait until its mediator knows the topic.
         var seedMediator = seed is null
             ? (ICanTell)trainerNode.System.ActorSelection($"akka.tcp://moe@{otherProcess}/system/distributedPubSubMediator")
             : DistributedPubSub.Get(seed.System).Mediator;
-        while (!(await seedMediator.Ask<CurrentTopics>(GetTopics.Instance, TimeSpan.FromSeconds(5))).Topics.Contains(BalancerTopics.For("latency")))
+        while (!(await seedMediator.Ask<CurrentTopics>(GetTopics.Instance, TimeSpan.FromSeconds(5))).Topics.Contains(BalancerTopics.For(job)))
             await Task.Delay(20);
 
         // MOE_BENCH_STAGES=1 also times q's arrival on the balancer's own node: what the summary's trip and the
@@ -92,13 +95,11 @@ internal static class BalancerBench
         var local = new System.Collections.Concurrent.BlockingCollection<(long Step, long Ticks)>();
         var stages = seed is not null && Environment.GetEnvironmentVariable("MOE_BENCH_STAGES") == "1";
         if (stages)
-            await seedMediator.Ask<SubscribeAck>(new Subscribe(BalancerTopics.For("latency"), seed!.System.ActorOf(Props.Create(() => new Arrivals(local)))), TimeSpan.FromSeconds(10));
+            await seedMediator.Ask<SubscribeAck>(new Subscribe(BalancerTopics.For(job), seed!.System.ActorOf(Props.Create(() => new Arrivals(local)))), TimeSpan.FromSeconds(10));
 
-        var samples = new List<(double Ms, int Step, bool Collected)>();
-        var atBalancer = new List<double>();
-        var (gen0, gen1, gen2, paused) = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalPauseDuration());
-        var allocated = GC.GetTotalAllocatedBytes();
-        for (var step = 0; step < steps + 50; step++)
+        // One summary, then its q: the latency, whether a gen0 collection ran meanwhile, and (stages) q's arrival at
+        // the balancer's node.
+        (double Ms, bool Collected, double AtBalancer) Step(int step)
         {
             var collections = GC.CollectionCount(0);
             var sent = Stopwatch.GetTimestamp();
@@ -106,21 +107,35 @@ internal static class BalancerBench
             var (arrivedStep, ticks) = arrivals.Take(new CancellationTokenSource(TimeSpan.FromSeconds(10)).Token);
             if (arrivedStep != step)
                 throw new InvalidOperationException($"Expected q of step {step}, got {arrivedStep}.");
-            if (step >= 50) // warm-up
-                samples.Add((Stopwatch.GetElapsedTime(sent, ticks).TotalMilliseconds, step, GC.CollectionCount(0) != collections));
-            if (stages && local.Take() is var (_, localTicks) && step >= 50)
-                atBalancer.Add(Stopwatch.GetElapsedTime(sent, localTicks).TotalMilliseconds);
+            var atBalancer = stages && local.Take() is var (_, localTicks) ? Stopwatch.GetElapsedTime(sent, localTicks).TotalMilliseconds : double.NaN;
+            return (Stopwatch.GetElapsedTime(sent, ticks).TotalMilliseconds, GC.CollectionCount(0) != collections, atBalancer);
+        }
+
+        // The runtime runs new code unoptimised at first and recompiles what is hot in the background (tiered
+        // compilation, with profile-guided optimisation): for the first thousands of steps the path is slower and
+        // the JIT takes CPU beside it. A job reaches that steady state in its first minutes; this measures it.
+        var warmUp = Stopwatch.StartNew();
+        for (var step = 0; step < warmUpSteps; step++)
+            Step(step);
+        warmUp.Stop();
+        var samples = new List<(double Ms, int Step, bool Collected, double AtBalancer)>();
+        var (gen0, gen1, gen2, paused) = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalPauseDuration());
+        var allocated = GC.GetTotalAllocatedBytes();
+        for (var step = warmUpSteps; step < warmUpSteps + steps; step++)
+        {
+            var (ms, collected, atBalancer) = Step(step);
+            samples.Add((ms, step, collected, atBalancer));
         }
         var latencies = samples.Select(s => s.Ms).ToList();
-        Console.WriteLine($"Summary -> persisted q -> trainer node, 2-node loopback cluster ({(seed is null ? "2 processes" : "1 process")}), {Journal} journal, m = {Experts}, {steps} steps (after 50 warm-up):");
-        Console.WriteLine($"  garbage collections: gen0 {GC.CollectionCount(0) - gen0}, gen1 {GC.CollectionCount(1) - gen1}, gen2 {GC.CollectionCount(2) - gen2}; paused {(GC.GetTotalPauseDuration() - paused).TotalMilliseconds:F1} ms; allocated {(GC.GetTotalAllocatedBytes() - allocated) / 1024.0 / (steps + 50):N0} KiB per step ({(seed is null ? "the trainer's node" : "both nodes")})");
+        Console.WriteLine($"Summary -> persisted q -> trainer node, 2-node loopback cluster ({(seed is null ? "2 processes" : "1 process")}), {Journal} journal, m = {Experts}, {steps} steps after {warmUpSteps} to warm up ({warmUp.Elapsed.TotalSeconds:F1} s):");
+        Console.WriteLine($"  garbage collections: gen0 {GC.CollectionCount(0) - gen0}, gen1 {GC.CollectionCount(1) - gen1}, gen2 {GC.CollectionCount(2) - gen2}; paused {(GC.GetTotalPauseDuration() - paused).TotalMilliseconds:F1} ms; allocated {(GC.GetTotalAllocatedBytes() - allocated) / 1024.0 / steps:N0} KiB per step ({(seed is null ? "the trainer's node" : "both nodes")})");
         Console.WriteLine($"  slowest steps: {string.Join(", ", samples.OrderByDescending(s => s.Ms).Take(12).Select(s => $"{s.Step}: {s.Ms:F1} ms{(s.Collected ? " (GC)" : "")}"))}");
         // A collection may end after q arrived and still count here: this splits off at most the steps it could have slowed.
         Console.WriteLine($"  steps with no collection ({samples.Count(s => !s.Collected)}): {Percentiles([.. samples.Where(s => !s.Collected).Select(s => s.Ms)])}");
         if (stages)
         {
-            Console.WriteLine($"  q on the balancer's node: {Percentiles(atBalancer)}");
-            Console.WriteLine($"  then to the trainer node: {Percentiles([.. latencies.Select((ms, i) => ms - atBalancer[i])])}");
+            Console.WriteLine($"  q on the balancer's node: {Percentiles([.. samples.Select(s => s.AtBalancer)])}");
+            Console.WriteLine($"  then to the trainer node: {Percentiles([.. samples.Select(s => s.Ms - s.AtBalancer)])}");
         }
         Console.WriteLine($"  {Percentiles(latencies)}   max {latencies.Max():F2} ms   (target: p99 under 5 ms)");
     }

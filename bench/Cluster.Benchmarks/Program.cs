@@ -33,7 +33,7 @@ switch (args)
         await BalancerBench.Seed(BenchDirectory(), int.Parse(port));
         return;
     case ["latency", ..]:
-        await BalancerBench.Latency(BenchDirectory(), steps: args.Length > 1 ? int.Parse(args[1]) : 1000);
+        await BalancerBench.Latency(BenchDirectory(), steps: args.Length > 1 ? int.Parse(args[1]) : 2000, warmUpSteps: args.Length > 2 ? int.Parse(args[2]) : 5000);
         return;
 }
 
