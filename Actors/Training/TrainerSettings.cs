@@ -1,9 +1,9 @@
-using System.Text.RegularExpressions;
+using Moe.Model.Training;
 
 namespace Moe.Actors.Training;
 
 /// <summary>The trainers of one node. Bound from configuration (section "Trainer").</summary>
-public sealed partial record TrainerSettings
+public sealed record TrainerSettings
 {
     /// <summary>Trainer actors on this node, one per device; 0: one per GPU when there are any, else one.</summary>
     public int Count { get; init; } = 1;
@@ -28,7 +28,7 @@ public sealed partial record TrainerSettings
     {
         if (Count < 0)
             throw new ArgumentException($"Trainer:Count = {Count} is invalid: use 0 (one per device) or more.");
-        if (!ValidDevice().IsMatch(Device))
+        if (!TrainingDevice.IsName(Device))
             throw new ArgumentException($"Trainer:Device = {Device} is invalid: use auto, cpu, cuda or cuda:N.");
         if (IntraOpThreads < 0)
             throw new ArgumentException($"Trainer:IntraOpThreads = {IntraOpThreads} is invalid: use 0 (cores shared out among the trainers) or more.");
@@ -37,7 +37,4 @@ public sealed partial record TrainerSettings
         if (RegisterInterval <= TimeSpan.Zero)
             throw new ArgumentException($"Trainer:RegisterInterval = {RegisterInterval} is invalid: use a positive duration.");
     }
-
-    [GeneratedRegex("^(auto|cpu|cuda(:[0-9]+)?)$", RegexOptions.IgnoreCase)]
-    private static partial Regex ValidDevice();
 }

@@ -58,7 +58,7 @@ public static class TrainingHosting
             var count = settings.Count > 0 ? settings.Count : Math.Max(1, gpus);
             for (var k = 0; k < count; k++)
             {
-                var device = settings.Device == "auto" && gpus > 1 ? $"cuda:{k % gpus}" : settings.Device;
+                var device = string.Equals(settings.Device, "auto", StringComparison.OrdinalIgnoreCase) && gpus > 1 ? $"cuda:{k % gpus}" : settings.Device;
                 var id = $"{node.PublicHostname ?? node.Hostname}:{boundPort}/trainer-{k}";
                 var trainer = system.ActorOf(Trainer.Props(id, device, settings, settings.IntraOpThreadsFor(count), registry.Get<TrainingCoordinatorKey>(),
                     registry.Get<LayerBalancerRegion>(), blobs, Handoff(system, node), Path.Combine(node.DataDirectory, "cache")), $"trainer-{k}");

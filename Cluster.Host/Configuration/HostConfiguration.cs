@@ -62,7 +62,7 @@ public static class HostConfiguration
     /// <summary>The job from section Job over <paramref name="defaults"/>, validated.</summary>
     public static JobSpec Job(IConfiguration configuration, JobSpec defaults)
     {
-        var job = Bind(configuration, "Job", defaults);
+        var job = Bind(configuration, "Job", defaults with { }); // binding sets properties: leave the caller's record alone
         job.Validate();
         return job;
     }

@@ -1,9 +1,13 @@
+using System.Text.RegularExpressions;
 using static TorchSharp.torch;
 
 namespace Moe.Model.Training;
 
-public static class TrainingDevice
+public static partial class TrainingDevice
 {
+    /// <summary>Whether <paramref name="name"/> is a device name <see cref="Resolve"/> knows (whatever this machine has).</summary>
+    public static bool IsName(string name) => DeviceName().IsMatch(name);
+
     /// <summary>Turns a device name into a TorchSharp device; "auto" prefers CUDA when a GPU is present.</summary>
     public static Device Resolve(string name)
     {
@@ -19,4 +23,7 @@ public static class TrainingDevice
         }
         throw new ArgumentException($"Unknown device '{name}'. Use auto, cpu, cuda or cuda:N.", nameof(name));
     }
+
+    [GeneratedRegex(@"^(auto|cpu|cuda(:[0-9]+)?)\z", RegexOptions.IgnoreCase)]
+    private static partial Regex DeviceName();
 }

@@ -52,7 +52,7 @@ internal static class ActorOverheadBench
             ratios.Add(segment.Job.TokensPerSecond / around);
             Console.WriteLine($"  plain {plain[k].TokensPerSecond,6:N0} | cluster ({(segment.Overlapped ? "overlapped" : "sequential")}) {segment.Job.TokensPerSecond,6:N0} tokens/s, steps alone {segment.StepTokensPerSecond,6:N0} | plain {plain[k + 1].TokensPerSecond,6:N0}" +
                 $"  ->  cluster / plain {segment.Job.TokensPerSecond / around:F3}, steps / plain {segment.StepTokensPerSecond / around:F3}, round boundary {segment.BoundarySeconds * 1000:F0} ms per round ({segment.BoundaryShare:P1})," +
-                $" CPU per token / plain {segment.Job.CpuPerToken / cpuAround:F3}, cores busy {segment.Job.Busy:F2} (plain {busyAround:F2}), other threads / trainer's {segment.OtherCpuShare:P1}");
+                $" CPU per token / plain {segment.Job.CpuPerToken / cpuAround:F3} (the trainer's threads alone {segment.TrainerCpuPerToken / cpuAround:F3}), cores busy {segment.Job.Busy:F2} (plain {busyAround:F2}), other threads / trainer's {segment.OtherCpuShare:P1}");
         }
         foreach (var group in segments.Select((s, k) => (s.Overlapped, Ratio: ratios[k])).GroupBy(s => s.Overlapped))
         {
@@ -68,7 +68,7 @@ internal static class ActorOverheadBench
     }
 
     /// <param name="OtherCpuShare">CPU of all threads but the trainer's (less the sampler's own) / the trainer's threads' CPU.</param>
-    private sealed record Segment(bool Overlapped, Measured Job, double StepTokensPerSecond, double BoundarySeconds, double BoundaryShare, double OtherCpuShare);
+    private sealed record Segment(bool Overlapped, Measured Job, double StepTokensPerSecond, double BoundarySeconds, double BoundaryShare, double OtherCpuShare, double TrainerCpuPerToken);
 
     /// <summary>One job on a fresh one-node cluster: tokens/s over its steady-state rounds, and where the time went.</summary>
     private static async Task<Segment> Cluster(string nodeDirectory, string cache, string presetName, int rounds, int innerSteps, bool overlap)
@@ -83,7 +83,6 @@ internal static class ActorOverheadBench
         // The corpus is already cached: the cluster reads the same tokens as the plain loop.
         CopyDirectory(cache, Path.Combine(nodeDirectory, "cache"));
         using var cpu = new CpuSampler();
-        var started = DateTime.UtcNow;
         await using (var node = await BenchNode.StartAsync(settings))
         {
             var coordinator = node.Registry.Get<TrainingCoordinatorKey>();
@@ -99,10 +98,9 @@ internal static class ActorOverheadBench
         var steps = steady.Sum(r => r.Parts.Sum(p => p.StepSeconds));
         var boundary = steady.Select((r, k) => intervals[k] - r.Parts.Max(p => p.StepSeconds + p.WaitSeconds)).Sum();
         var tokens = steady.Sum(r => r.Tokens);
-        var (cpuSeconds, trainerSeconds) = cpu.CpuSeconds(all[0].CommittedAt, all[^1].CommittedAt);
-        var sampling = cpu.SamplingTime.TotalSeconds * intervals.Sum() / (DateTime.UtcNow - started).TotalSeconds; // its share of the steady rounds
+        var (cpuSeconds, trainerSeconds, sampling) = cpu.CpuSeconds(all[0].CommittedAt, all[^1].CommittedAt);
         var measured = Measured.Of(tokens, intervals.Sum(), cpuSeconds);
-        return new Segment(overlap, measured, tokens / steps, boundary / steady.Count, boundary / intervals.Sum(), (cpuSeconds - trainerSeconds - sampling) / trainerSeconds);
+        return new Segment(overlap, measured, tokens / steps, boundary / steady.Count, boundary / intervals.Sum(), (cpuSeconds - trainerSeconds - sampling) / trainerSeconds, trainerSeconds / tokens);
     }
 
     /// <summary>

@@ -104,7 +104,9 @@ internal static class BalancerBench
             var collections = GC.CollectionCount(0);
             var sent = Stopwatch.GetTimestamp();
             balancers.Tell(summary with { Step = step });
-            var (arrivedStep, ticks) = arrivals.Take(new CancellationTokenSource(TimeSpan.FromSeconds(10)).Token);
+            if (!arrivals.TryTake(out var arrived, TimeSpan.FromSeconds(10)))
+                throw new TimeoutException($"No q of step {step} within 10 s.");
+            var (arrivedStep, ticks) = arrived;
             if (arrivedStep != step)
                 throw new InvalidOperationException($"Expected q of step {step}, got {arrivedStep}.");
             var atBalancer = stages && local.Take() is var (_, localTicks) ? Stopwatch.GetElapsedTime(sent, localTicks).TotalMilliseconds : double.NaN;
@@ -128,9 +130,10 @@ internal static class BalancerBench
         }
         var latencies = samples.Select(s => s.Ms).ToList();
         Console.WriteLine($"Summary -> persisted q -> trainer node, 2-node loopback cluster ({(seed is null ? "2 processes" : "1 process")}), {Journal} journal, m = {Experts}, {steps} steps after {warmUpSteps} to warm up ({warmUp.Elapsed.TotalSeconds:F1} s):");
-        Console.WriteLine($"  garbage collections: gen0 {GC.CollectionCount(0) - gen0}, gen1 {GC.CollectionCount(1) - gen1}, gen2 {GC.CollectionCount(2) - gen2}; paused {(GC.GetTotalPauseDuration() - paused).TotalMilliseconds:F1} ms; allocated {(GC.GetTotalAllocatedBytes() - allocated) / 1024.0 / steps:N0} KiB per step ({(seed is null ? "the trainer's node" : "both nodes")})");
+        Console.WriteLine($"  garbage collections of this process ({(seed is null ? "the trainer's node" : "both nodes")}): gen0 {GC.CollectionCount(0) - gen0}, gen1 {GC.CollectionCount(1) - gen1}, gen2 {GC.CollectionCount(2) - gen2}; paused {(GC.GetTotalPauseDuration() - paused).TotalMilliseconds:F1} ms; allocated {(GC.GetTotalAllocatedBytes() - allocated) / 1024.0 / steps:N0} KiB per step");
         Console.WriteLine($"  slowest steps: {string.Join(", ", samples.OrderByDescending(s => s.Ms).Take(12).Select(s => $"{s.Step}: {s.Ms:F1} ms{(s.Collected ? " (GC)" : "")}"))}");
-        // A collection may end after q arrived and still count here: this splits off at most the steps it could have slowed.
+        // A collection may end after q arrived and still count here: this splits off at most the steps this process's
+        // collections could have slowed.
         Console.WriteLine($"  steps with no collection ({samples.Count(s => !s.Collected)}): {Percentiles([.. samples.Where(s => !s.Collected).Select(s => s.Ms)])}");
         if (stages)
         {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 
 namespace Moe.Benchmarks;
 
@@ -6,7 +7,8 @@ namespace Moe.Benchmarks;
 /// This process's CPU time, all of it and that of the trainers' threads (a trainer's compute thread and the OpenMP
 /// threads it started, which inherit its name), sampled every 100 ms so that the CPU spent between two instants
 /// known only afterwards (commit times read back from the journal) can be read by interpolation. What is not the
-/// trainers' is the actor layer's (actors, persistence, the coordinator's outer step, blobs, the JIT, the GC).
+/// trainers' is the actor layer's (actors, persistence, the coordinator's outer step, blobs, the JIT, the GC), less
+/// what sampling itself took.
 /// </summary>
 internal sealed class CpuSampler : IDisposable
 {
@@ -15,6 +17,7 @@ internal sealed class CpuSampler : IDisposable
 
     private readonly Process _process = Process.GetCurrentProcess();
     private readonly List<Sample> _samples = [];
+    private readonly Dictionary<string, long> _trainerTicks = []; // by thread id: a thread that ended keeps its count
     private readonly Stopwatch _sampling = new();
     private readonly Timer _timer;
     private bool _disposed;
@@ -25,20 +28,16 @@ internal sealed class CpuSampler : IDisposable
         _timer = new Timer(_ => Take(), null, TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(100));
     }
 
-    /// <summary>What sampling itself took, all of it on the actor layer's side of the split.</summary>
-    public TimeSpan SamplingTime => _sampling.Elapsed;
-
-    /// <summary>CPU seconds spent from <paramref name="from"/> to <paramref name="to"/> (UTC, within the sampled span): all, and the trainers'.</summary>
-    public (double All, double Trainers) CpuSeconds(DateTime from, DateTime to)
+    /// <summary>CPU seconds from <paramref name="from"/> to <paramref name="to"/> (UTC, within the sampled span): all, the trainers', and sampling's.</summary>
+    public (double All, double Trainers, double Sampling) CpuSeconds(DateTime from, DateTime to)
     {
         var (start, end) = (At(from), At(to));
-        return (end.All - start.All, end.Trainers - start.Trainers);
+        return (end.All - start.All, end.Trainers - start.Trainers, end.Sampling - start.Sampling);
     }
 
     public void Dispose()
     {
         _timer.Dispose();
-        Take();
         lock (_samples)
         {
             _process.Dispose();
@@ -46,7 +45,7 @@ internal sealed class CpuSampler : IDisposable
         }
     }
 
-    private sealed record Sample(DateTime At, double All, double Trainers);
+    private sealed record Sample(DateTime At, double All, double Trainers, double Sampling);
 
     private void Take()
     {
@@ -56,14 +55,15 @@ internal sealed class CpuSampler : IDisposable
                 return;
             _sampling.Start();
             _process.Refresh();
-            _samples.Add(new Sample(DateTime.UtcNow, _process.TotalProcessorTime.TotalSeconds, TrainerThreadsSeconds()));
+            var all = _process.TotalProcessorTime.TotalSeconds;
+            var trainers = TrainerThreadsSeconds();
             _sampling.Stop();
+            _samples.Add(new Sample(DateTime.UtcNow, all, trainers, _sampling.Elapsed.TotalSeconds));
         }
     }
 
-    private static double TrainerThreadsSeconds()
+    private double TrainerThreadsSeconds()
     {
-        long ticks = 0;
         foreach (var task in Directory.EnumerateDirectories("/proc/self/task"))
         {
             string stat;
@@ -82,9 +82,9 @@ internal sealed class CpuSampler : IDisposable
             if (!stat.AsSpan(open + 1, close - open - 1).StartsWith("trainer", StringComparison.Ordinal))
                 continue;
             var fields = stat[(close + 2)..].Split(' ');
-            ticks += long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture) + long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture);
+            _trainerTicks[Path.GetFileName(task)] = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
         }
-        return ticks * SecondsPerTick;
+        return _trainerTicks.Values.Sum() * SecondsPerTick;
     }
 
     private Sample At(DateTime at)
@@ -96,7 +96,8 @@ internal sealed class CpuSampler : IDisposable
                 throw new InvalidOperationException($"{at:O} is outside the sampled span {_samples[0].At:O} to {_samples[^1].At:O}.");
             var (before, next) = (_samples[after - 1], _samples[after]);
             var share = (at - before.At) / (next.At - before.At);
-            return new Sample(at, before.All + (next.All - before.All) * share, before.Trainers + (next.Trainers - before.Trainers) * share);
+            double Between(Func<Sample, double> value) => value(before) + (value(next) - value(before)) * share;
+            return new Sample(at, Between(s => s.All), Between(s => s.Trainers), Between(s => s.Sampling));
         }
     }
 }

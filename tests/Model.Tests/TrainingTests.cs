@@ -132,6 +132,19 @@ public sealed class TrainingTests : IDisposable
             Assert.Contains("no CUDA device", Assert.Throws<ArgumentException>(() => TrainingDevice.Resolve("cuda:0")).Message);
     }
 
+    [Theory]
+    [InlineData("auto", true)]
+    [InlineData("CPU", true)]
+    [InlineData("cuda", true)]
+    [InlineData("cuda:12", true)]
+    [InlineData("tpu", false)]
+    [InlineData("cuda:x", false)]
+    [InlineData("cuda:", false)]
+    [InlineData("cpu\n", false)]
+    [InlineData("", false)]
+    public void Device_names_are_checked_without_looking_for_the_device(string name, bool known) =>
+        Assert.Equal(known, TrainingDevice.IsName(name));
+
     [Fact]
     public void Learning_rate_warms_up_then_decays_to_the_floor()
     {
