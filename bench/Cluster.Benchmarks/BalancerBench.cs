@@ -65,8 +65,8 @@ internal static class BalancerBench
             return (merge.Elapsed, actor.Elapsed);
         }
 
-        // The runtime optimises hot code only after it has run a while (tiered compilation): measured straight from
-        // a cold start, both figures were about half of what a running balancer does.
+        // Warmed up first, as in Latency (tiered compilation): from a cold start both figures were half to two
+        // thirds of a running balancer's.
         await Measure("bench-warm-up", warmUpSteps);
         var (mergeTime, actorTime) = await Measure("bench", steps);
 
@@ -130,7 +130,7 @@ internal static class BalancerBench
 
         // The runtime runs new code unoptimised at first and recompiles what is hot in the background (tiered
         // compilation, with profile-guided optimisation): for the first thousands of steps the path is slower and
-        // the JIT takes CPU beside it. A job reaches that steady state in its first minutes; this measures it.
+        // the JIT takes CPU beside it. A long job spends nearly all its time past that; this measures it.
         var warmUp = Stopwatch.StartNew();
         for (var step = 0; step < warmUpSteps; step++)
             Step(step);
