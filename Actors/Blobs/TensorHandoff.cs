@@ -4,12 +4,13 @@ using static TorchSharp.torch;
 namespace Moe.Actors.Blobs;
 
 /// <summary>
-/// Parameter tensors handed between the actors of one node beside the blob store: the delta a trainer just stored,
+/// Parameter tensors handed between the actors of one node beside the blob store: the delta a trainer just computed,
 /// for a coordinator on the same node, and the parameters the coordinator just stored, for the trainers on its node.
-/// A reader that finds a blob here skips reading and verifying its file, which cost 23 to 43 ms per read of
-/// small-16e on the round boundary, where every trainer waits. The blob is in the store all the same, for readers
-/// on other nodes and for recovery. Content addressing makes the handoff exact: the tensors are the bytes the blob's
-/// name hashes. A reader that finds nothing reads the store, so an entry dropped early costs time, never data.
+/// A reader that finds parameters here skips reading and verifying their file, which cost 23 to 43 ms per read of
+/// small-16e on the round boundary, where every trainer waits; the blob is in the store all the same, for readers
+/// on other nodes and for recovery. Content addressing makes that exact: the tensors are the bytes the blob's name
+/// hashes. A delta handed over here is never stored: no committed state points at a delta, and a round whose
+/// coordinator lost it runs again, so hashing and writing it (29 ms of small-16e's boundary) bought nothing.
 /// Each offer goes into its giver's slot (a trainer's id, or the coordinator's), replacing what that giver left
 /// before: a node holds at most one entry per trainer and one parameter set, however many rounds fail untaken.
 /// </summary>
@@ -29,7 +30,28 @@ public sealed class TensorHandoff : IExtension, IDisposable
     /// Leaves <paramref name="tensors"/> (owned by the handoff from now on) in <paramref name="slot"/> for
     /// <paramref name="readers"/> readers of <paramref name="blob"/>, which the caller has stored.
     /// </summary>
-    public void Offer(string slot, BlobRef blob, List<(string Name, Tensor Value)> tensors, int readers)
+    public void Offer(string slot, BlobRef blob, List<(string Name, Tensor Value)> tensors, int readers) =>
+        Offer(slot, KeyOf(blob), tensors, readers);
+
+    /// <summary>Leaves the delta of <paramref name="trainerId"/>'s part of round attempt <paramref name="attempt"/> for the coordinator.</summary>
+    public void OfferDelta(string trainerId, string attempt, List<(string Name, Tensor Value)> tensors) =>
+        Offer(trainerId, DeltaKey(trainerId, attempt), tensors, readers: 1);
+
+    /// <summary>
+    /// The tensors of <paramref name="blob"/>, owned by the caller, or null if they are not here (read the store).
+    /// The last expected reader takes the offered tensors; readers before it get copies. Copying is plain memory
+    /// work, no libtorch kernel, so it may run on any thread.
+    /// </summary>
+    public List<(string Name, Tensor Value)>? Take(BlobRef blob) => Take(KeyOf(blob));
+
+    /// <summary>The delta <see cref="OfferDelta"/> left, owned by the caller, or null if it is gone.</summary>
+    public List<(string Name, Tensor Value)>? TakeDelta(string trainerId, string attempt) => Take(DeltaKey(trainerId, attempt));
+
+    private static string KeyOf(BlobRef blob) => $"blob {blob.Sha256}";
+
+    private static string DeltaKey(string trainerId, string attempt) => $"delta of {trainerId} in attempt {attempt}";
+
+    private void Offer(string slot, string key, List<(string Name, Tensor Value)> tensors, int readers)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(readers, 1);
         Entry? dropped;
@@ -37,28 +59,23 @@ public sealed class TensorHandoff : IExtension, IDisposable
         {
             if (_disposed)
             {
-                dropped = new Entry(blob, tensors, readers);
+                dropped = new Entry(key, tensors, readers);
             }
             else
             {
                 _slots.Remove(slot, out dropped);
-                _slots[slot] = new Entry(blob, tensors, readers);
+                _slots[slot] = new Entry(key, tensors, readers);
             }
         }
         if (dropped is not null)
             Release(dropped.Tensors);
     }
 
-    /// <summary>
-    /// The tensors of <paramref name="blob"/>, owned by the caller, or null if they are not here (read the store).
-    /// The last expected reader takes the offered tensors; readers before it get copies. Copying is plain memory
-    /// work, no libtorch kernel, so it may run on any thread.
-    /// </summary>
-    public List<(string Name, Tensor Value)>? Take(BlobRef blob)
+    private List<(string Name, Tensor Value)>? Take(string key)
     {
         lock (_lock)
         {
-            var (slot, entry) = _slots.FirstOrDefault(s => s.Value.Blob == blob);
+            var (slot, entry) = _slots.FirstOrDefault(s => s.Value.Key == key);
             if (entry is null)
                 return null;
             Served++;
@@ -103,9 +120,9 @@ public sealed class TensorHandoff : IExtension, IDisposable
             value.Dispose();
     }
 
-    private sealed class Entry(BlobRef blob, List<(string Name, Tensor Value)> tensors, int readers)
+    private sealed class Entry(string key, List<(string Name, Tensor Value)> tensors, int readers)
     {
-        public BlobRef Blob { get; } = blob;
+        public string Key { get; } = key;
 
         public List<(string Name, Tensor Value)> Tensors { get; } = tensors;
 

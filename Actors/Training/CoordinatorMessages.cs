@@ -51,8 +51,12 @@ public sealed record RoundStart(JobSpec Spec, int Round, string Attempt, BlobRef
 /// <summary>The global parameters an overlapped round starts from, sent once the previous round committed.</summary>
 public sealed record RoundParameters(string JobId, int Round, string Attempt, BlobRef Parameters) : IMoeMessage;
 
-/// <summary>A trainer finished its part: the delta (global minus local) is in the blob store.</summary>
-public sealed record RoundResult(string JobId, int Round, string Attempt, long Shard, BlobRef Delta, PartStats Stats) : IMoeMessage
+/// <summary>
+/// A trainer finished its part: the delta (global minus local) is in the blob store, or, when
+/// <paramref name="Delta"/> is null, in the <see cref="Blobs.TensorHandoff"/> of the node the trainer shares with
+/// the coordinator.
+/// </summary>
+public sealed record RoundResult(string JobId, int Round, string Attempt, long Shard, BlobRef? Delta, PartStats Stats) : IMoeMessage
 {
     public string TrainerId => Stats.TrainerId;
 }

@@ -52,7 +52,7 @@ internal sealed class OuterStepWork(IBlobStore blobs, TensorHandoff? handoff) : 
 
     /// <param name="localReaders">Trainers on this node that will read the new parameters (through the handoff).</param>
     public async Task<(BlobRef Parameters, BlobRef? Momentum)> Step(
-        JobSpec spec, BlobRef parameters, BlobRef? momentum, IReadOnlyList<BlobRef> deltas, int localReaders, CancellationToken token)
+        JobSpec spec, BlobRef parameters, BlobRef? momentum, IReadOnlyList<RoundResult> results, int localReaders, CancellationToken token)
     {
         var inputs = new List<Task<List<(string Name, Tensor Value)>>>();
         List<(string Name, Tensor Value)>? next = null, nextVelocity = null;
@@ -61,7 +61,7 @@ internal sealed class OuterStepWork(IBlobStore blobs, TensorHandoff? handoff) : 
         {
             var global = Taken(ref _parameters, parameters) ?? Read(parameters, "global parameters", token);
             var velocity = momentum is null ? null : Taken(ref _momentum, momentum) ?? Read(momentum, "outer momentum", token);
-            var deltaReads = deltas.Select(d => Read(d, "delta", token)).ToList();
+            var deltaReads = results.Select(r => r.Delta is { } delta ? Read(delta, "delta", token) : Handed(r)).ToList();
             inputs.Add(global);
             if (velocity is not null)
                 inputs.Add(velocity);
@@ -131,6 +131,13 @@ internal sealed class OuterStepWork(IBlobStore blobs, TensorHandoff? handoff) : 
         handoff?.Take(blob) is { } handed
             ? Task.FromResult(handed)
             : blobs.ReadAsync(blob, (stream, cancel) => Task.Run(() => ParameterFile.Load(stream, $"{what} {blob}"), cancel), token);
+
+    // A delta that went to this node's handoff and nowhere else; gone only if the coordinator that took it failed.
+    private Task<List<(string Name, Tensor Value)>> Handed(RoundResult result) =>
+        handoff?.TakeDelta(result.TrainerId, result.Attempt) is { } delta
+            ? Task.FromResult(delta)
+            : Task.FromException<List<(string Name, Tensor Value)>>(new InvalidOperationException(
+                $"The delta of trainer {result.TrainerId} for round {result.Round} was handed over in memory and is no longer there; the round runs again."));
 
     private Task<BlobRef> Write(IReadOnlyList<(string Name, Tensor Value)> tensors, CancellationToken token) =>
         blobs.WriteAsync((stream, cancel) => Task.Run(() => ParameterFile.Save(stream, tensors), cancel), BlobDurability.Durable, token);

@@ -196,7 +196,7 @@ public sealed class Trainer : ReceiveActor, IWithTimers
             var stats = await _compute.Run(() => Steps(start, board, worker, pending, token)).ConfigureAwait(false);
             if (worker.AwaitingGlobal) // the coordinator overlaps only rounds longer than their overlap
                 throw new InvalidOperationException($"Round {start.Round} was continued but ended before its rebase at step {spec.OverlapSteps} of {spec.InnerSteps}.");
-            var delta = await StoreDelta(worker, handoff, token).ConfigureAwait(false);
+            var delta = await StoreDelta(worker, start.Attempt, handoff, token).ConfigureAwait(false);
             _log.Info("Round {0}{1}: {2} steps took {3:F2} s, waiting for q {4:F2} s", start.Round, continues ? " (continued)" : "",
                 spec.InnerSteps, stats.StepSeconds, stats.WaitSeconds);
             return new RoundResult(spec.JobId, start.Round, start.Attempt, start.Shard, delta, stats);
@@ -220,27 +220,24 @@ public sealed class Trainer : ReceiveActor, IWithTimers
             (stream, _) => Task.FromResult(ParameterFile.Load(stream, $"global parameters {blob}")), token).ConfigureAwait(false);
     }
 
-    // The delta streams from tensor memory into the store (writing needs no kernel), then goes to the handoff, if
-    // given, for the coordinator to take.
-    private async Task<BlobRef> StoreDelta(RoundWorker worker, TensorHandoff? handoff, CancellationToken token)
+    // A coordinator on this node takes the delta from memory (see TensorHandoff); for any other, it streams from
+    // tensor memory into the store (writing needs no kernel).
+    private async Task<BlobRef?> StoreDelta(RoundWorker worker, string attempt, TensorHandoff? handoff, CancellationToken token)
     {
         var delta = await _compute.Run(worker.Delta).ConfigureAwait(false);
-        var offered = false;
+        if (handoff is not null)
+        {
+            handoff.OfferDelta(_id, attempt, delta);
+            return null;
+        }
         try
         {
-            var blob = await _blobs.WriteAsync((stream, _) => Task.Run(() => ParameterFile.Save(stream, delta), token), BlobDurability.Transient, token)
+            return await _blobs.WriteAsync((stream, _) => Task.Run(() => ParameterFile.Save(stream, delta), token), BlobDurability.Transient, token)
                 .ConfigureAwait(false);
-            if (handoff is not null)
-            {
-                handoff.Offer(_id, blob, delta, readers: 1);
-                offered = true;
-            }
-            return blob;
         }
         finally
         {
-            if (!offered)
-                delta.ForEach(d => d.Value.Dispose());
+            delta.ForEach(d => d.Value.Dispose());
         }
     }
 

@@ -25,13 +25,13 @@ public sealed class OuterStepWorkTests : IDisposable
         var (d1, d2) = (await Delta(initial, seed: 1), await Delta(initial, seed: 2));
 
         _store.Reads.Clear();
-        var (p1, m1) = await warm.Step(_spec, initial, null, [d1], localReaders: 0, token);
-        var (p2, m2) = await warm.Step(_spec, p1, m1, [d2], localReaders: 0, token);
+        var (p1, m1) = await warm.Step(_spec, initial, null, [Result(d1)], localReaders: 0, token);
+        var (p2, m2) = await warm.Step(_spec, p1, m1, [Result(d2)], localReaders: 0, token);
 
         Assert.Equal([d1, d2], _store.Reads); // the parameters and momentum it stored stayed in memory
         using var cold = new OuterStepWork(_store, handoff: null);
         _store.Reads.Clear();
-        Assert.Equal((p2, m2), await cold.Step(_spec, p1, m1, [d2], localReaders: 0, token)); // content-addressed: bit for bit
+        Assert.Equal((p2, m2), await cold.Step(_spec, p1, m1, [Result(d2)], localReaders: 0, token)); // content-addressed: bit for bit
         Assert.Equal(3, _store.Reads.Count);
         Assert.Equal(new HashSet<BlobRef> { p1, m1!, d2 }, _store.Reads.ToHashSet());
     }
@@ -43,11 +43,11 @@ public sealed class OuterStepWorkTests : IDisposable
         using var warm = new OuterStepWork(_store, handoff: null);
         var initial = await warm.InitialParameters(_spec, token);
         var delta = await Delta(initial, seed: 1);
-        var (p1, _) = await warm.Step(_spec with { OuterMomentum = 0 }, initial, null, [delta], localReaders: 0, token);
+        var (p1, _) = await warm.Step(_spec with { OuterMomentum = 0 }, initial, null, [Result(delta)], localReaders: 0, token);
 
         // As after a round that did not commit: the journal still points at the initial parameters.
         _store.Reads.Clear();
-        var again = await warm.Step(_spec with { OuterMomentum = 0 }, initial, null, [delta], localReaders: 0, token);
+        var again = await warm.Step(_spec with { OuterMomentum = 0 }, initial, null, [Result(delta)], localReaders: 0, token);
 
         Assert.Equal((p1, (BlobRef?)null), again);
         Assert.Contains(initial, _store.Reads);
@@ -61,12 +61,14 @@ public sealed class OuterStepWorkTests : IDisposable
         using var work = new OuterStepWork(_store, handoff);
         var initial = await work.InitialParameters(_spec, token);
         var delta = await Delta(initial, seed: 1);
-        handoff.Offer("trainer", delta, await Load(delta), readers: 1); // as a trainer on this node leaves it
+        handoff.OfferDelta("trainer", "attempt", await Load(delta)); // as a trainer on this node leaves it, unstored
 
         _store.Reads.Clear();
-        var (parameters, _) = await work.Step(_spec, initial, null, [delta], localReaders: 2, token);
+        var (parameters, _) = await work.Step(_spec, initial, null, [Result(null, "trainer", "attempt")], localReaders: 2, token);
 
         Assert.Empty(_store.Reads);
+        using var fromStore = new OuterStepWork(_store, handoff: null);
+        Assert.Equal(parameters, (await fromStore.Step(_spec, initial, null, [Result(delta)], localReaders: 0, token)).Parameters);
         var stored = await Load(parameters);
         foreach (var reader in new[] { "first", "last" })
         {
@@ -78,6 +80,29 @@ public sealed class OuterStepWorkTests : IDisposable
         Assert.Equal(3, handoff.Served);
         stored.ForEach(p => p.Value.Dispose());
     }
+
+    [Fact]
+    public async Task A_handed_over_delta_that_is_gone_fails_the_step_which_then_runs_again_from_the_same_parameters()
+    {
+        var token = TestContext.Current.CancellationToken;
+        using var handoff = new TensorHandoff();
+        using var work = new OuterStepWork(_store, handoff);
+        var initial = await work.InitialParameters(_spec with { OuterMomentum = 0 }, token);
+        var delta = await Delta(initial, seed: 1);
+        handoff.OfferDelta("trainer", "first attempt", await Load(delta));
+        handoff.OfferDelta("trainer", "second attempt", await Load(delta)); // replaces the first in the trainer's slot
+
+        var failure = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+            work.Step(_spec with { OuterMomentum = 0 }, initial, null, [Result(null, "trainer", "first attempt")], localReaders: 0, token));
+        var again = await work.Step(_spec with { OuterMomentum = 0 }, initial, null, [Result(null, "trainer", "second attempt")], localReaders: 0, token);
+
+        Assert.Contains("delta of trainer trainer for round 0 was handed over in memory and is no longer there", failure.Message, StringComparison.Ordinal);
+        using var fromStore = new OuterStepWork(_store, handoff: null);
+        Assert.Equal(again, await fromStore.Step(_spec with { OuterMomentum = 0 }, initial, null, [Result(delta)], localReaders: 0, token));
+    }
+
+    private static RoundResult Result(BlobRef? delta, string trainer = "trainer", string attempt = "attempt") =>
+        new(JobId: "outer", Round: 0, attempt, Shard: 0, delta, new PartStats(trainer, 0, 0, 0, 0, 0, [], 0));
 
     private Task<List<(string Name, Tensor Value)>> Load(BlobRef blob) =>
         _store.ReadAsync(blob, (s, _) => Task.FromResult(ParameterFile.Load(s, blob.ToString())), CancellationToken.None);

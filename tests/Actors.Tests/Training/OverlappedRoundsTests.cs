@@ -150,7 +150,8 @@ public sealed class OverlappedRoundsTests : IDisposable
         var delta = await ScriptedTrainer.DeltaOf(store, deltaBase);
         using var work = new OuterStepWork(store, handoff: null);
         var spec = Spec();
-        return (await work.Step(spec, parameters, null, [delta], localReaders: 0, TestContext.Current.CancellationToken)).Parameters;
+        RoundResult result = new(spec.JobId, 0, "attempt", 0, delta, ScriptedTrainer.Stats);
+        return (await work.Step(spec, parameters, null, [result], localReaders: 0, TestContext.Current.CancellationToken)).Parameters;
     }
 
     private DirectoryBlobStore Store() => new(Path.Combine(NodeDirectory, "blobs"));
