@@ -40,8 +40,9 @@ public sealed record BlobStoreSettings
     public TimeSpan BreakDuration { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
-    /// Trainers and the coordinator of one node hand deltas and parameters over in memory as well as through the
-    /// store (see <see cref="TensorHandoff"/>); false: every read goes through the store.
+    /// Trainers and the coordinator of one node hand deltas over in memory instead of the store, and the new
+    /// parameters in memory as well as through it (see <see cref="TensorHandoff"/>); false: everything goes through
+    /// the store.
     /// </summary>
     public bool LocalHandoff { get; init; } = true;
 

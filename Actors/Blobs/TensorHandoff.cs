@@ -23,7 +23,7 @@ public sealed class TensorHandoff : IExtension, IDisposable
     /// <summary>The node's handoff (one per actor system: nodes that share a process do not share it).</summary>
     public static TensorHandoff For(ActorSystem system) => system.WithExtension<TensorHandoff, Provider>();
 
-    /// <summary>Reads served from here rather than the store.</summary>
+    /// <summary>Takes served from here: parameters read without the store, and deltas.</summary>
     public long Served { get; private set; }
 
     /// <summary>
@@ -100,7 +100,7 @@ public sealed class TensorHandoff : IExtension, IDisposable
 
     /// <summary>
     /// Fresh tensors with the same content, made without a libtorch kernel (any thread may copy). For contiguous CPU
-    /// tensors, which deltas and outer-step results are.
+    /// tensors, which outer-step results are.
     /// </summary>
     public static List<(string Name, Tensor Value)> Copy(List<(string Name, Tensor Value)> tensors)
     {

@@ -98,6 +98,9 @@ public static class MoeCodecs
         .Add<RoundResult>("trr3",
             (w, m) => { w.Text(m.JobId); w.I32(m.Round); w.Text(m.Attempt); w.I64(m.Shard); OptionalBlob(w, m.Delta); Part(w, m.Stats); },
             (ref PayloadReader x) => new RoundResult(x.Text(), x.I32(), x.Text(), x.I64(), OptionalBlob(ref x), Part(ref x)))
+        // From trainers of the version before, whose deltas always went to the store: a coordinator upgraded first
+        // still takes their results while their pods roll.
+        .AddLegacy("trr2", (ref PayloadReader x) => new RoundResult(x.Text(), x.I32(), x.Text(), x.I64(), Blob(ref x), Part(ref x)))
         .Add<RoundFailed>("trf",
             (w, m) => { w.Text(m.JobId); w.I32(m.Round); w.Text(m.Attempt); w.Text(m.TrainerId); w.Text(m.Reason); },
             (ref PayloadReader x) => new RoundFailed(x.Text(), x.I32(), x.Text(), x.Text(), x.Text()))

@@ -10,8 +10,8 @@ namespace Moe.Actors.Training;
 /// (read and verify the deltas, average, Nesterov, store the new parameters and momentum). Kernels run on a compute
 /// thread of its own with one libtorch thread: the outer step is elementwise, and one thread adds no OpenMP team
 /// beside the trainers' (see <see cref="ComputeThread"/>). Reading and writing blobs needs no kernel and runs on
-/// the pool, side by side. Deltas from trainers on this node come from the <see cref="TensorHandoff"/>, and the new
-/// parameters go there for them.
+/// the pool, side by side. Deltas from trainers on this node come from the <see cref="TensorHandoff"/> only, and the
+/// new parameters go there for them as well as to the store.
 /// </summary>
 internal sealed class OuterStepWork(IBlobStore blobs, TensorHandoff? handoff) : IDisposable
 {
@@ -128,16 +128,16 @@ internal sealed class OuterStepWork(IBlobStore blobs, TensorHandoff? handoff) : 
     }
 
     private Task<List<(string Name, Tensor Value)>> Read(BlobRef blob, string what, CancellationToken token) =>
-        handoff?.Take(blob) is { } handed
-            ? Task.FromResult(handed)
-            : blobs.ReadAsync(blob, (stream, cancel) => Task.Run(() => ParameterFile.Load(stream, $"{what} {blob}"), cancel), token);
+        blobs.ReadAsync(blob, (stream, cancel) => Task.Run(() => ParameterFile.Load(stream, $"{what} {blob}"), cancel), token);
 
-    // A delta that went to this node's handoff and nowhere else; gone only if the coordinator that took it failed.
+    // A delta that went to this node's handoff and nowhere else. Each round attempt takes it once, so it is missing
+    // only if the handoff closed (the node is stopping) or this coordinator has none.
     private Task<List<(string Name, Tensor Value)>> Handed(RoundResult result) =>
         handoff?.TakeDelta(result.TrainerId, result.Attempt) is { } delta
             ? Task.FromResult(delta)
             : Task.FromException<List<(string Name, Tensor Value)>>(new InvalidOperationException(
-                $"The delta of trainer {result.TrainerId} for round {result.Round} was handed over in memory and is no longer there; the round runs again."));
+                $"The delta of trainer {result.TrainerId} for round {result.Round} was handed over in memory on this node and is not there " +
+                "(the node is stopping, or its coordinator has no handoff); the round runs again."));
 
     private Task<BlobRef> Write(IReadOnlyList<(string Name, Tensor Value)> tensors, CancellationToken token) =>
         blobs.WriteAsync((stream, cancel) => Task.Run(() => ParameterFile.Save(stream, tensors), cancel), BlobDurability.Durable, token);

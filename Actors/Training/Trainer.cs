@@ -169,7 +169,8 @@ public sealed class Trainer : ReceiveActor, IWithTimers
     /// <summary>
     /// The trainer's part of a round. The global parameters stream from the blob store into tensor memory (on the
     /// pool: reading needs no kernel), and the delta streams from tensor memory into the store, with no work file
-    /// between; everything that runs kernels stays on the compute thread. A continued round reads its parameters
+    /// between (on the coordinator's node both are handed over in memory instead); everything that runs kernels
+    /// stays on the compute thread. A continued round reads its parameters
     /// while it takes its first OverlapSteps steps and rebases onto them before the next (every trainer at the
     /// same step, so the balancers merge summaries of one set of parameters; only rounds longer than that
     /// overlap), so a part ends on its round's parameters and the next round can go on from it.
@@ -196,7 +197,7 @@ public sealed class Trainer : ReceiveActor, IWithTimers
             var stats = await _compute.Run(() => Steps(start, board, worker, pending, token)).ConfigureAwait(false);
             if (worker.AwaitingGlobal) // the coordinator overlaps only rounds longer than their overlap
                 throw new InvalidOperationException($"Round {start.Round} was continued but ended before its rebase at step {spec.OverlapSteps} of {spec.InnerSteps}.");
-            var delta = await StoreDelta(worker, start.Attempt, handoff, token).ConfigureAwait(false);
+            var delta = await DeliverDelta(worker, start.Attempt, handoff, token).ConfigureAwait(false);
             _log.Info("Round {0}{1}: {2} steps took {3:F2} s, waiting for q {4:F2} s", start.Round, continues ? " (continued)" : "",
                 spec.InnerSteps, stats.StepSeconds, stats.WaitSeconds);
             return new RoundResult(spec.JobId, start.Round, start.Attempt, start.Shard, delta, stats);
@@ -221,23 +222,28 @@ public sealed class Trainer : ReceiveActor, IWithTimers
     }
 
     // A coordinator on this node takes the delta from memory (see TensorHandoff); for any other, it streams from
-    // tensor memory into the store (writing needs no kernel).
-    private async Task<BlobRef?> StoreDelta(RoundWorker worker, string attempt, TensorHandoff? handoff, CancellationToken token)
+    // tensor memory into the store (writing needs no kernel). A part stopped meanwhile delivers nothing: the
+    // trainer did not finish that round.
+    private async Task<BlobRef?> DeliverDelta(RoundWorker worker, string attempt, TensorHandoff? handoff, CancellationToken token)
     {
         var delta = await _compute.Run(worker.Delta).ConfigureAwait(false);
-        if (handoff is not null)
-        {
-            handoff.OfferDelta(_id, attempt, delta);
-            return null;
-        }
+        var handedOver = false;
         try
         {
+            token.ThrowIfCancellationRequested();
+            if (handoff is not null)
+            {
+                handoff.OfferDelta(_id, attempt, delta);
+                handedOver = true;
+                return null;
+            }
             return await _blobs.WriteAsync((stream, _) => Task.Run(() => ParameterFile.Save(stream, delta), token), BlobDurability.Transient, token)
                 .ConfigureAwait(false);
         }
         finally
         {
-            delta.ForEach(d => d.Value.Dispose());
+            if (!handedOver)
+                delta.ForEach(d => d.Value.Dispose());
         }
     }
 

@@ -68,7 +68,10 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    /// <param name="handoff">Where trainers on this node leave their deltas and find the new parameters; null: all through the store.</param>
+    /// <param name="handoff">
+    /// Where trainers on this node leave their deltas and find the new parameters; null: all through the store, which
+    /// the node's trainers then use too (both follow Blobs:LocalHandoff).
+    /// </param>
     public static Props Props(IBlobStore blobs, TensorHandoff? handoff, IActorRef balancers) =>
         Akka.Actor.Props.Create(() => new TrainingCoordinator(blobs, handoff, balancers));
 

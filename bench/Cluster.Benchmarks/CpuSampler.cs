@@ -17,7 +17,7 @@ internal sealed class CpuSampler : IDisposable
 
     private readonly Process _process = Process.GetCurrentProcess();
     private readonly List<Sample> _samples = [];
-    private readonly Dictionary<string, long> _trainerTicks = []; // by thread id: a thread that ended keeps its count
+    private readonly Dictionary<string, long> _trainerTicks = []; // by thread id and start time: a thread that ended keeps its count
     private readonly Stopwatch _sampling = new();
     private readonly Timer _timer;
     private bool _disposed;
@@ -76,13 +76,14 @@ internal sealed class CpuSampler : IDisposable
                 continue; // the thread ended
             }
             // "tid (comm) state ppid ...": comm may hold spaces, so the fields count from its closing parenthesis;
-            // utime and stime are fields 14 and 15, the 12th and 13th after it.
+            // utime and stime are fields 14 and 15, the 12th and 13th after it, and starttime field 22, which keeps
+            // a thread apart from a later one that gets its id again.
             var open = stat.IndexOf('(', StringComparison.Ordinal);
             var close = stat.LastIndexOf(')');
             if (!stat.AsSpan(open + 1, close - open - 1).StartsWith("trainer", StringComparison.Ordinal))
                 continue;
             var fields = stat[(close + 2)..].Split(' ');
-            _trainerTicks[Path.GetFileName(task)] = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+            _trainerTicks[$"{Path.GetFileName(task)} {fields[19]}"] = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
         }
         return _trainerTicks.Values.Sum() * SecondsPerTick;
     }

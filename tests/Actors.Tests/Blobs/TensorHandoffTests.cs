@@ -41,18 +41,41 @@ public sealed class TensorHandoffTests
     {
         using var handoff = new TensorHandoff();
         var untaken = Tensors(0f);
-        handoff.Offer("trainer-0", Blob(0), untaken, readers: 1); // of a round that did not commit
-        handoff.Offer("trainer-1", Blob(1), Tensors(1f), readers: 1);
-        handoff.Offer("trainer-0", Blob(2), Tensors(2f), readers: 1);
+        handoff.OfferDelta("trainer-0", "attempt-0", untaken); // of a round that did not commit
+        handoff.OfferDelta("trainer-1", "attempt-1", Tensors(1f));
+        handoff.OfferDelta("trainer-0", "attempt-1", Tensors(2f));
+        handoff.Offer("coordinator", Blob(3), Tensors(3f), readers: 1);
 
-        Assert.Null(handoff.Take(Blob(0)));
+        Assert.Null(handoff.TakeDelta("trainer-0", "attempt-0"));
         Assert.All(untaken, t => Assert.True(t.Value.IsInvalid));
-        foreach (var (blob, value) in new[] { (Blob(1), 1f), (Blob(2), 2f) })
+        foreach (var (take, value) in new (Func<List<(string Name, Tensor Value)>?> Take, float Value)[]
         {
-            var taken = handoff.Take(blob)!;
+            (() => handoff.TakeDelta("trainer-1", "attempt-1"), 1f),
+            (() => handoff.TakeDelta("trainer-0", "attempt-1"), 2f),
+            (() => handoff.Take(Blob(3)), 3f),
+        })
+        {
+            var taken = take()!;
             Assert.Equal(value, taken[0].Value.data<float>()[0]);
             taken.ForEach(t => t.Value.Dispose());
         }
+    }
+
+    [Fact]
+    public void A_delta_is_found_only_by_its_trainer_and_attempt_and_only_once()
+    {
+        using var handoff = new TensorHandoff();
+        var offered = Tensors(1f);
+        handoff.OfferDelta("trainer-0", "attempt-0", offered);
+
+        Assert.Null(handoff.TakeDelta("trainer-0", "attempt-1"));
+        Assert.Null(handoff.TakeDelta("trainer-1", "attempt-0"));
+        var taken = handoff.TakeDelta("trainer-0", "attempt-0")!;
+
+        Assert.Same(offered[0].Value, taken[0].Value);
+        Assert.Null(handoff.TakeDelta("trainer-0", "attempt-0"));
+        Assert.Equal(1, handoff.Served);
+        taken.ForEach(t => t.Value.Dispose());
     }
 
     [Fact]
@@ -65,8 +88,11 @@ public sealed class TensorHandoffTests
         handoff.Dispose();
         var late = Tensors(2f);
         handoff.Offer("coordinator", Blob(2), late, readers: 1);
+        var lateDelta = Tensors(3f);
+        handoff.OfferDelta("trainer-0", "attempt-0", lateDelta);
 
-        Assert.All(held.Concat(late), t => Assert.True(t.Value.IsInvalid));
+        Assert.All(held.Concat(late).Concat(lateDelta), t => Assert.True(t.Value.IsInvalid));
         Assert.Null(handoff.Take(Blob(2)));
+        Assert.Null(handoff.TakeDelta("trainer-0", "attempt-0"));
     }
 }

@@ -82,6 +82,22 @@ public sealed class OuterStepWorkTests : IDisposable
     }
 
     [Fact]
+    public async Task A_step_averages_deltas_handed_over_on_the_node_with_deltas_from_the_store_as_if_all_came_from_the_store()
+    {
+        var token = TestContext.Current.CancellationToken;
+        using var handoff = new TensorHandoff();
+        using var mixed = new OuterStepWork(_store, handoff);
+        var initial = await mixed.InitialParameters(_spec, token);
+        var (local, remote) = (await Delta(initial, seed: 1), await Delta(initial, seed: 2));
+        handoff.OfferDelta("a", "attempt", await Load(local));
+
+        var fromBoth = await mixed.Step(_spec, initial, null, [Result(null, "a"), Result(remote, "b")], localReaders: 0, token);
+
+        using var fromStore = new OuterStepWork(_store, handoff: null);
+        Assert.Equal(fromBoth, await fromStore.Step(_spec, initial, null, [Result(local, "a"), Result(remote, "b")], localReaders: 0, token));
+    }
+
+    [Fact]
     public async Task A_handed_over_delta_that_is_gone_fails_the_step_which_then_runs_again_from_the_same_parameters()
     {
         var token = TestContext.Current.CancellationToken;
@@ -96,7 +112,7 @@ public sealed class OuterStepWorkTests : IDisposable
             work.Step(_spec with { OuterMomentum = 0 }, initial, null, [Result(null, "trainer", "first attempt")], localReaders: 0, token));
         var again = await work.Step(_spec with { OuterMomentum = 0 }, initial, null, [Result(null, "trainer", "second attempt")], localReaders: 0, token);
 
-        Assert.Contains("delta of trainer trainer for round 0 was handed over in memory and is no longer there", failure.Message, StringComparison.Ordinal);
+        Assert.Contains("delta of trainer trainer for round 0 was handed over in memory on this node and is not there", failure.Message, StringComparison.Ordinal);
         using var fromStore = new OuterStepWork(_store, handoff: null);
         Assert.Equal(again, await fromStore.Step(_spec with { OuterMomentum = 0 }, initial, null, [Result(delta)], localReaders: 0, token));
     }

@@ -1,0 +1,76 @@
+using System.Threading.Channels;
+using Akka.Actor;
+using Moe.Actors.Blobs;
+using Moe.Actors.Hosting;
+using Moe.Actors.Tests.Support;
+using Moe.Actors.Training;
+using Moe.Model.Training.Rounds;
+
+namespace Moe.Actors.Tests.Training;
+
+public sealed class TrainerDeltaTests : IDisposable
+{
+    private readonly TempDirectory _data = new();
+
+    public void Dispose() => _data.Dispose();
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_trainer_hands_its_delta_to_a_coordinator_on_its_node_in_memory_only_and_stores_it_otherwise(bool handoff)
+    {
+        var token = TestContext.Current.CancellationToken;
+        var spec = new JobSpec { JobId = "delta", Preset = "tiny", TextPath = TrainingText.Write(_data.Path), Rounds = 1, InnerSteps = 1 };
+        await using var node = await TestNode.StartAsync(TestNode.Settings(Path.Combine(_data.Path, "node"), NodeRoles.Balancer));
+        var store = new DirectoryBlobStore(Path.Combine(_data.Path, "blobs"));
+        BlobRef parameters;
+        using (var work = new OuterStepWork(store, handoff: null))
+            parameters = await work.InitialParameters(spec, token);
+        var handed = handoff ? new TensorHandoff() : null;
+        var inbox = Channel.CreateUnbounded<object>();
+        var coordinator = node.System.ActorOf(Props.Create(() => new Inbox(inbox.Writer))); // on the trainer's node
+        var trainer = node.System.ActorOf(Trainer.Props("t0", "cpu", new TrainerSettings { StalenessWait = TimeSpan.FromSeconds(1) }, 1,
+            coordinator, node.Balancers, store, handed, Path.Combine(_data.Path, "cache")));
+        Assert.IsType<RegisterTrainer>(await inbox.Reader.ReadAsync(token));
+        var filesBefore = BlobFiles(store);
+
+        trainer.Tell(new RoundStart(spec, 0, "attempt-0", parameters, 0, 1), coordinator);
+        var result = await NextResult(inbox.Reader).WaitAsync(TimeSpan.FromSeconds(60), token);
+
+        if (handoff)
+        {
+            Assert.Null(result.Delta);
+            Assert.Equal(filesBefore, BlobFiles(store)); // nothing written for it
+            var delta = handed!.TakeDelta("t0", "attempt-0") ?? throw new InvalidOperationException("the delta is not in the handoff");
+            Assert.NotEmpty(delta);
+            delta.ForEach(t => t.Value.Dispose());
+        }
+        else
+        {
+            var stored = result.Delta ?? throw new InvalidOperationException("a delta for a coordinator without a handoff must be stored");
+            var tensors = await store.ReadAsync(stored, (s, _) => Task.FromResult(ParameterFile.Load(s, "delta")), token);
+            Assert.NotEmpty(tensors);
+            tensors.ForEach(t => t.Value.Dispose());
+        }
+        await trainer.GracefulStop(TimeSpan.FromSeconds(10));
+        handed?.Dispose();
+    }
+
+    private static string[] BlobFiles(DirectoryBlobStore store) =>
+        [.. Directory.EnumerateFiles(store.Root, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal)];
+
+    private static async Task<RoundResult> NextResult(ChannelReader<object> inbox)
+    {
+        while (true)
+        {
+            if (await inbox.ReadAsync(TestContext.Current.CancellationToken) is RoundResult result)
+                return result;
+        }
+    }
+
+    /// <summary>Stands in for the coordinator: what the trainer sends it goes to the test.</summary>
+    private sealed class Inbox : ReceiveActor
+    {
+        public Inbox(ChannelWriter<object> messages) => ReceiveAny(m => messages.TryWrite(m));
+    }
+}
