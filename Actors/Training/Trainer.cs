@@ -170,10 +170,10 @@ public sealed class Trainer : ReceiveActor, IWithTimers
     /// The trainer's part of a round. The global parameters stream from the blob store into tensor memory (on the
     /// pool: reading needs no kernel), and the delta streams from tensor memory into the store, with no work file
     /// between (on the coordinator's node both are handed over in memory instead); everything that runs kernels
-    /// stays on the compute thread. A continued round reads its parameters
-    /// while it takes its first OverlapSteps steps and rebases onto them before the next (every trainer at the
-    /// same step, so the balancers merge summaries of one set of parameters; only rounds longer than that
-    /// overlap), so a part ends on its round's parameters and the next round can go on from it.
+    /// stays on the compute thread. A continued round reads its parameters while it takes its first OverlapSteps
+    /// steps and rebases onto them before the next (every trainer at the same step, so the balancers merge
+    /// summaries of one set of parameters; only rounds longer than that overlap), so a part ends on its round's
+    /// parameters and the next round can go on from it.
     /// </summary>
     private async Task<RoundResult> RunPart(RoundStart start, QBoard board, Task<BlobRef> parameters, bool continues, TensorHandoff? handoff,
         CancellationToken token)
