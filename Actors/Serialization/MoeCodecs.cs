@@ -95,12 +95,11 @@ public static class MoeCodecs
         .Add<RoundParameters>("trp",
             (w, m) => { w.Text(m.JobId); w.I32(m.Round); w.Text(m.Attempt); Blob(w, m.Parameters); },
             (ref PayloadReader x) => new RoundParameters(x.Text(), x.I32(), x.Text(), Blob(ref x)))
-        .Add<RoundResult>("trr3",
-            (w, m) => { w.Text(m.JobId); w.I32(m.Round); w.Text(m.Attempt); w.I64(m.Shard); OptionalBlob(w, m.Delta); Part(w, m.Stats); },
-            (ref PayloadReader x) => new RoundResult(x.Text(), x.I32(), x.Text(), x.I64(), OptionalBlob(ref x), Part(ref x)))
-        // From trainers of the version before, whose deltas always went to the store: a coordinator upgraded first
-        // still takes their results while their pods roll.
-        .AddLegacy("trr2", (ref PayloadReader x) => new RoundResult(x.Text(), x.I32(), x.Text(), x.I64(), Blob(ref x), Part(ref x)))
+        // A delta handed over in memory exists only on its node, so a result that crosses nodes always names a
+        // stored one, and the wire format stays what trainers and coordinators of earlier versions speak.
+        .Add<RoundResult>("trr2",
+            (w, m) => { w.Text(m.JobId); w.I32(m.Round); w.Text(m.Attempt); w.I64(m.Shard); Blob(w, m.Delta ?? throw HandedOver(m)); Part(w, m.Stats); },
+            (ref PayloadReader x) => new RoundResult(x.Text(), x.I32(), x.Text(), x.I64(), Blob(ref x), Part(ref x)))
         .Add<RoundFailed>("trf",
             (w, m) => { w.Text(m.JobId); w.I32(m.Round); w.Text(m.Attempt); w.Text(m.TrainerId); w.Text(m.Reason); },
             (ref PayloadReader x) => new RoundFailed(x.Text(), x.I32(), x.Text(), x.Text(), x.Text()))
@@ -240,6 +239,10 @@ public static class MoeCodecs
     }
 
     private static BlobRef Blob(ref PayloadReader x) => BlobRef.Create(x.Text(), x.I64());
+
+    private static System.Runtime.Serialization.SerializationException HandedOver(RoundResult result) =>
+        new($"The result of trainer {result.TrainerId} for round {result.Round} left its delta in this node's memory and cannot go to " +
+            "another node (its coordinator moved away during the round, which then runs again there).");
 
     private static void OptionalBlob(PayloadWriter w, BlobRef? blob)
     {

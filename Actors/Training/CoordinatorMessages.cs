@@ -54,7 +54,7 @@ public sealed record RoundParameters(string JobId, int Round, string Attempt, Bl
 /// <summary>
 /// A trainer finished its part: the delta (global minus local) is in the blob store, or, when
 /// <paramref name="Delta"/> is null, in the <see cref="Blobs.TensorHandoff"/> of the node the trainer shares with
-/// the coordinator.
+/// the coordinator (such a result cannot be sent to another node).
 /// </summary>
 public sealed record RoundResult(string JobId, int Round, string Attempt, long Shard, BlobRef? Delta, PartStats Stats) : IMoeMessage
 {

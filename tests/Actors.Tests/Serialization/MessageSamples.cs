@@ -48,7 +48,6 @@ internal static class MessageSamples
         yield return new RoundStart(Job, 4, "def456", null, 18, 2);
         yield return new RoundParameters("job-1", 4, "def456", Blob);
         yield return new RoundResult("job-1", 3, "abc123", 17, Blob, Part("t0"));
-        yield return new RoundResult("job-1", 3, "abc123", 17, null, Part("t0"));
         yield return new RoundFailed("job-1", 3, "abc123", "t0", "blob missing");
         yield return new JobFinished("job-1", 7);
         yield return new JobStartedEvent(Job, Blob);
