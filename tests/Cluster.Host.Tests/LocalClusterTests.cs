@@ -12,6 +12,7 @@ namespace Moe.Cluster.Host.Tests;
 /// serving the blob store over HTTP) and trainer processes; one trainer is killed with SIGKILL mid-job and another
 /// joins. The job must keep committing rounds, lose none, take the newcomer's work, and end with a loadable checkpoint.
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed partial class LocalClusterTests : IDisposable
 {
     private readonly string _directory = Directory.CreateTempSubdirectory("cluster-").FullName;

@@ -8,6 +8,7 @@ namespace Moe.Cluster.Host.Tests;
 /// A real Prometheus server (Debian's package; .ci/run installs it) scrapes a running job, and promtool lints the
 /// exposition. Without the binaries the tests are skipped with a message.
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed class PrometheusTests : IDisposable
 {
     private const string Prometheus = "/usr/bin/prometheus";

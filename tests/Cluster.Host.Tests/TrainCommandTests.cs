@@ -3,6 +3,7 @@ using System.Globalization;
 namespace Moe.Cluster.Host.Tests;
 
 /// <summary>`train` and `node` through the real command line: embedded job, resume, and configuration errors.</summary>
+[Trait("Category", "Integration")]
 public sealed class TrainCommandTests : IDisposable
 {
     private readonly string _directory = Directory.CreateTempSubdirectory("train-").FullName;

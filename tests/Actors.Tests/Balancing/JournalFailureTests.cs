@@ -5,6 +5,7 @@ using Moe.Actors.Tests.Support;
 
 namespace Moe.Actors.Tests.Balancing;
 
+[Trait("Category", "Integration")]
 public sealed class JournalFailureTests
 {
     [Fact]

@@ -7,6 +7,7 @@ using Moe.Model.Balancing;
 
 namespace Moe.Actors.Tests.Balancing;
 
+[Trait("Category", "Integration")]
 public sealed class LayerBalancerTests : IDisposable
 {
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(10);

@@ -11,6 +11,7 @@ using Polly.CircuitBreaker;
 
 namespace Moe.Actors.Tests.Blobs;
 
+[Trait("Category", "Integration")]
 public sealed class HttpBlobStoreTests : IAsyncLifetime
 {
     private readonly TempDirectory _temp = new();

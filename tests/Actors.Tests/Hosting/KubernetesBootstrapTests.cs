@@ -17,6 +17,7 @@ namespace Moe.Actors.Tests.Hosting;
 /// Cluster Bootstrap as the Helm chart configures it, short of a Kubernetes cluster: real nodes list their pods
 /// through the real Kubernetes client from a stand-in API server, probe each other over HTTP and form one cluster.
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed class KubernetesBootstrapTests : IAsyncDisposable
 {
     private readonly List<V1Pod> _pods = [];

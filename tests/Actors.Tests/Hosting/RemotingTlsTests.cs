@@ -9,6 +9,7 @@ using Moe.Actors.Tests.Support;
 namespace Moe.Actors.Tests.Hosting;
 
 /// <summary>Akka remoting over TLS with a cluster certificate, as the Helm chart mounts it from a Secret.</summary>
+[Trait("Category", "Integration")]
 public sealed class RemotingTlsTests
 {
     private static string Certificate(string folder, string name)

@@ -6,6 +6,7 @@ using Moe.Actors.Training;
 
 namespace Moe.Actors.Tests.Training;
 
+[Trait("Category", "Integration")]
 public sealed class CoordinatorJournalFailureTests
 {
     [Fact]

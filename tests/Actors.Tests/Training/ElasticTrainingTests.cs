@@ -11,6 +11,7 @@ namespace Moe.Actors.Tests.Training;
 /// Several ActorSystems on loopback ports, sharing one database file and one blob directory as nodes on one
 /// machine (or a shared volume) would.
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed class ElasticTrainingTests : IDisposable
 {
     private static readonly TimeSpan Long = TimeSpan.FromSeconds(150);

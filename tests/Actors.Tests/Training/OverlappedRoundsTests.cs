@@ -14,6 +14,7 @@ namespace Moe.Actors.Tests.Training;
 /// are in, before its commit, and its parameters follow the commit; a round that finishes before the one before it
 /// committed waits for that commit.
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed class OverlappedRoundsTests : IDisposable
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);

@@ -8,6 +8,7 @@ using Moe.Model.Training.Rounds;
 
 namespace Moe.Actors.Tests.Training;
 
+[Trait("Category", "Integration")]
 public sealed class SingleNodeTrainingTests : IDisposable
 {
     private readonly TempDirectory _data = new();

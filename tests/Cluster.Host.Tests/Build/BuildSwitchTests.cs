@@ -8,6 +8,7 @@ namespace Moe.Cluster.Host.Tests.Build;
 /// The TorchBackend build switch, checked by evaluating the Model project with MSBuild (no restore: the CUDA
 /// package is not served on our machines).
 /// </summary>
+[Trait("Category", "Integration")]
 public class BuildSwitchTests
 {
     private static readonly string Repository = RepositoryRoot.Path;
