@@ -18,6 +18,7 @@ public sealed class LayerBalancer : ReceivePersistentActor, IWithTimers
 {
     private readonly LayerKey _key;
     private readonly BalancerSettings _settings;
+    private readonly NodeMetrics _metrics;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly IActorRef _mediator;
 
@@ -29,10 +30,11 @@ public sealed class LayerBalancer : ReceivePersistentActor, IWithTimers
     private long _accepted, _ignored, _rejected;
     private long _commitsSinceSnapshot;
 
-    public LayerBalancer(LayerKey key, BalancerSettings settings)
+    public LayerBalancer(LayerKey key, BalancerSettings settings, NodeMetrics metrics)
     {
         _key = key;
         _settings = settings;
+        _metrics = metrics;
         _mediator = DistributedPubSub.Get(Context.System).Mediator;
         PersistenceId = key.PersistenceId;
 
@@ -70,7 +72,15 @@ public sealed class LayerBalancer : ReceivePersistentActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(LayerKey key, BalancerSettings settings) => Akka.Actor.Props.Create(() => new LayerBalancer(key, settings));
+    public static Props Props(LayerKey key, BalancerSettings settings, NodeMetrics metrics) =>
+        Akka.Actor.Props.Create(() => new LayerBalancer(key, settings, metrics));
+
+    // Its gauges go with it: a balancer that moved to another node is exported there.
+    protected override void PostStop()
+    {
+        _metrics.LayerStopped(_key.JobId, _key.Layer);
+        base.PostStop();
+    }
 
     protected override void OnReplaySuccess()
     {
@@ -124,7 +134,7 @@ public sealed class LayerBalancer : ReceivePersistentActor, IWithTimers
                 return;
             default:
                 _accepted++;
-                MoeMetrics.Summary(_key.Layer, "accepted");
+                _metrics.Summary(_key.JobId, _key.Layer, "accepted");
                 CommitReady();
                 return;
         }
@@ -151,7 +161,7 @@ public sealed class LayerBalancer : ReceivePersistentActor, IWithTimers
         {
             Acknowledge(e.Step, e.Q);
             var (loads, contributors) = published[e.Step];
-            MoeMetrics.LayerCommitted(_key.Layer, loads, e.Q, BalanceMeasures.FromLoads(loads).MaxVio);
+            _metrics.LayerCommitted(_key.JobId, _key.Layer, loads, e.Q, BalanceMeasures.FromLoads(loads).MaxVio);
             _mediator.Tell(new Publish(BalancerTopics.For(_key.JobId), new QPublished(_key.JobId, _key.Layer, e.Step, e.Q, loads, contributors)));
             if (++_commitsSinceSnapshot >= _settings.SnapshotEvery)
                 Snapshot();
@@ -186,13 +196,13 @@ public sealed class LayerBalancer : ReceivePersistentActor, IWithTimers
     private void Ignore()
     {
         _ignored++;
-        MoeMetrics.Summary(_key.Layer, "ignored");
+        _metrics.Summary(_key.JobId, _key.Layer, "ignored");
     }
 
     private void Reject(string trainerId, long step, string reason)
     {
         _rejected++;
-        MoeMetrics.Summary(_key.Layer, "rejected");
+        _metrics.Summary(_key.JobId, _key.Layer, "rejected");
         _log.Warning("Rejected a command for {0} from trainer \"{1}\" at step {2}: {3}", _key, trainerId, step, reason);
         Sender.Tell(new CommandRejected(_key.JobId, _key.Layer, trainerId, step, reason));
     }

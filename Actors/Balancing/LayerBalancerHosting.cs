@@ -4,6 +4,7 @@ using Akka.Cluster.Sharding;
 using Akka.Hosting;
 using Akka.Pattern;
 using Moe.Actors.Hosting;
+using Moe.Observability;
 
 namespace Moe.Actors.Balancing;
 
@@ -18,7 +19,7 @@ public static class LayerBalancerHosting
     /// Hosts the layer balancer shards on balancer nodes and a proxy elsewhere. Each entity runs under a backoff
     /// supervisor: a journal failure stops the balancer, which then restarts and recovers its acknowledged q.
     /// </summary>
-    public static AkkaConfigurationBuilder WithLayerBalancers(this AkkaConfigurationBuilder builder, NodeSettings node)
+    public static AkkaConfigurationBuilder WithLayerBalancers(this AkkaConfigurationBuilder builder, NodeSettings node, NodeMetrics metrics)
     {
         var extractor = new BalancerMessageExtractor();
         if (!node.Has(NodeRoles.Balancer))
@@ -29,7 +30,7 @@ public static class LayerBalancerHosting
             TypeName,
             entityId => BackoffSupervisor.Props(
                 Backoff.OnStop(
-                        LayerBalancer.Props(LayerKey.Parse(entityId), settings),
+                        LayerBalancer.Props(LayerKey.Parse(entityId), settings, metrics),
                         "balancer",
                         settings.MinBackoff,
                         settings.MaxBackoff,

@@ -9,6 +9,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Moe.Actors.Blobs;
 using Moe.Actors.Hosting.Bootstrap;
+using Moe.Observability;
 
 namespace Moe.Actors.Hosting;
 
@@ -21,11 +22,17 @@ public static class MoeNodeHost
     public static IHost Build(NodeSettings settings, int boundPort, Action<AkkaConfigurationBuilder>? configure = null,
         Action<ILoggingBuilder>? logging = null, NodeWeb? web = null)
     {
-        void AddAkka(IServiceCollection services) => services.AddAkka(settings.SystemName, akka =>
+        var metrics = new NodeMetrics();
+
+        void AddAkka(IServiceCollection services)
         {
-            akka.AddMoeNode(settings, boundPort);
-            configure?.Invoke(akka);
-        });
+            services.AddSingleton(metrics); // disposed with the host
+            services.AddAkka(settings.SystemName, akka =>
+            {
+                akka.AddMoeNode(settings, boundPort, metrics);
+                configure?.Invoke(akka);
+            });
+        }
 
         string[] urls = [.. new[] { settings.HttpUrl, settings.Blobs.ServeUrl }.OfType<string>().Distinct()];
         if (urls.Length == 0)
@@ -42,7 +49,7 @@ public static class MoeNodeHost
         logging?.Invoke(webBuilder.Logging);
         webBuilder.WebHost.UseUrls(urls);
         // Before Akka: hosted services start in order, and metrics recorded before the meter provider listens are lost.
-        web?.Services(webBuilder.Services);
+        web?.Services(webBuilder.Services, metrics);
         AddAkka(webBuilder.Services);
         var app = webBuilder.Build();
         // Each address serves only its own endpoints: the blob store (which takes uploads) is not reachable through
@@ -69,4 +76,4 @@ public static class MoeNodeHost
 }
 
 /// <summary>What a node's HTTP address serves besides blobs: metrics and health endpoints (see Cluster.Host).</summary>
-public sealed record NodeWeb(Action<IServiceCollection> Services, Action<IEndpointRouteBuilder> Endpoints);
+public sealed record NodeWeb(Action<IServiceCollection, NodeMetrics> Services, Action<IEndpointRouteBuilder> Endpoints);

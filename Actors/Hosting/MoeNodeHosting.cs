@@ -8,6 +8,7 @@ using Moe.Actors.Balancing;
 using Moe.Actors.Hosting.Bootstrap;
 using Moe.Actors.Serialization;
 using Moe.Actors.Training;
+using Moe.Observability;
 
 namespace Moe.Actors.Hosting;
 
@@ -20,7 +21,8 @@ public static class MoeNodeHosting
     /// </summary>
     public const int MaxFrameSizeBytes = 4 * 1024 * 1024;
 
-    public static AkkaConfigurationBuilder AddMoeNode(this AkkaConfigurationBuilder builder, NodeSettings node, int boundPort)
+    /// <param name="metrics">What this node's actors record (one instance per node).</param>
+    public static AkkaConfigurationBuilder AddMoeNode(this AkkaConfigurationBuilder builder, NodeSettings node, int boundPort, NodeMetrics metrics)
     {
         node.Validate();
         Directory.CreateDirectory(node.DataDirectory);
@@ -49,9 +51,9 @@ public static class MoeNodeHosting
             .WithDistributedPubSub(null!)
             .WithMoeSerializer()
             .WithMoePersistence(node)
-            .WithLayerBalancers(node)
-            .WithTrainingCoordinator(node)
-            .WithTrainers(node, boundPort);
+            .WithLayerBalancers(node, metrics)
+            .WithTrainingCoordinator(node, metrics)
+            .WithTrainers(node, boundPort, metrics);
     }
 
     // Peers must present the very certificate this node has (pinned by thumbprint), mutually; no host names (pod IPs).

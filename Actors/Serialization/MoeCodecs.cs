@@ -1,8 +1,11 @@
+using System.Text.Json;
 using Moe.Actors.Balancing;
 using Moe.Actors.Blobs;
 using Moe.Actors.Training;
 using Moe.Model.Balancing;
+using Moe.Model.Network;
 using Moe.Model.Routing;
+using Moe.Model.Training;
 
 namespace Moe.Actors.Serialization;
 
@@ -68,9 +71,10 @@ public static class MoeCodecs
             (ref PayloadReader x) => new BalancerSnapshot(Spec(ref x), x.I64(), x.Floats()));
 
     private static void AddTraining(CodecRegistry r) => r
-        .Add<StartJob>("tjob2",
-            (w, m) => Job(w, m.Spec),
-            (ref PayloadReader x) => new StartJob(Job(ref x)))
+        .Add<StartJob>("tjob3",
+            (w, m) => { Job(w, m.Spec); w.Strings(m.Explicit); },
+            (ref PayloadReader x) => new StartJob(Job(ref x), x.Strings()))
+        .AddLegacy("tjob2", (ref PayloadReader x) => new StartJob(Job(ref x, resolvedFields: false)))
         .Add<JobRejected>("tjrej",
             (w, m) => { w.Text(m.JobId); w.Text(m.Reason); },
             (ref PayloadReader x) => new JobRejected(x.Text(), x.Text()))
@@ -89,9 +93,10 @@ public static class MoeCodecs
         .Add<RegisterTrainer>("treg",
             (w, m) => w.Text(m.TrainerId),
             (ref PayloadReader x) => new RegisterTrainer(x.Text()))
-        .Add<RoundStart>("trs2",
+        .Add<RoundStart>("trs3",
             (w, m) => { Job(w, m.Spec); w.I32(m.Round); w.Text(m.Attempt); OptionalBlob(w, m.Parameters); w.I64(m.Shard); w.I32(m.Contributors); },
             (ref PayloadReader x) => new RoundStart(Job(ref x), x.I32(), x.Text(), OptionalBlob(ref x), x.I64(), x.I32()))
+        .AddLegacy("trs2", (ref PayloadReader x) => new RoundStart(Job(ref x, resolvedFields: false), x.I32(), x.Text(), OptionalBlob(ref x), x.I64(), x.I32()))
         .Add<RoundParameters>("trp",
             (w, m) => { w.Text(m.JobId); w.I32(m.Round); w.Text(m.Attempt); Blob(w, m.Parameters); },
             (ref PayloadReader x) => new RoundParameters(x.Text(), x.I32(), x.Text(), Blob(ref x)))
@@ -106,11 +111,13 @@ public static class MoeCodecs
         .Add<JobFinished>("tfin",
             (w, m) => { w.Text(m.JobId); w.I32(m.Rounds); },
             (ref PayloadReader x) => new JobFinished(x.Text(), x.I32()))
-        .Add<JobStartedEvent>("e-tjob2",
+        .Add<JobStartedEvent>("e-tjob3",
             (w, m) => { Job(w, m.Spec); Blob(w, m.Parameters); },
             (ref PayloadReader x) => new JobStartedEvent(Job(ref x), Blob(ref x)))
+        // Jobs started before they recorded their resolved configuration: resolved from their preset as it is now.
+        .AddLegacy("e-tjob2", (ref PayloadReader x) => new JobStartedEvent(Job(ref x, resolvedFields: false).Resolve(), Blob(ref x)))
         // Jobs started before rounds could overlap: they go on without overlapping.
-        .AddLegacy("e-tjob", (ref PayloadReader x) => new JobStartedEvent(Job(ref x, overlapField: false), Blob(ref x)))
+        .AddLegacy("e-tjob", (ref PayloadReader x) => new JobStartedEvent(Job(ref x, overlapField: false, resolvedFields: false).Resolve(), Blob(ref x)))
         .Add<RoundCommittedEvent>("e-tround3",
             (w, m) =>
             {
@@ -185,9 +192,25 @@ public static class MoeCodecs
         w.I32(spec.HistogramBins);
         w.I32(spec.MaxStaleness);
         w.I32(spec.OverlapSteps);
+        // The resolved configuration as JSON: a setting added later reads back as its default from older payloads.
+        w.Text(spec.ResolvedModel is null ? "" : JsonSerializer.Serialize(spec.ResolvedModel));
+        w.Text(spec.ResolvedTraining is null ? "" : JsonSerializer.Serialize(spec.ResolvedTraining));
     }
 
-    private static JobSpec Job(ref PayloadReader x, bool overlapField = true) => new()
+    private static JobSpec Job(ref PayloadReader x, bool overlapField = true, bool resolvedFields = true)
+    {
+        var spec = JobSettings(ref x, overlapField);
+        if (!resolvedFields)
+            return spec;
+        var (model, training) = (x.Text(), x.Text());
+        return spec with
+        {
+            ResolvedModel = model.Length == 0 ? null : JsonSerializer.Deserialize<MoeModelConfig>(model),
+            ResolvedTraining = training.Length == 0 ? null : JsonSerializer.Deserialize<TrainingConfig>(training),
+        };
+    }
+
+    private static JobSpec JobSettings(ref PayloadReader x, bool overlapField) => new()
     {
         JobId = x.Text(),
         Preset = x.Text(),

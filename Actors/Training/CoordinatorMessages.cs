@@ -2,8 +2,19 @@ using Moe.Actors.Blobs;
 
 namespace Moe.Actors.Training;
 
-/// <summary>Starts a job, or resumes it when the same spec is sent again; answered with <see cref="JobStatus"/> or <see cref="JobRejected"/>.</summary>
-public sealed record StartJob(JobSpec Spec) : IMoeMessage;
+/// <summary>
+/// Starts a job, or resumes it when its id is sent again; answered with <see cref="JobStatus"/> or
+/// <see cref="JobRejected"/>. A resume is refused only when a setting named in <paramref name="Explicit"/> (the ones
+/// the user gave, of <see cref="JobSpec.SettingNames"/>) differs from the job's recorded one.
+/// </summary>
+public sealed record StartJob(JobSpec Spec, string[] Explicit) : IMoeMessage
+{
+    /// <summary>A start in which every setting counts as given.</summary>
+    public StartJob(JobSpec spec)
+        : this(spec, [.. JobSpec.SettingNames])
+    {
+    }
+}
 
 public sealed record JobRejected(string JobId, string Reason) : IMoeMessage;
 

@@ -8,7 +8,8 @@ namespace Moe.Actors.Training;
 
 /// <summary>
 /// A training job as the coordinator holds it (persisted with the job): the model preset, the data, and the round
-/// protocol of DESIGN.md section 4. Rounds x InnerSteps global steps in all.
+/// protocol. Rounds x InnerSteps global steps in all. The job records its resolved model and training
+/// configuration when it starts (<see cref="Resolve"/>), so a preset edited later never changes a job that resumes.
 /// </summary>
 public sealed record JobSpec
 {
@@ -66,9 +67,28 @@ public sealed record JobSpec
     /// <summary>Rounds overlap only when they are longer than the overlap: H = 1 stays synchronous data parallelism.</summary>
     public bool Overlaps => OverlapSteps > 0 && OverlapSteps < InnerSteps;
 
+    /// <summary>Every model setting, as recorded when the job started; null: not resolved yet (see <see cref="Model"/>).</summary>
+    public MoeModelConfig? ResolvedModel { get; init; }
+
+    /// <summary>Every inner training setting, as recorded when the job started; null: not resolved yet.</summary>
+    public TrainingConfig? ResolvedTraining { get; init; }
+
+    /// <summary>The settings a user gives (configuration keys of section Job), as opposed to what is resolved from them.</summary>
+    public static IReadOnlyList<string> SettingNames { get; } =
+        [.. typeof(JobSpec).GetProperties().Where(p => p.CanWrite && p.Name is not (nameof(ResolvedModel) or nameof(ResolvedTraining))).Select(p => p.Name)];
+
+    /// <summary>The value of the setting <paramref name="name"/> (one of <see cref="SettingNames"/>).</summary>
+    public static object? Setting(JobSpec spec, string name) =>
+        SettingNames.Contains(name)
+            ? typeof(JobSpec).GetProperty(name)!.GetValue(spec)
+            : throw new ArgumentException($"Job:{name} is not a job setting: use one of {string.Join(", ", SettingNames)}.", nameof(name));
+
+    /// <summary>The job with its model and training configuration resolved from the preset and the settings.</summary>
+    public JobSpec Resolve() => this with { ResolvedModel = Model, ResolvedTraining = Training };
+
     public ModelPresets.Preset PresetDefinition => ModelPresets.Get(Preset);
 
-    public MoeModelConfig Model => PresetDefinition.Model with { Router = Router };
+    public MoeModelConfig Model => ResolvedModel ?? PresetDefinition.Model with { Router = Router };
 
     public int MoeLayers => Model.Layers - Model.DenseLayers;
 
@@ -76,6 +96,8 @@ public sealed record JobSpec
     {
         get
         {
+            if (ResolvedTraining is not null)
+                return ResolvedTraining;
             var preset = PresetDefinition.Training;
             return preset with
             {
@@ -96,7 +118,8 @@ public sealed record JobSpec
     public void Validate()
     {
         JobIds.Validate(JobId);
-        _ = PresetDefinition;
+        if (ResolvedModel is null)
+            _ = PresetDefinition;
         if (Router is not (RouterKind.Bip or RouterKind.QuantileBalancing))
             throw new ArgumentException($"Job router {Router} cannot be balanced by the cluster: use bip or qb.");
         Check(Rounds >= 1, nameof(Rounds), Rounds, "at least 1");

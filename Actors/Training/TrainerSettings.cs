@@ -5,18 +5,14 @@ namespace Moe.Actors.Training;
 /// <summary>The trainers of one node. Bound from configuration (section "Trainer").</summary>
 public sealed record TrainerSettings
 {
-    /// <summary>Trainer actors on this node, one per device; 0: one per GPU when there are any, else one.</summary>
-    public int Count { get; init; } = 1;
+    /// <summary>Trainer actors on this node; 0: one per GPU when there are any, else one per core (see <see cref="DevicePolicy"/>).</summary>
+    public int Count { get; init; }
 
     /// <summary>auto, cpu, cuda or cuda:N; with several CUDA trainers, trainer k takes cuda:k.</summary>
     public string Device { get; init; } = "auto";
 
     /// <summary>libtorch threads per trainer; 0: the node's cores shared out among its trainers (at least 1 each).</summary>
     public int IntraOpThreads { get; init; }
-
-    /// <summary>The threads each of <paramref name="trainers"/> trainers computes with.</summary>
-    public int IntraOpThreadsFor(int trainers) =>
-        IntraOpThreads > 0 ? IntraOpThreads : Math.Max(1, Environment.ProcessorCount / Math.Max(1, trainers));
 
     /// <summary>The longest a step waits for the global q its staleness bound asks for before going on with its own.</summary>
     public TimeSpan StalenessWait { get; init; } = TimeSpan.FromSeconds(5);
@@ -27,7 +23,7 @@ public sealed record TrainerSettings
     public void Validate()
     {
         if (Count < 0)
-            throw new ArgumentException($"Trainer:Count = {Count} is invalid: use 0 (one per device) or more.");
+            throw new ArgumentException($"Trainer:Count = {Count} is invalid: use 0 (one per GPU, else one per core) or more.");
         if (!TrainingDevice.IsName(Device))
             throw new ArgumentException($"Trainer:Device = {Device} is invalid: use auto, cpu, cuda or cuda:N.");
         if (IntraOpThreads < 0)

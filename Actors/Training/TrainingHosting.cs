@@ -5,7 +5,7 @@ using Akka.Pattern;
 using Moe.Actors.Balancing;
 using Moe.Actors.Blobs;
 using Moe.Actors.Hosting;
-using static TorchSharp.torch;
+using Moe.Observability;
 
 namespace Moe.Actors.Training;
 
@@ -20,7 +20,7 @@ public static class TrainingHosting
     public const string CoordinatorName = "training-coordinator";
 
     /// <summary>The coordinator singleton on coordinator nodes (with a proxy everywhere, through which trainers talk to it).</summary>
-    public static AkkaConfigurationBuilder WithTrainingCoordinator(this AkkaConfigurationBuilder builder, NodeSettings node)
+    public static AkkaConfigurationBuilder WithTrainingCoordinator(this AkkaConfigurationBuilder builder, NodeSettings node, NodeMetrics metrics)
     {
         // Akka 1.5.73 logs "failed to find the singleton after 30 seconds" within the first second; our own
         // callers time out with a clearer message, so that noise is off.
@@ -34,7 +34,7 @@ public static class TrainingHosting
             CoordinatorName,
             (system, registry, _) => BackoffSupervisor.Props(
                 Backoff.OnStop(
-                        TrainingCoordinator.Props(blobs, Handoff(system, node), registry.Get<LayerBalancerRegion>()),
+                        TrainingCoordinator.Props(blobs, Handoff(system, node), registry.Get<LayerBalancerRegion>(), metrics),
                         "coordinator",
                         node.Balancer.MinBackoff,
                         node.Balancer.MaxBackoff,
@@ -45,23 +45,20 @@ public static class TrainingHosting
             createProxyToo: true);
     }
 
-    /// <summary>One trainer actor per device on trainer nodes.</summary>
-    public static AkkaConfigurationBuilder WithTrainers(this AkkaConfigurationBuilder builder, NodeSettings node, int boundPort)
+    /// <summary>The trainer actors of a trainer node, as <see cref="DevicePolicy"/> places them.</summary>
+    public static AkkaConfigurationBuilder WithTrainers(this AkkaConfigurationBuilder builder, NodeSettings node, int boundPort, NodeMetrics metrics)
     {
         if (!node.Has(NodeRoles.Trainer))
             return builder;
-        var settings = node.Trainer;
         var blobs = node.Blobs.Create(node.DataDirectory);
         return builder.WithActors((system, registry) =>
         {
-            var gpus = cuda.is_available() ? cuda.device_count() : 0;
-            var count = settings.Count > 0 ? settings.Count : Math.Max(1, gpus);
-            for (var k = 0; k < count; k++)
+            var trainers = DevicePolicy.Trainers(node.Trainer, DevicePolicy.Gpus, Environment.ProcessorCount);
+            for (var k = 0; k < trainers.Count; k++)
             {
-                var device = string.Equals(settings.Device, "auto", StringComparison.OrdinalIgnoreCase) && gpus > 1 ? $"cuda:{k % gpus}" : settings.Device;
-                var id = $"{node.PublicHostname ?? node.Hostname}:{boundPort}/trainer-{k}";
-                var trainer = system.ActorOf(Trainer.Props(id, device, settings, settings.IntraOpThreadsFor(count), registry.Get<TrainingCoordinatorKey>(),
-                    registry.Get<LayerBalancerRegion>(), blobs, Handoff(system, node), Path.Combine(node.DataDirectory, "cache")), $"trainer-{k}");
+                var setup = new TrainerSetup($"{node.PublicHostname ?? node.Hostname}:{boundPort}/trainer-{k}", trainers[k].Device, node.Trainer,
+                    trainers[k].IntraOpThreads, blobs, Handoff(system, node), Path.Combine(node.DataDirectory, "cache"), metrics);
+                var trainer = system.ActorOf(Trainer.Props(setup, registry.Get<TrainingCoordinatorKey>(), registry.Get<LayerBalancerRegion>()), $"trainer-{k}");
                 if (k == 0)
                     registry.Register<TrainersKey>(trainer);
             }

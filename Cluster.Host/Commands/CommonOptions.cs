@@ -39,6 +39,6 @@ internal static class CommonOptions
 
     public static Option<int?> Trainers() => new("--trainers")
     {
-        Description = "Trainer actors on this node (default: one per GPU, else one).",
+        Description = "Trainer actors on this node (default: one per GPU, else one per core).",
     };
 }

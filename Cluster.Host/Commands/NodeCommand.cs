@@ -42,7 +42,7 @@ public static class NodeCommand
             var output = result.InvocationConfiguration.Output;
             var error = result.InvocationConfiguration.Error;
             NodeSettings settings;
-            JobSpec? job = null;
+            StartJob? job = null;
             try
             {
                 var flags = new Flags()
@@ -108,7 +108,7 @@ public static class NodeCommand
     /// A refused job (changed settings, another job) is reported but the node stays: it holds part of the cluster
     /// (balancer shards, the coordinator), and on Kubernetes exiting would crash-loop every coordinator pod.
     /// </summary>
-    private static async Task FollowJobOrReport(RunningNode node, JobSpec job, TextWriter output, TextWriter error, CancellationToken cancellation)
+    private static async Task FollowJobOrReport(RunningNode node, StartJob job, TextWriter output, TextWriter error, CancellationToken cancellation)
     {
         try
         {
@@ -116,16 +116,17 @@ public static class NodeCommand
         }
         catch (JobRefusedException e)
         {
-            await error.WriteLineAsync($"error: job {job.JobId} refused: {e.Message}. This node stays in the cluster; fix the Job settings and restart it.");
+            await error.WriteLineAsync($"error: job {job.Spec.JobId} refused: {e.Message}. This node stays in the cluster; fix the Job settings and restart it.");
         }
     }
 
     /// <summary>Starts or resumes the job, reports each committed round on one line, and the end of the job.</summary>
-    private static async Task FollowJob(RunningNode node, JobSpec job, TextWriter output, CancellationToken cancellation)
+    private static async Task FollowJob(RunningNode node, StartJob job, TextWriter output, CancellationToken cancellation)
     {
         var coordinator = node.Registry.Get<TrainingCoordinatorKey>();
         var status = await JobClient.StartAsync(coordinator, job, cancellation);
-        await output.WriteLineAsync($"Job {job.JobId}: round {status.CommittedRounds} of {status.TotalRounds}.");
+        var jobId = job.Spec.JobId;
+        await output.WriteLineAsync($"Job {jobId}: round {status.CommittedRounds} of {status.TotalRounds}.");
         var reported = status.CommittedRounds;
         while (!status.Finished)
         {
@@ -141,9 +142,9 @@ public static class NodeCommand
             if (status.CommittedRounds != reported)
             {
                 reported = status.CommittedRounds;
-                await output.WriteLineAsync($"Job {job.JobId}: round {status.CommittedRounds} of {status.TotalRounds}, loss {status.LastLoss:F4}, trainers {string.Join(" ", status.LastContributors)}");
+                await output.WriteLineAsync($"Job {jobId}: round {status.CommittedRounds} of {status.TotalRounds}, loss {status.LastLoss:F4}, trainers {string.Join(" ", status.LastContributors)}");
             }
         }
-        await output.WriteLineAsync($"Job {job.JobId} finished: {status.CommittedRounds} rounds. Final parameters: {JobClient.Locate(node.Settings, status.Parameters!)}");
+        await output.WriteLineAsync($"Job {jobId} finished: {status.CommittedRounds} rounds. Final parameters: {JobClient.Locate(node.Settings, status.Parameters!)}");
     }
 }

@@ -8,7 +8,6 @@ using Moe.Cluster.Host.Hosting;
 using Moe.Model.Network;
 using Moe.Model.Training;
 using Spectre.Console;
-using static TorchSharp.torch;
 
 namespace Moe.Cluster.Host.Commands;
 
@@ -32,7 +31,7 @@ public static class TrainCommand
         var dataDirectory = CommonOptions.DataDirectory();
         var device = CommonOptions.Device();
         var http = CommonOptions.Http();
-        var trainers = new Option<int?>("--trainers") { Description = "Local trainer actors (default: one per GPU, else one per core)." };
+        var trainers = CommonOptions.Trainers();
 
         var command = new Command("train", "Run a whole training job in this process: coordinator, layer balancers and local trainers.")
         {
@@ -42,15 +41,14 @@ public static class TrainCommand
         {
             var error = result.InvocationConfiguration.Error;
             NodeSettings node;
-            JobSpec job;
+            StartJob job;
             try
             {
                 var presetName = result.GetValue(preset) ?? "small-16e";
-                var gpus = cuda.is_available() ? cuda.device_count() : 0;
                 var flags = new Flags()
                     .Set("Node:Port", 0) // one process: no other node needs to find it
                     .Set("Node:DataDirectory", result.GetValue(dataDirectory))
-                    .Set("Trainer:Count", result.GetValue(trainers) ?? (gpus > 0 ? gpus : Environment.ProcessorCount))
+                    .Set("Trainer:Count", result.GetValue(trainers))
                     .Set("Trainer:Device", result.GetValue(device))
                     .Set("Node:HttpUrl", result.GetValue(http))
                     .Set("Job:Preset", result.GetValue(preset))
@@ -64,11 +62,7 @@ public static class TrainCommand
                 job = HostConfiguration.Job(configuration, new JobSpec
                 {
                     JobId = $"train-{presetName}",
-                    // Here the commit's work (hashing, the outer step) runs on the trainers' own cores when they are
-                    // CPU cores: overlapping it with their steps stalls them instead of hiding it (one trainer on both
-                    // cores ran at a median 0.89 of the plain loop overlapped and 0.99 sequential, alternated; two
-                    // trainers of one core each ran as fast either way).
-                    OverlapSteps = TrainingDevice.Resolve(node.Trainer.Device).type == TorchSharp.DeviceType.CPU ? 0 : 1,
+                    OverlapSteps = DevicePolicy.DefaultOverlapSteps(node.Trainer.Device),
                 });
             }
             catch (ArgumentException e)
@@ -83,16 +77,17 @@ public static class TrainCommand
         return command;
     }
 
-    private static async Task<int> Run(IAnsiConsole console, TextWriter output, TextWriter error, NodeSettings settings, JobSpec job, CancellationToken cancellation)
+    private static async Task<int> Run(IAnsiConsole console, TextWriter output, TextWriter error, NodeSettings settings, StartJob start, CancellationToken cancellation)
     {
-        console.MarkupLineInterpolated($"Job [bold]{job.JobId}[/]: preset {job.Preset}, {job.Rounds} rounds x {job.InnerSteps} inner steps, {settings.Trainer.Count} local trainers, data in {Path.GetFullPath(settings.DataDirectory)}");
+        var job = start.Spec;
+        console.MarkupLineInterpolated($"Job [bold]{job.JobId}[/]: preset {job.Preset}, {job.Rounds} rounds x {job.InnerSteps} inner steps, {DevicePolicy.Trainers(settings.Trainer, DevicePolicy.Gpus, Environment.ProcessorCount).Count} local trainers, data in {Path.GetFullPath(settings.DataDirectory)}");
         await using var node = await RunningNode.StartAsync(settings, "WARNING", cancellation);
         var coordinator = node.Registry.Get<TrainingCoordinatorKey>();
         JobStatus status;
         try
         {
             await node.WaitUpAsync(TimeSpan.FromSeconds(60), cancellation);
-            status = await JobClient.StartAsync(coordinator, job, cancellation);
+            status = await JobClient.StartAsync(coordinator, start, cancellation);
         }
         catch (JobRefusedException e)
         {

@@ -59,12 +59,16 @@ public static class HostConfiguration
         return node;
     }
 
-    /// <summary>The job from section Job over <paramref name="defaults"/>, validated.</summary>
-    public static JobSpec Job(IConfiguration configuration, JobSpec defaults)
+    /// <summary>
+    /// The job from section Job over <paramref name="defaults"/>, validated, with the settings the user gave: only
+    /// those must match the recorded ones when the job resumes.
+    /// </summary>
+    public static StartJob Job(IConfiguration configuration, JobSpec defaults)
     {
         var job = Bind(configuration, "Job", defaults with { }); // binding sets properties: leave the caller's record alone
         job.Validate();
-        return job;
+        var given = configuration.GetSection("Job").GetChildren().Select(c => c.Key).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        return new StartJob(job, [.. JobSpec.SettingNames.Where(given.Contains)]);
     }
 
     private static T Bind<T>(IConfiguration configuration, string section, T defaults)
@@ -83,7 +87,7 @@ public static class HostConfiguration
             // The binder names the key and the value it could not convert, or the keys it does not know.
             var unknown = e.Message.Split("were not found on the instance of ", 2);
             throw new ArgumentException(unknown.Length == 2
-                ? $"Configuration section {section} has unknown keys: {unknown[1][(unknown[1].IndexOf(':') + 1)..].Trim()} (see README \"Configuration\")."
+                ? $"Configuration section {section} has unknown keys: {unknown[1][(unknown[1].IndexOf(':') + 1)..].Trim()} (see docs/cli.md)."
                 : $"Configuration section {section}: {e.Message} {e.InnerException?.Message}".TrimEnd());
         }
     }

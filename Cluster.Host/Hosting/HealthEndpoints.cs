@@ -15,7 +15,7 @@ namespace Moe.Cluster.Host.Hosting;
 internal static class HealthEndpoints
 {
     public static NodeWeb Web { get; } = new(
-        services => services.AddMoeMetrics(),
+        (services, metrics) => services.AddMoeMetrics(metrics),
         app =>
         {
             app.MapMoeMetrics();

@@ -10,13 +10,13 @@ namespace Moe.Cluster.Host.Hosting;
 internal static class JobClient
 {
     /// <summary>Starts the job, or resumes it; the singleton may take a moment to start, so this asks until it answers.</summary>
-    public static async Task<JobStatus> StartAsync(IActorRef coordinator, JobSpec job, CancellationToken cancellation)
+    public static async Task<JobStatus> StartAsync(IActorRef coordinator, StartJob job, CancellationToken cancellation)
     {
         for (var attempt = 0; ; attempt++)
         {
             try
             {
-                var reply = await coordinator.Ask<IMoeMessage>(new StartJob(job), TimeSpan.FromSeconds(10), cancellation);
+                var reply = await coordinator.Ask<IMoeMessage>(job, TimeSpan.FromSeconds(10), cancellation);
                 return reply switch
                 {
                     JobStatus status => status,

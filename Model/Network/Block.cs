@@ -3,12 +3,12 @@ using static TorchSharp.torch;
 namespace Moe.Model.Network;
 
 /// <summary>Pre-norm transformer block: x + attention(norm(x)), then x + feed-forward(norm(x)).</summary>
-public sealed class Block : nn.Module<Tensor, Tensor>
+public sealed class Block : nn.Module<Tensor, (Tensor Output, LayerRouting? Routing)>
 {
     private readonly RmsNorm attentionNorm;
     private readonly Attention attention;
     private readonly RmsNorm feedForwardNorm;
-    private readonly nn.Module<Tensor, Tensor> feedForward;
+    private readonly nn.Module feedForward; // SwiGlu or MoeFeedForward: one name, so parameter names do not depend on the kind
 
     public Block(MoeModelConfig config, Rotary rotary, bool dense) : base(nameof(Block))
     {
@@ -22,9 +22,16 @@ public sealed class Block : nn.Module<Tensor, Tensor>
     /// <summary>The MoE feed-forward of this block, or null for a dense block.</summary>
     public MoeFeedForward? Moe => feedForward as MoeFeedForward;
 
-    public override Tensor forward(Tensor x)
+    /// <summary>The block's output, and how its MoE layer routed (null for a dense block).</summary>
+    public override (Tensor Output, LayerRouting? Routing) forward(Tensor x)
     {
         x = x + attention.forward(attentionNorm.forward(x));
-        return x + feedForward.forward(feedForwardNorm.forward(x));
+        var normed = feedForwardNorm.forward(x);
+        if (Moe is { } moe)
+        {
+            var (output, routing) = moe.forward(normed);
+            return (x + output, routing);
+        }
+        return (x + ((SwiGlu)feedForward).forward(normed), null);
     }
 }

@@ -1,4 +1,3 @@
-using Moe.Model.Balancing;
 using Moe.Model.Routing;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -9,9 +8,10 @@ namespace Moe.Model.Network;
 /// <summary>
 /// The MoE feed-forward of one layer: a linear gate gives router logits, the router picks K experts per token,
 /// tokens are grouped per expert (one stable sort, one index_select and one index_add per expert) and the
-/// experts' outputs are summed with the gate weights. An optional shared expert sees every token.
+/// experts' outputs are summed with the gate weights. An optional shared expert sees every token. Each pass
+/// returns its routing beside its output.
 /// </summary>
-public sealed class MoeFeedForward : nn.Module<Tensor, Tensor>
+public sealed class MoeFeedForward : nn.Module<Tensor, (Tensor Output, LayerRouting Routing)>
 {
     private readonly Linear gate;
     private readonly ModuleList<SwiGlu> experts;
@@ -34,33 +34,12 @@ public sealed class MoeFeedForward : nn.Module<Tensor, Tensor>
 
     internal Tensor GateLogits(Tensor tokens) => gate.forward(tokens);
 
-    /// <summary>The routing of the last forward pass; its tensors live in the caller's dispose scope.</summary>
-    public RoutingDecision? LastDecision { get; private set; }
-
-    /// <summary>Tokens routed to each expert in the last forward pass (before any capacity limit), on the host.</summary>
-    public long[] LastLoads { get; private set; } = [];
-
-    /// <summary>Routed slots the capacity limit turned away in the last forward pass.</summary>
-    public long LastDropped { get; private set; }
-
-    /// <summary>
-    /// When set (cluster training with BIP or QB), each forward pass also summarises its batch for the layer's
-    /// balancer: the histogram of s - p, with p the token prices at the q the router just solved.
-    /// </summary>
-    public HistogramRange? SummaryRange { get; set; }
-
-    /// <summary>The summary of the last forward pass (see <see cref="SummaryRange"/>), or null.</summary>
-    public ExpertHistogram? LastSummary { get; private set; }
-
-    public override Tensor forward(Tensor x)
+    public override (Tensor Output, LayerRouting Routing) forward(Tensor x)
     {
         var dim = x.shape[^1];
         var tokens = x.reshape(-1, dim);
         var scores = Routing.Scoring.Scores(gate.forward(tokens), _config.ScoreFunction);
         var decision = Router.Route(scores);
-        LastSummary = SummaryRange is { } range && Router is DualPriceRouter dual
-            ? ExpertHistogram.Build(scores, DualBalancing.TokenPrices(scores.detach(), dual.State!.to(scores.device), _config.TopK, dual.Clip), range)
-            : null;
 
         var topK = _config.TopK;
         using var slotsPerToken = topK.ToScalar(); // explicit Scalars: see RmsNorm
@@ -89,16 +68,6 @@ public sealed class MoeFeedForward : nn.Module<Tensor, Tensor>
         if (shared is not null)
             output = output + shared.forward(tokens);
 
-        LastDecision = decision;
-        LastLoads = loads;
-        LastDropped = dropped;
-        return output.view(x.shape);
-    }
-
-    /// <summary>Lets the router learn from the step just taken (Loss-Free's bias update).</summary>
-    public void AfterStep()
-    {
-        if (LastDecision is not null)
-            Router.AfterStep(LastDecision);
+        return (output.view(x.shape), new LayerRouting(decision, scores, loads, dropped));
     }
 }

@@ -41,30 +41,45 @@ public sealed class MoeTransformer : nn.Module<Tensor, Tensor>
     public IReadOnlyList<MoeFeedForward> MoeLayers { get; }
 
     /// <summary>tokens [batch, time] (int64) to logits [batch, time, vocab].</summary>
-    public override Tensor forward(Tensor tokens)
+    public override Tensor forward(Tensor tokens) => Run(tokens).Logits;
+
+    /// <summary>Logits, and how each MoE layer routed, in depth order.</summary>
+    public (Tensor Logits, IReadOnlyList<LayerRouting> Routing) Run(Tensor tokens)
     {
         if (tokens.dim() != 2 || tokens.shape[1] > Config.ContextLength)
             throw new ArgumentException(
                 $"Tokens must be [batch, time] with time <= the context length {Config.ContextLength}, got [{string.Join(", ", tokens.shape)}].",
                 nameof(tokens));
         var x = embedding.forward(tokens);
+        var routing = new List<LayerRouting>(MoeLayers.Count);
         foreach (var block in blocks)
-            x = block.forward(x);
-        return norm.forward(x).matmul(embedding.weight!.t());
+        {
+            (x, var layer) = block.forward(x);
+            if (layer is not null)
+                routing.Add(layer);
+        }
+        return (norm.forward(x).matmul(embedding.weight!.t()), routing);
     }
 
     /// <summary>Next-token cross-entropy of a forward pass, plus the routers' auxiliary losses (if any).</summary>
-    public (Tensor Total, Tensor LanguageModel) Loss(Tensor tokens, Tensor targets)
+    public (Tensor Total, Tensor LanguageModel, IReadOnlyList<LayerRouting> Routing) Loss(Tensor tokens, Tensor targets)
     {
-        var logits = forward(tokens);
+        var (logits, routing) = Run(tokens);
         var lm = nn.functional.cross_entropy(logits.reshape(-1, Config.VocabSize), targets.reshape(-1));
         var total = lm;
-        foreach (var layer in MoeLayers)
+        foreach (var layer in routing)
         {
-            if (layer.LastDecision?.AuxLoss is { } aux)
+            if (layer.Decision.AuxLoss is { } aux)
                 total = total + aux;
         }
-        return (total, lm);
+        return (total, lm, routing);
+    }
+
+    /// <summary>Lets every router learn from the step just taken (Loss-Free's bias update).</summary>
+    public void AfterStep(IReadOnlyList<LayerRouting> routing)
+    {
+        for (var k = 0; k < MoeLayers.Count; k++)
+            MoeLayers[k].Router.AfterStep(routing[k].Decision);
     }
 
     protected override void Dispose(bool disposing)

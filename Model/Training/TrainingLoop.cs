@@ -49,17 +49,18 @@ public sealed class TrainingLoop : IDisposable
     /// </summary>
     public int Step { get; set; }
 
-    public StepMetrics TrainStep()
+    /// <summary>One optimiser step on the sampler's next batch (see the overload for <paramref name="routed"/>).</summary>
+    public StepMetrics TrainStep(Action<IReadOnlyList<LayerRouting>>? routed = null)
     {
         using var scope = NewDisposeScope();
-        return TrainStep(Sampler.Next(Training.BatchSize));
+        return TrainStep(Sampler.Next(Training.BatchSize), routed);
     }
 
     /// <summary>
     /// One optimiser step on the given batch ([batch, length] inputs and next-token targets; the caller disposes
-    /// them).
+    /// them). <paramref name="routed"/> sees each MoE layer's routing after the step, while its tensors still live.
     /// </summary>
-    public StepMetrics TrainStep((Tensor Inputs, Tensor Targets) batch)
+    public StepMetrics TrainStep((Tensor Inputs, Tensor Targets) batch, Action<IReadOnlyList<LayerRouting>>? routed = null)
     {
         using var scope = NewDisposeScope();
         var watch = Stopwatch.StartNew();
@@ -70,19 +71,17 @@ public sealed class TrainingLoop : IDisposable
 
         var (inputs, targets) = (batch.Inputs.to(Device), batch.Targets.to(Device));
         _optimizer.zero_grad();
-        var (total, languageModel) = Model.Loss(inputs, targets);
+        var (total, languageModel, routing) = Model.Loss(inputs, targets);
         total.backward();
         var norm = nn.utils.clip_grad_norm_(Model.parameters(), Training.GradientClip);
         _optimizer.step();
-        foreach (var layer in Model.MoeLayers)
-            layer.AfterStep();
+        routed?.Invoke(routing);
+        Model.AfterStep(routing);
 
         var loss = languageModel.item<float>();
         if (!float.IsFinite(loss))
             throw new InvalidOperationException($"The training loss became {loss} at step {Step}; lower the learning rate.");
-        var layers = Model.MoeLayers
-            .Select((l, k) => new LayerBalance(k, l.LastLoads, BalanceMeasures.FromLoads(l.LastLoads), l.LastDropped))
-            .ToArray();
+        var layers = routing.Select((l, k) => new LayerBalance(k, l.Loads, BalanceMeasures.FromLoads(l.Loads), l.Dropped)).ToArray();
         var metrics = new StepMetrics(Step, loss, learningRate, norm, watch.Elapsed, (int)inputs.numel(), layers);
         Step++;
         return metrics;
@@ -104,11 +103,12 @@ public sealed class TrainingLoop : IDisposable
         {
             foreach (var (inputs, targets) in _validation.InOrder(Training.BatchSize, Training.EvaluationBatches))
             {
-                lossSum += Model.Loss(inputs.to(Device), targets.to(Device)).LanguageModel.item<float>();
+                var (_, languageModel, routing) = Model.Loss(inputs.to(Device), targets.to(Device));
+                lossSum += languageModel.item<float>();
                 batches++;
                 for (var k = 0; k < loads.Length; k++)
                 {
-                    var batchLoads = Model.MoeLayers[k].LastLoads;
+                    var batchLoads = routing[k].Loads;
                     for (var e = 0; e < batchLoads.Length; e++)
                         loads[k][e] += batchLoads[e];
                 }

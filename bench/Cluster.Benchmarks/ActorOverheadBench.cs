@@ -5,6 +5,7 @@ using Moe.Actors.Training;
 using Moe.Model.Data;
 using Moe.Model.Network;
 using Moe.Model.Training;
+using Moe.Model.Training.Rounds;
 
 namespace Moe.Benchmarks;
 
@@ -136,19 +137,17 @@ internal static class ActorOverheadBench
     private static Measured Plain(ModelPresets.Preset preset, TokenDataset data, int steps, int innerSteps, bool summaries)
     {
         using var loop = new TrainingLoop(preset.Model, preset.Training with { Steps = steps }, data);
-        if (summaries)
-        {
-            foreach (var layer in loop.Model.MoeLayers)
-                layer.SummaryRange = Moe.Model.Balancing.HistogramRange.Default;
-        }
+        Action<IReadOnlyList<LayerRouting>>? summarise = summaries
+            ? routing => LayerSummary.Of(routing, loop.Model.MoeLayers, Moe.Model.Balancing.HistogramRange.Default, clipPrices: true)
+            : null;
         for (var warm = 0; warm < innerSteps; warm++)
-            loop.TrainStep();
+            loop.TrainStep(summarise);
         using var process = Process.GetCurrentProcess();
         var cpuBefore = process.TotalProcessorTime;
         var watch = Stopwatch.StartNew();
         long tokens = 0;
         for (var step = 0; step < steps - innerSteps; step++)
-            tokens += loop.TrainStep().Tokens;
+            tokens += loop.TrainStep(summarise).Tokens;
         var seconds = watch.Elapsed.TotalSeconds;
         process.Refresh();
         return Measured.Of(tokens, seconds, (process.TotalProcessorTime - cpuBefore).TotalSeconds);

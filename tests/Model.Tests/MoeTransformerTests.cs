@@ -39,11 +39,12 @@ public class MoeTransformerTests
         using var layer = new MoeFeedForward(Tiny with { Router = RouterKind.TopK });
         var x = randn(2, 5, 32);
 
-        var output = layer.forward(x).reshape(-1, 32);
+        var (routed, routing) = layer.forward(x);
+        var output = routed.reshape(-1, 32);
 
         var tokens = x.reshape(-1, 32);
-        var experts = TestScores.ToLongs(layer.LastDecision!.Experts);
-        var weights = TestScores.ToArray(layer.LastDecision.Weights);
+        var experts = TestScores.ToLongs(routing.Decision.Experts);
+        var weights = TestScores.ToArray(routing.Decision.Weights);
         for (var i = 0; i < 10; i++)
         {
             var expected = zeros(32);
@@ -59,12 +60,13 @@ public class MoeTransformerTests
         using var scope = NewDisposeScope();
         manual_seed(3);
         using var layer = new MoeFeedForward(Tiny with { Router = RouterKind.TopK, CapacityFactor = 0.5 });
-        layer.forward(randn(4, 16, 32));
+        var (_, routing) = layer.forward(randn(4, 16, 32));
 
         var capacity = (long)Math.Ceiling(0.5 * 64 * 2 / 4);
-        var loads = TestScores.ToLongs(layer.LastDecision!.Loads);
-        Assert.Equal(loads.Sum(l => Math.Max(0, l - capacity)), layer.LastDropped);
-        Assert.True(layer.LastDropped >= 64, "half the capacity must turn away at least half the slots");
+        var loads = TestScores.ToLongs(routing.Decision.Loads);
+        Assert.Equal(loads, routing.Loads);
+        Assert.Equal(loads.Sum(l => Math.Max(0, l - capacity)), routing.Dropped);
+        Assert.True(routing.Dropped >= 64, "half the capacity must turn away at least half the slots");
     }
 
     [Theory]
@@ -85,13 +87,12 @@ public class MoeTransformerTests
         {
             using var stepScope = NewDisposeScope();
             optimizer.zero_grad();
-            var (total, lm) = model.Loss(inputs, targets);
+            var (total, lm, routing) = model.Loss(inputs, targets);
             total.backward();
             foreach (var parameter in model.parameters())
                 Assert.True(parameter.grad is null || parameter.grad.isfinite().all().item<bool>());
             optimizer.step();
-            foreach (var layer in model.MoeLayers)
-                layer.AfterStep();
+            model.AfterStep(routing);
             if (step == 0)
                 first = lm.item<float>();
             last = lm.item<float>();

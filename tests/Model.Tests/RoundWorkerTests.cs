@@ -9,7 +9,7 @@ public sealed class RoundWorkerTests
     private const int InnerSteps = 2;
 
     private static RoundWorker NewWorker() =>
-        new(TrainingTests.Model(), TrainingTests.Training, TrainingTests.Data.Value, InnerSteps, HistogramRange.Default);
+        new(TrainingTests.Model(), TrainingTests.Training, TrainingTests.Data.Value, InnerSteps, HistogramRange.Default, clipPrices: true);
 
     private static void Steps(RoundWorker worker, int round)
     {

@@ -1,20 +1,19 @@
 using System.Diagnostics.Metrics;
-using System.Runtime.CompilerServices;
 
 namespace Moe.Observability.Tests;
 
-/// <summary>The Prometheus names the program exports, derived from the instruments MoeMetrics really creates.</summary>
+/// <summary>The Prometheus names the program exports, derived from the instruments a node's metrics really create.</summary>
 internal static class ExportedMetrics
 {
     public static IReadOnlySet<string> Names()
     {
-        RuntimeHelpers.RunClassConstructor(typeof(MoeMetrics).TypeHandle);
+        using var metrics = new NodeMetrics();
         var names = new HashSet<string>();
         using var listener = new MeterListener
         {
             InstrumentPublished = (instrument, _) =>
             {
-                if (instrument.Meter.Name != MoeMetrics.MeterName)
+                if (!ReferenceEquals(instrument.Meter.Scope, metrics))
                     return;
                 var name = instrument.Name + instrument.Unit switch { "s" => "_seconds", "By" => "_bytes", _ => "" };
                 if (instrument.GetType().Name.StartsWith("Counter", StringComparison.Ordinal))

@@ -1,6 +1,6 @@
 using Moe.Actors.Blobs;
 
-namespace Moe.Actors.Training;
+namespace Moe.Actors.Training.Protocol;
 
 /// <summary>What the coordinator persists and recovers: pure, rebuilt by applying events in order.</summary>
 public sealed record CoordinatorState(

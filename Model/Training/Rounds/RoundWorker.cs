@@ -15,15 +15,19 @@ namespace Moe.Model.Training.Rounds;
 /// </summary>
 public sealed class RoundWorker : IDisposable
 {
+    private readonly HistogramRange _summaryRange;
+    private readonly bool _clipPrices;
     private List<(string Name, Tensor Value)> _global = [];
 
     /// <param name="training">Steps is the job's total number of global steps (rounds x H): it shapes the schedule.</param>
-    public RoundWorker(MoeModelConfig model, TrainingConfig training, TokenDataset data, int innerSteps, HistogramRange summaryRange)
+    /// <param name="summaryRange">The range of the balancers' histograms of s - p.</param>
+    /// <param name="clipPrices">Whether token prices are clipped at 0, as the layers' balancers clip q (BIP).</param>
+    public RoundWorker(MoeModelConfig model, TrainingConfig training, TokenDataset data, int innerSteps, HistogramRange summaryRange, bool clipPrices)
     {
         Loop = new TrainingLoop(model, training, data);
         Shards = new DataShards(Loop.Sampler.Sequences, innerSteps, training.BatchSize);
-        foreach (var layer in Loop.Model.MoeLayers)
-            layer.SummaryRange = summaryRange;
+        _summaryRange = summaryRange;
+        _clipPrices = clipPrices;
     }
 
     public TrainingLoop Loop { get; }
@@ -83,9 +87,9 @@ public sealed class RoundWorker : IDisposable
     /// <summary>
     /// Inner step <paramref name="innerStep"/> of the round on <paramref name="shard"/>, at global step
     /// <paramref name="globalStep"/>. <paramref name="globalQ"/> holds, per MoE layer, the balancer's q to warm-start
-    /// from, or null to keep the layer's own.
+    /// from, or null to keep the layer's own. Returns what the step measured and each layer's summary for its balancer.
     /// </summary>
-    public StepMetrics Step(long shard, int innerStep, int globalStep, IReadOnlyList<float[]?> globalQ)
+    public (StepMetrics Metrics, IReadOnlyList<LayerSummary> Summaries) Step(long shard, int innerStep, int globalStep, IReadOnlyList<float[]?> globalQ)
     {
         for (var k = 0; k < Layers.Count; k++)
         {
@@ -97,11 +101,10 @@ public sealed class RoundWorker : IDisposable
         }
         Loop.Step = globalStep;
         using var scope = NewDisposeScope();
-        return Loop.TrainStep(Loop.Sampler.At(Shards.Positions(shard, innerStep)));
+        IReadOnlyList<LayerSummary> summaries = [];
+        var metrics = Loop.TrainStep(Loop.Sampler.At(Shards.Positions(shard, innerStep)), routing => summaries = LayerSummary.Of(routing, Layers, _summaryRange, _clipPrices));
+        return (metrics, summaries);
     }
-
-    /// <summary>The layer's local q after the last step (float32, host).</summary>
-    public float[] LocalQ(int layer) => Layers[layer].Router.State!.cpu().data<float>().ToArray();
 
     /// <summary>Global minus local parameters, DiLoCo's outer gradient of this trainer, on the CPU; the caller owns them.</summary>
     public List<(string Name, Tensor Value)> Delta()

@@ -38,7 +38,8 @@ internal static class MessageSamples
     public static IEnumerable<object> All()
     {
         yield return new StartJob(Job);
-        yield return new StartJob(Job with { TextPath = null, OverlapSteps = 0 });
+        yield return new StartJob(Job with { TextPath = null, OverlapSteps = 0 }, ["Rounds", "Preset"]);
+        yield return new StartJob(Job.Resolve(), []);
         yield return new JobRejected("job-1", "job \"x\" is running");
         yield return GetJobStatus.Instance;
         yield return new JobStatus("job-1", 3, 7, false, Blob, ["a", "b"], ["a"], 4.25, 8192, 1.5, 0.125);
@@ -51,6 +52,7 @@ internal static class MessageSamples
         yield return new RoundFailed("job-1", 3, "abc123", "t0", "blob missing");
         yield return new JobFinished("job-1", 7);
         yield return new JobStartedEvent(Job, Blob);
+        yield return new JobStartedEvent(Job.Resolve(), Blob);
         yield return new RoundCommittedEvent(3, Blob, Blob with { Size = 7 }, new ShardPlan(12, [4, 9]), [Part("t0"), Part("t1") with { LayerMaxVio = [] }],
             new DateTime(2026, 11, 28, 21, 30, 0, DateTimeKind.Utc), 12.5);
         yield return new RoundCommittedEvent(4, Blob, null, new ShardPlan(13, []), [Part("t0")], new DateTime(2026, 11, 29, 2, 0, 0, DateTimeKind.Utc), 1.5);

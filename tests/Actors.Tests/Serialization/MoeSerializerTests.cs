@@ -5,6 +5,7 @@ using Moe.Actors.Serialization;
 using Moe.Actors.Tests.Support;
 using Moe.Actors.Training;
 using Moe.Model.Balancing;
+using Moe.Model.Network;
 
 namespace Moe.Actors.Tests.Serialization;
 
@@ -116,22 +117,25 @@ public sealed class MoeSerializerTests
     }
 
     [Fact]
-    public void A_job_started_before_rounds_could_overlap_replays_without_overlap()
+    public void A_job_started_before_rounds_could_overlap_replays_without_overlap_and_resolved_from_its_preset()
     {
-        // "e-tjob" is "e-tjob2" without the overlap steps, the spec's last field (one byte for 0; the parameters follow).
+        // "e-tjob" is "e-tjob2" without the overlap steps, and "e-tjob2" is "e-tjob3" without the resolved model and
+        // training configuration (two empty texts of one byte each when unresolved); the parameters follow.
         var parameters = BlobRef.Create(new string('c', 64), 1234);
-        var current = new JobStartedEvent(new JobSpec { JobId = "old", OverlapSteps = 0 }, parameters);
+        var unresolved = new JobStartedEvent(new JobSpec { JobId = "old", OverlapSteps = 0 }, parameters);
         var tail = new PayloadWriter();
         tail.Text(parameters.Sha256);
         tail.I64(parameters.Size);
-        var bytes = MoeCodecs.Registry.Write(current).ToList();
-        var flag = bytes.Count - tail.ToArray().Length - 1;
-        Assert.Equal(0, bytes[flag]);
-        bytes.RemoveAt(flag);
+        var bytes = MoeCodecs.Registry.Write(unresolved).ToList();
+        var end = bytes.Count - tail.ToArray().Length;
+        Assert.Equal([0, 0, 0], bytes[(end - 3)..end]);
+        bytes.RemoveRange(end - 2, 2);
+        var resolved = unresolved with { Spec = unresolved.Spec.Resolve() };
 
-        var e = Assert.IsType<JobStartedEvent>(MoeCodecs.Registry.Read(bytes.ToArray(), "e-tjob"));
-
-        Assert.Equal(current, e);
+        Assert.Equal(resolved, MoeCodecs.Registry.Read(bytes.ToArray(), "e-tjob2"));
+        bytes.RemoveAt(end - 3);
+        Assert.Equal(resolved, MoeCodecs.Registry.Read(bytes.ToArray(), "e-tjob"));
+        Assert.Equal(ModelPresets.Get("small-16e").Model, resolved.Spec.ResolvedModel);
     }
 
     [Fact]
@@ -143,6 +147,7 @@ public sealed class MoeSerializerTests
     }
 
     [Fact]
+    [Trait("Category", "Integration")]
     public async Task Akka_picks_our_serializer_for_every_message_type()
     {
         using var data = new TempDirectory();

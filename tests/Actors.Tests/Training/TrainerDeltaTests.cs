@@ -8,6 +8,7 @@ using Moe.Model.Training.Rounds;
 
 namespace Moe.Actors.Tests.Training;
 
+[Trait("Category", "Integration")]
 public sealed class TrainerDeltaTests : IDisposable
 {
     private readonly TempDirectory _data = new();
@@ -29,8 +30,9 @@ public sealed class TrainerDeltaTests : IDisposable
         var handed = handoff ? new TensorHandoff() : null;
         var inbox = Channel.CreateUnbounded<object>();
         var coordinator = node.System.ActorOf(Props.Create(() => new Inbox(inbox.Writer))); // on the trainer's node
-        var trainer = node.System.ActorOf(Trainer.Props("t0", "cpu", new TrainerSettings { StalenessWait = TimeSpan.FromSeconds(1) }, 1,
-            coordinator, node.Balancers, store, handed, Path.Combine(_data.Path, "cache")));
+        var setup = new TrainerSetup("t0", "cpu", new TrainerSettings { StalenessWait = TimeSpan.FromSeconds(1) }, 1, store, handed,
+            Path.Combine(_data.Path, "cache"), new Moe.Observability.NodeMetrics());
+        var trainer = node.System.ActorOf(Trainer.Props(setup, coordinator, node.Balancers));
         Assert.IsType<RegisterTrainer>(await inbox.Reader.ReadAsync(token));
         var filesBefore = BlobFiles(store);
 

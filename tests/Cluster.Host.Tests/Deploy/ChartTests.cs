@@ -163,7 +163,7 @@ public sealed partial class ChartTests
         Assert.Equal(blobs == "http" && role == "trainer" ? Moe.Actors.Blobs.BlobStoreKind.Http : Moe.Actors.Blobs.BlobStoreKind.Directory, node.Blobs.Kind);
         if (role == "coordinator")
         {
-            var job = HostConfiguration.Job(configuration, new JobSpec { JobId = "x" });
+            var job = HostConfiguration.Job(configuration, new JobSpec { JobId = "x" }).Spec;
             Assert.Equal((50, 2), (job.Rounds, job.OverlapSteps));
         }
     }

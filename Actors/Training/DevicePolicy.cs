@@ -1,0 +1,35 @@
+using Moe.Model.Training;
+using static TorchSharp.torch;
+
+namespace Moe.Actors.Training;
+
+/// <summary>
+/// Which trainers a node runs, on which devices and with how many libtorch threads, and whether a job's rounds
+/// overlap by default: decided here and nowhere else.
+/// </summary>
+public static class DevicePolicy
+{
+    /// <summary>The CUDA devices this process sees.</summary>
+    public static int Gpus => cuda.is_available() ? cuda.device_count() : 0;
+
+    /// <summary>
+    /// One entry per trainer: Trainer:Count of them, or for 0 one per GPU, else one per core. With auto or cuda and
+    /// several GPUs, trainer k takes GPU k (modulo their number). Each computes with Trainer:IntraOpThreads threads,
+    /// or for 0 the node's cores shared out among its trainers (at least one each).
+    /// </summary>
+    public static IReadOnlyList<(string Device, int IntraOpThreads)> Trainers(TrainerSettings settings, int gpus, int cores)
+    {
+        var count = settings.Count > 0 ? settings.Count : gpus > 0 ? gpus : cores;
+        var threads = settings.IntraOpThreads > 0 ? settings.IntraOpThreads : Math.Max(1, cores / count);
+        var spread = gpus > 1 && (Is(settings.Device, "auto") || Is(settings.Device, "cuda"));
+        return [.. Enumerable.Range(0, count).Select(k => (spread ? $"cuda:{k % gpus}" : settings.Device, threads))];
+    }
+
+    /// <summary>
+    /// Rounds overlap (one step) on GPU trainers. On CPU trainers the commit's work (hashing, the outer step) runs
+    /// on the trainers' own cores, so overlapping it with their steps stalls them instead of hiding it.
+    /// </summary>
+    public static int DefaultOverlapSteps(string device) => TrainingDevice.Resolve(device).type == TorchSharp.DeviceType.CPU ? 0 : 1;
+
+    private static bool Is(string device, string name) => string.Equals(device, name, StringComparison.OrdinalIgnoreCase);
+}

@@ -1,0 +1,42 @@
+using Moe.Actors.Blobs;
+
+namespace Moe.Actors.Training.Protocol;
+
+/// <summary>What happens to the coordinator, as the round protocol sees it: messages, timers and finished work.</summary>
+public interface ICoordinatorInput;
+
+/// <summary>A trainer registered (or registered again from another actor).</summary>
+public sealed record TrainerJoined(string TrainerId) : ICoordinatorInput;
+
+/// <summary>A trainer stopped or its node left the cluster.</summary>
+public sealed record TrainerLeft(string TrainerId) : ICoordinatorInput;
+
+/// <summary>Every layer balancer of the job answered its configuration.</summary>
+public sealed record BalancersReady : ICoordinatorInput
+{
+    public static BalancersReady Instance { get; } = new();
+}
+
+/// <summary>The coordinator's periodic timer.</summary>
+public sealed record Tick : ICoordinatorInput
+{
+    public static Tick Instance { get; } = new();
+}
+
+public sealed record ResultReceived(RoundResult Result) : ICoordinatorInput;
+
+public sealed record PartFailed(string TrainerId, string Attempt, string Reason) : ICoordinatorInput;
+
+public sealed record RoundTimedOut(string Attempt) : ICoordinatorInput;
+
+/// <summary>The outer step of the committing round stored its parameters and momentum.</summary>
+public sealed record OuterStepDone(string Attempt, BlobRef Parameters, BlobRef? Momentum) : ICoordinatorInput;
+
+/// <summary>The outer step of the committing round failed (a delta could not be read, the store failed).</summary>
+public sealed record OuterStepFailed(string Attempt) : ICoordinatorInput;
+
+/// <summary>The journal holds the job's start.</summary>
+public sealed record JobPersisted(JobStartedEvent Event) : ICoordinatorInput;
+
+/// <summary>The journal holds the round's commit.</summary>
+public sealed record RoundPersisted(RoundCommittedEvent Event) : ICoordinatorInput;

@@ -1,0 +1,198 @@
+using Moe.Actors.Balancing;
+using Moe.Actors.Blobs;
+using Moe.Model.Data;
+using Moe.Model.Training;
+using Moe.Model.Training.Rounds;
+using Moe.Observability;
+using Tensor = TorchSharp.torch.Tensor;
+
+namespace Moe.Actors.Training;
+
+/// <summary>
+/// A trainer's work, without the actor: its model replica and data, and its part of each round. Libtorch work runs
+/// on a thread of its own for the trainer's life (see <see cref="ComputeThread"/>). Each step waits, within the
+/// job's staleness bound, for the global q of every layer, warm-starts the routers from the newest q it has, and
+/// hands every layer's summary to <c>summaries</c> (the actor sends them to the balancers).
+/// </summary>
+internal sealed class TrainerPart(
+    string trainerId,
+    string device,
+    TrainerSettings settings,
+    int intraOpThreads,
+    IBlobStore blobs,
+    TensorHandoff? handoff,
+    string cacheDirectory,
+    NodeMetrics metrics,
+    Action<string> log) : IDisposable
+{
+    private readonly ComputeThread _compute = new($"trainer {trainerId}", intraOpThreads);
+    private RoundWorker? _worker;
+    private string? _workerJob;
+
+    /// <summary>
+    /// The trainer's part of a round. The global parameters stream from the blob store into tensor memory (on the
+    /// pool: reading needs no kernel), and the delta streams from tensor memory into the store, with no work file
+    /// between (on the coordinator's node both are handed over in memory instead); everything that runs kernels
+    /// stays on the compute thread. A continued round (<paramref name="continues"/>) goes on from where the last
+    /// one ended, reads its parameters while it takes its first OverlapSteps steps and rebases onto them before the
+    /// next (every trainer at the same step, so the balancers merge summaries of one set of parameters).
+    /// </summary>
+    /// <param name="deltaHandoff">The handoff of a coordinator on this node, which takes the delta from memory; null: the store.</param>
+    public async Task<RoundResult> Run(RoundStart start, QBoard board, Task<BlobRef> parameters, bool continues, TensorHandoff? deltaHandoff,
+        Action<StepSummary> summaries, CancellationToken token)
+    {
+        var spec = start.Spec;
+        using var reading = CancellationTokenSource.CreateLinkedTokenSource(token);
+        Task<List<(string Name, Tensor Value)>>? pending = null;
+        RoundWorker worker;
+        if (continues)
+        {
+            worker = await _compute.Run(() => ContinueRound(spec)).ConfigureAwait(false);
+            pending = ReadParameters(parameters, reading.Token);
+        }
+        else
+        {
+            var global = await ReadParameters(parameters, token).ConfigureAwait(false);
+            worker = await _compute.Run(() => StartRound(spec, global)).ConfigureAwait(false);
+        }
+        try
+        {
+            var stats = await _compute.Run(() => Steps(start, board, worker, pending, summaries, token)).ConfigureAwait(false);
+            if (worker.AwaitingGlobal) // the coordinator overlaps only rounds longer than their overlap
+                throw new InvalidOperationException($"Round {start.Round} was continued but ended before its rebase at step {spec.OverlapSteps} of {spec.InnerSteps}.");
+            var delta = await DeliverDelta(worker, start.Attempt, deltaHandoff, token).ConfigureAwait(false);
+            log($"Round {start.Round}{(continues ? " (continued)" : "")}: {spec.InnerSteps} steps took {stats.StepSeconds:F2} s, waiting for q {stats.WaitSeconds:F2} s");
+            return new RoundResult(spec.JobId, start.Round, start.Attempt, start.Shard, delta, stats);
+        }
+        finally
+        {
+            // The part failed or was replaced before its rebase: the parameters are not read, or released once read.
+            if (pending is not null && worker.AwaitingGlobal)
+            {
+                await reading.CancelAsync().ConfigureAwait(false);
+                _ = pending.ContinueWith(read => read.Result.ForEach(p => p.Value.Dispose()), CancellationToken.None,
+                    TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        _compute.Run(() => _worker?.Dispose());
+        _compute.Dispose();
+    }
+
+    private async Task<List<(string Name, Tensor Value)>> ReadParameters(Task<BlobRef> parameters, CancellationToken token)
+    {
+        var blob = await parameters.WaitAsync(token).ConfigureAwait(false);
+        return handoff?.Take(blob) ?? await blobs.ReadAsync(blob,
+            (stream, _) => Task.FromResult(ParameterFile.Load(stream, $"global parameters {blob}")), token).ConfigureAwait(false);
+    }
+
+    // A part stopped meanwhile delivers nothing: the trainer did not finish that round.
+    private async Task<BlobRef?> DeliverDelta(RoundWorker worker, string attempt, TensorHandoff? deltaHandoff, CancellationToken token)
+    {
+        var delta = await _compute.Run(worker.Delta).ConfigureAwait(false);
+        var handedOver = false;
+        try
+        {
+            token.ThrowIfCancellationRequested();
+            if (deltaHandoff is not null)
+            {
+                deltaHandoff.OfferDelta(trainerId, attempt, delta);
+                handedOver = true;
+                return null;
+            }
+            return await blobs.WriteAsync((stream, _) => Task.Run(() => ParameterFile.Save(stream, delta), token), BlobDurability.Transient, token)
+                .ConfigureAwait(false);
+        }
+        finally
+        {
+            if (!handedOver)
+                delta.ForEach(d => d.Value.Dispose());
+        }
+    }
+
+    private RoundWorker ContinueRound(JobSpec spec)
+    {
+        var worker = EnsureWorker(spec);
+        worker.ContinueRound();
+        return worker;
+    }
+
+    private RoundWorker StartRound(JobSpec spec, List<(string Name, Tensor Value)> global)
+    {
+        RoundWorker worker;
+        try
+        {
+            worker = EnsureWorker(spec);
+        }
+        catch
+        {
+            global.ForEach(p => p.Value.Dispose());
+            throw;
+        }
+        worker.StartRound(global);
+        return worker;
+    }
+
+    /// <summary>Takes the round's H inner steps, rebasing a continued round before step OverlapSteps.</summary>
+    private PartStats Steps(RoundStart start, QBoard board, RoundWorker worker, Task<List<(string Name, Tensor Value)>>? pending,
+        Action<StepSummary> summaries, CancellationToken token)
+    {
+        var spec = start.Spec;
+        var stats = new PartStatsBuilder(trainerId, spec.MoeLayers, spec.InnerSteps);
+        var loaded = new long[spec.MoeLayers];
+        Array.Fill(loaded, -1);
+        for (var h = 0; h < spec.InnerSteps; h++)
+        {
+            token.ThrowIfCancellationRequested();
+            if (h == spec.OverlapSteps && pending is not null)
+            {
+                var commitWait = System.Diagnostics.Stopwatch.StartNew();
+                var global = pending.WaitAsync(token).GetAwaiter().GetResult(); // the commit may be late; a failed read fails the part
+                metrics.WaitedForParameters(spec.JobId, trainerId, commitWait.Elapsed.TotalSeconds);
+                worker.Rebase(global);
+            }
+            var step = (start.Round * spec.InnerSteps) + h;
+            var waited = System.Diagnostics.Stopwatch.StartNew();
+            var fresh = board.WaitForAll(step - 1 - spec.MaxStaleness, settings.StalenessWait, token);
+            stats.Waited(waited.Elapsed, fresh);
+            var stepped = System.Diagnostics.Stopwatch.StartNew();
+            var (measured, layers) = worker.Step(start.Shard, h, step, NewerQ(board, loaded));
+            stats.Stepped(stepped.Elapsed, measured);
+            metrics.Step(spec.JobId, trainerId, measured.Duration.TotalSeconds, measured.Tokens);
+            for (var layer = 0; layer < layers.Count; layer++)
+            {
+                summaries(new StepSummary(spec.JobId, layer, trainerId, step, start.Contributors, measured.Tokens,
+                    layers[layer].Loads, layers[layer].Histogram.ToSparse(), layers[layer].LocalQ));
+            }
+        }
+        return stats.Build();
+    }
+
+    // Per layer, the balancer's q when it is newer than the one the router last loaded; null keeps the router's own.
+    private static float[]?[] NewerQ(QBoard board, long[] loaded)
+    {
+        var globalQ = new float[]?[loaded.Length];
+        for (var layer = 0; layer < loaded.Length; layer++)
+        {
+            var (qStep, q) = board.Latest(layer);
+            if (q is not null && qStep > loaded[layer])
+                (globalQ[layer], loaded[layer]) = (q, qStep);
+        }
+        return globalQ;
+    }
+
+    // The dataset and model replica are built once per job, on the compute thread.
+    private RoundWorker EnsureWorker(JobSpec spec)
+    {
+        if (_worker is not null && _workerJob == spec.JobId)
+            return _worker;
+        _worker?.Dispose();
+        var data = Corpus.Load(spec.TextPath, cacheDirectory, spec.Model.VocabSize, log);
+        _worker = new RoundWorker(spec.Model, spec.Training with { Device = device }, data, spec.InnerSteps, spec.LayerSpec.Range, spec.LayerSpec.Clip);
+        _workerJob = spec.JobId;
+        return _worker;
+    }
+}

@@ -1,0 +1,117 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace Moe.Observability;
+
+/// <summary>
+/// Every metric one cluster node exports. Each node owns one instance (two nodes in one process export only their
+/// own series: its meter's scope is the instance, see <see cref="MetricsEndpoint"/>). Names are Prometheus-style
+/// with the moe_ prefix; the exporter adds the unit suffix (_seconds, _bytes) and _total on counters. Series carry
+/// the job they belong to; labels are bounded (per-expert series are layers x experts of the running job, per-trainer
+/// series one per trainer actor). A gauge stops being exported when what it describes stops on this node; counters
+/// and histograms keep their cumulative series.
+/// </summary>
+public sealed class NodeMetrics : IDisposable
+{
+    public const string MeterName = "Moe.Cluster";
+
+    private readonly Meter _meter;
+
+    // Latest values behind the observable gauges, keyed by their labels.
+    private readonly ConcurrentDictionary<(string Job, int Layer), (long[] Loads, float[] Q, double MaxVio)> _layers = new();
+    private readonly ConcurrentDictionary<string, (double Loss, long Rounds, long CheckpointBytes)> _jobs = new();
+    private readonly ConcurrentDictionary<string, int> _members = new();
+
+    private readonly Histogram<double> _stepDuration;
+    private readonly Counter<long> _tokens;
+    private readonly Counter<long> _summaries;
+    private readonly Histogram<double> _roundDuration;
+    private readonly Histogram<double> _parametersWait;
+    private readonly Counter<long> _joins;
+    private readonly Counter<long> _leaves;
+    private readonly Histogram<double> _checkpointDuration;
+
+    public NodeMetrics()
+    {
+        _meter = new Meter(new MeterOptions(MeterName) { Scope = this });
+        _stepDuration = _meter.CreateHistogram<double>("moe_step_duration", "s", "Duration of one training step, per trainer (stragglers stand out).");
+        _tokens = _meter.CreateCounter<long>("moe_tokens", null, "Tokens trained, per trainer.");
+        _summaries = _meter.CreateCounter<long>("moe_balancer_summaries", null,
+            "Summaries received by layer balancers, by outcome: accepted, ignored (duplicate or stale) or rejected (malformed).");
+        _roundDuration = _meter.CreateHistogram<double>("moe_round_duration", "s",
+            "Duration of a training round, from its start (or the previous round's commit, when it overlapped it) to its commit.");
+        _parametersWait = _meter.CreateHistogram<double>("moe_round_parameters_wait", "s",
+            "Time a trainer of an overlapped round waited for the previous round's commit before its step OverlapSteps (0: the overlap hid the commit).");
+        _joins = _meter.CreateCounter<long>("moe_trainer_joins", null, "Trainers that joined the job.");
+        _leaves = _meter.CreateCounter<long>("moe_trainer_leaves", null, "Trainers that left or died.");
+        _checkpointDuration = _meter.CreateHistogram<double>("moe_checkpoint_duration", "s", "Time to compute and store a round's new parameters (the checkpoint).");
+
+        _meter.CreateObservableGauge("moe_expert_load", () => _layers.SelectMany(l => l.Value.Loads.Select((load, expert) =>
+            new Measurement<long>(load, Job(l.Key.Job), new("layer", l.Key.Layer), new("expert", expert)))),
+            null, "Tokens routed to each expert in the layer's last merged step (all trainers).");
+        _meter.CreateObservableGauge("moe_expert_price", () => _layers.SelectMany(l => l.Value.Q.Select((q, expert) =>
+            new Measurement<double>(q, Job(l.Key.Job), new("layer", l.Key.Layer), new("expert", expert)))),
+            null, "The layer balancer's q per expert.");
+        _meter.CreateObservableGauge("moe_layer_max_vio", () => _layers.Select(l =>
+            new Measurement<double>(l.Value.MaxVio, Job(l.Key.Job), new("layer", l.Key.Layer))),
+            null, "MaxVio of the layer's last merged step: (max load - mean load) / mean load.");
+        _meter.CreateObservableGauge("moe_cluster_members", () => _members.Select(p =>
+            new Measurement<int>(p.Value, new KeyValuePair<string, object?>("role", p.Key))),
+            null, "Cluster members that are up, by role.");
+        _meter.CreateObservableGauge("moe_training_loss", () => _jobs.Select(j => new Measurement<double>(j.Value.Loss, Job(j.Key))),
+            null, "Mean training loss of the last committed round.");
+        _meter.CreateObservableGauge("moe_committed_rounds", () => _jobs.Select(j => new Measurement<long>(j.Value.Rounds, Job(j.Key))),
+            null, "Rounds the job has committed.");
+        _meter.CreateObservableGauge("moe_checkpoint_size", () => _jobs.Select(j => new Measurement<long>(j.Value.CheckpointBytes, Job(j.Key))),
+            "By", "Size of the last checkpoint's parameters.");
+    }
+
+    /// <summary>The meter behind every instrument of this node; its scope is this instance.</summary>
+    public Meter Meter => _meter;
+
+    public void Step(string job, string trainer, double seconds, long tokens)
+    {
+        var labels = new TagList { Job(job), { "trainer", trainer } };
+        _stepDuration.Record(seconds, labels);
+        _tokens.Add(tokens, labels);
+    }
+
+    public void WaitedForParameters(string job, string trainer, double seconds) =>
+        _parametersWait.Record(seconds, Job(job), new("trainer", trainer));
+
+    public void Summary(string job, int layer, string outcome) =>
+        _summaries.Add(1, Job(job), new("layer", layer), new("outcome", outcome));
+
+    public void LayerCommitted(string job, int layer, long[] loads, float[] q, double maxVio) =>
+        _layers[(job, layer)] = (loads, q, maxVio);
+
+    /// <summary>The layer's balancer stopped or moved to another node: its gauges go with it.</summary>
+    public void LayerStopped(string job, int layer) => _layers.TryRemove((job, layer), out _);
+
+    public void RoundCommitted(string job, double seconds, double loss, long rounds, double checkpointSeconds, long checkpointBytes)
+    {
+        _roundDuration.Record(seconds, Job(job));
+        _checkpointDuration.Record(checkpointSeconds, Job(job));
+        _jobs[job] = (loss, rounds, checkpointBytes);
+    }
+
+    /// <summary>The job's coordinator stopped or moved to another node: its gauges go with it.</summary>
+    public void CoordinatorStopped(string job) => _jobs.TryRemove(job, out _);
+
+    public void TrainerJoined(string job) => _joins.Add(1, Job(job));
+
+    public void TrainerLeft(string job) => _leaves.Add(1, Job(job));
+
+    public void ClusterMembers(IReadOnlyDictionary<string, int> upByRole)
+    {
+        foreach (var role in _members.Keys.Except(upByRole.Keys))
+            _members[role] = 0;
+        foreach (var (role, count) in upByRole)
+            _members[role] = count;
+    }
+
+    public void Dispose() => _meter.Dispose();
+
+    private static KeyValuePair<string, object?> Job(string job) => new("job", job);
+}

@@ -1,0 +1,231 @@
+using System.Collections.Immutable;
+using Moe.Actors.Blobs;
+using Moe.Actors.Training;
+using Moe.Actors.Training.Protocol;
+
+namespace Moe.Actors.Tests.Training;
+
+/// <summary>The coordinator's round protocol, decided without an actor system: inputs in, state and effects out.</summary>
+public sealed class RoundProtocolTests
+{
+    private static readonly BlobRef Initial = Blob('0');
+    private static readonly DateTime Start = new(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+
+    private static BlobRef Blob(char c) => BlobRef.Create(string.Concat(Enumerable.Repeat(((int)c).ToString("x2"), 32)), 100);
+
+    private static JobSpec Spec(int quorum = 1, int rounds = 3, int overlap = 0) =>
+        new JobSpec { JobId = "job", Preset = "tiny", Rounds = rounds, InnerSteps = 4, Quorum = quorum, OverlapSteps = overlap }.Resolve();
+
+    /// <summary>Feeds inputs to the protocol one after the other, a second apart, and keeps the last decision's effects.</summary>
+    private sealed class Driver
+    {
+        public RoundProtocolState State { get; private set; } = RoundProtocolState.Start("test");
+
+        public ImmutableArray<ICoordinatorEffect> Effects { get; private set; } = [];
+
+        public DateTime Now { get; private set; } = Start;
+
+        public static Driver ForJob(JobSpec spec, params string[] trainers)
+        {
+            var driver = new Driver();
+            driver.Send(new JobPersisted(new JobStartedEvent(spec, Initial)));
+            foreach (var trainer in trainers)
+                driver.Send(new TrainerJoined(trainer));
+            return driver.Send(BalancersReady.Instance); // the first round starts with every trainer
+        }
+
+        public Driver Send(ICoordinatorInput input)
+        {
+            Now = Now.AddSeconds(1);
+            var decision = RoundProtocol.Decide(State, input, Now);
+            (State, Effects) = (decision.State, decision.Effects);
+            return this;
+        }
+
+        public T Single<T>() => Assert.Single(Effects.OfType<T>());
+
+        public IEnumerable<T> All<T>() => Effects.OfType<T>();
+
+        public Round Running => State.Running ?? throw new InvalidOperationException("no round is running");
+
+        public RoundResult Result(string trainer, char delta) =>
+            new("job", Running.Number, Running.Attempt, Running.Assigned[trainer], Blob(delta), new PartStats(trainer, 10, 1.0, 1, 0, 0, [0.1], 0.2));
+
+        /// <summary>The outer step of the committing round finished and its commit was persisted.</summary>
+        public Driver Commit(char parameters)
+        {
+            Send(new OuterStepDone(State.Committing!.Attempt, Blob(parameters), null));
+            return Send(new RoundPersisted(Single<PersistRound>().Event));
+        }
+    }
+
+    [Fact]
+    public void A_round_starts_only_once_the_job_its_balancers_and_a_quorum_of_trainers_are_there()
+    {
+        var driver = new Driver();
+        driver.Send(new TrainerJoined("a")).Send(new TrainerJoined("b"));
+        Assert.Null(driver.State.Running); // no job yet
+
+        driver.Send(new JobPersisted(new JobStartedEvent(Spec(quorum: 3), Initial)));
+        Assert.IsType<ConfigureBalancers>(driver.Effects.Single(e => e is ConfigureBalancers));
+        driver.Send(Tick.Instance);
+        Assert.Single(driver.All<ConfigureBalancers>()); // asked again until they answer
+        driver.Send(BalancersReady.Instance);
+        Assert.Null(driver.State.Running); // two trainers, quorum three
+
+        driver.Send(new TrainerJoined("c"));
+        var starts = driver.All<SendRoundStart>().ToList();
+        Assert.Equal(["a", "b", "c"], starts.Select(s => s.TrainerId));
+        Assert.All(starts, s => Assert.Equal((0, Initial, 3), (s.Start.Round, s.Start.Parameters, s.Start.Contributors)));
+        Assert.Equal([0L, 1, 2], starts.Select(s => s.Start.Shard));
+        Assert.Equal(driver.Running.Attempt, driver.Single<StartRoundTimer>().Attempt);
+    }
+
+    [Fact]
+    public void A_trainer_that_joins_during_a_round_takes_part_from_the_next_one()
+    {
+        var driver = Driver.ForJob(Spec(), "a");
+        driver.Send(new TrainerJoined("b"));
+        Assert.Empty(driver.All<SendRoundStart>());
+        Assert.Equal(["a"], driver.Running.Assigned.Keys);
+
+        driver.Send(new ResultReceived(driver.Result("a", 'd')));
+        Assert.Single(driver.All<RunOuterStep>());
+        driver.Commit('p');
+
+        Assert.Equal(["a", "b"], driver.All<SendRoundStart>().Select(s => s.TrainerId));
+        Assert.All(driver.All<SendRoundStart>(), s => Assert.Equal((1, Blob('p')), (s.Start.Round, s.Start.Parameters)));
+    }
+
+    [Fact]
+    public void A_round_commits_with_the_results_of_a_quorum_and_hands_the_dropped_trainers_shard_out_again()
+    {
+        var driver = Driver.ForJob(Spec(quorum: 1), "a", "b");
+        var lostShard = driver.Running.Assigned["b"];
+        driver.Send(new ResultReceived(driver.Result("a", 'd')));
+        Assert.Empty(driver.All<RunOuterStep>()); // still waiting for b
+
+        driver.Send(new TrainerLeft("b"));
+        var step = driver.Single<RunOuterStep>();
+        Assert.Equal(["a"], step.Results.Select(r => r.TrainerId));
+        Assert.Equal(Initial, step.Parameters);
+        driver.Send(new OuterStepDone(step.Attempt, Blob('p'), null));
+        var committed = driver.Single<PersistRound>().Event;
+        Assert.Contains(lostShard, committed.Plan.Returned);
+
+        driver.Send(new RoundPersisted(committed));
+        Assert.Equal(1, driver.Single<RoundCommitted>().CommittedRounds);
+        Assert.Equal(lostShard, driver.Single<SendRoundStart>().Start.Shard); // a returned shard before any new one
+        Assert.Equal([Blob('d'), Initial], driver.Single<DeleteBlobs>().Blobs); // the spent delta and the old parameters
+    }
+
+    [Fact]
+    public void A_round_short_of_its_quorum_runs_again_and_its_deltas_go()
+    {
+        var driver = Driver.ForJob(Spec(quorum: 2), "a", "b");
+        var attempt = driver.Running.Attempt;
+        driver.Send(new ResultReceived(driver.Result("a", 'd')));
+        driver.Send(new PartFailed("b", attempt, "out of memory"));
+
+        Assert.Null(driver.State.Running);
+        Assert.Empty(driver.All<RunOuterStep>());
+        Assert.Equal([Blob('d')], driver.Single<DeleteBlobs>().Blobs);
+
+        driver.Send(Tick.Instance);
+        Assert.Equal(0, driver.Running.Number);
+        Assert.NotEqual(attempt, driver.Running.Attempt);
+        Assert.Equal(2, driver.All<SendRoundStart>().Count());
+    }
+
+    [Fact]
+    public void Results_and_failures_of_another_attempt_change_nothing()
+    {
+        var driver = Driver.ForJob(Spec(quorum: 2), "a", "b");
+        var stale = driver.Result("a", 'd') with { Attempt = "earlier" };
+        var before = driver.State;
+
+        driver.Send(new ResultReceived(stale)).Send(new PartFailed("b", "earlier", "gone")).Send(new RoundTimedOut("earlier"));
+
+        Assert.Equal(before.Running, driver.State.Running);
+        Assert.Empty(driver.Effects.Where(e => e is not Log));
+    }
+
+    [Fact]
+    public void A_timed_out_round_commits_with_whoever_finished()
+    {
+        var driver = Driver.ForJob(Spec(quorum: 1), "a", "b");
+        driver.Send(new ResultReceived(driver.Result("b", 'd')));
+        driver.Send(new RoundTimedOut(driver.Running.Attempt));
+
+        Assert.Equal(["b"], driver.Single<RunOuterStep>().Results.Select(r => r.TrainerId));
+        Assert.Contains(driver.Effects, e => e is Log { Level: LogLevel.Warning } l && l.Message.Contains("timed out waiting for a", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void With_overlap_the_next_round_starts_at_the_commit_and_gets_its_parameters_when_it_is_persisted()
+    {
+        var driver = Driver.ForJob(Spec(overlap: 1), "a");
+        driver.Send(new ResultReceived(driver.Result("a", 'd')));
+        var next = driver.Single<SendRoundStart>().Start;
+        Assert.Equal((1, null), (next.Round, next.Parameters));
+
+        driver.Commit('p');
+        var parameters = driver.Single<SendRoundParameters>().Parameters;
+        Assert.Equal((1, next.Attempt, Blob('p')), (parameters.Round, parameters.Attempt, parameters.Parameters));
+        Assert.Empty(driver.All<SendRoundStart>()); // round 2 waits for round 1 to finish
+    }
+
+    [Fact]
+    public void An_overlapped_round_that_finishes_first_commits_right_after_the_round_before()
+    {
+        var driver = Driver.ForJob(Spec(overlap: 1), "a");
+        driver.Send(new ResultReceived(driver.Result("a", 'd')));
+        driver.Send(new ResultReceived(driver.Result("a", 'e'))); // round 1 done while round 0 commits
+        Assert.True(driver.Running.ReadyToCommit);
+        Assert.Empty(driver.All<RunOuterStep>());
+
+        driver.Commit('p');
+        var step = driver.Single<RunOuterStep>();
+        Assert.Equal((Blob('p'), Blob('e')), (step.Parameters, step.Results.Single().Delta));
+        Assert.Equal(1, driver.State.Committing!.Number);
+    }
+
+    [Fact]
+    public void A_failed_outer_step_runs_its_round_again_and_abandons_the_round_that_overlapped_it()
+    {
+        var driver = Driver.ForJob(Spec(overlap: 1), "a");
+        driver.Send(new ResultReceived(driver.Result("a", 'd')));
+        driver.Send(new ResultReceived(driver.Result("a", 'e')));
+        driver.Send(new OuterStepFailed(driver.State.Committing!.Attempt));
+
+        Assert.Null(driver.State.Committing);
+        Assert.Null(driver.State.Running);
+        Assert.Equal([[Blob('d')], [Blob('e')]], driver.All<DeleteBlobs>().Select(d => d.Blobs.ToArray()));
+        driver.Send(Tick.Instance);
+        Assert.Equal((0, Initial), (driver.Single<SendRoundStart>().Start.Round, driver.Single<SendRoundStart>().Start.Parameters));
+    }
+
+    [Fact]
+    public void The_last_commit_announces_the_end_and_no_round_follows()
+    {
+        var driver = Driver.ForJob(Spec(rounds: 1), "a");
+        driver.Send(new ResultReceived(driver.Result("a", 'd'))).Commit('p');
+
+        Assert.Equal(new JobFinished("job", 1), driver.Single<AnnounceFinished>().Finished);
+        Assert.True(driver.State.Journal.Finished);
+        driver.Send(Tick.Instance);
+        Assert.Empty(driver.All<SendRoundStart>());
+    }
+
+    [Fact]
+    public void A_blob_that_the_committed_state_still_points_at_is_not_deleted()
+    {
+        // With one trainer and momentum, the first momentum can equal the delta (content addressing: one blob).
+        var driver = Driver.ForJob(Spec(), "a");
+        driver.Send(new ResultReceived(driver.Result("a", 'd')));
+        driver.Send(new OuterStepDone(driver.State.Committing!.Attempt, Blob('p'), Blob('d')));
+        driver.Send(new RoundPersisted(driver.Single<PersistRound>().Event));
+
+        Assert.Equal([Initial], driver.Single<DeleteBlobs>().Blobs);
+    }
+}
