@@ -1,5 +1,5 @@
 using Akka.Actor;
-using static TorchSharp.torch;
+using Moe.Model.Training.Rounds;
 
 namespace Moe.Actors.Blobs;
 
@@ -30,11 +30,11 @@ public sealed class TensorHandoff : IExtension, IDisposable
     /// Leaves <paramref name="tensors"/> (owned by the handoff from now on) in <paramref name="slot"/> for
     /// <paramref name="readers"/> readers of <paramref name="blob"/>, which the caller has stored.
     /// </summary>
-    public void Offer(string slot, BlobRef blob, List<(string Name, Tensor Value)> tensors, int readers) =>
+    public void Offer(string slot, BlobRef blob, ParameterSet tensors, int readers) =>
         Offer(slot, KeyOf(blob), tensors, readers);
 
     /// <summary>Leaves the delta of <paramref name="trainerId"/>'s part of round attempt <paramref name="attempt"/> for the coordinator.</summary>
-    public void OfferDelta(string trainerId, string attempt, List<(string Name, Tensor Value)> tensors) =>
+    public void OfferDelta(string trainerId, string attempt, ParameterSet tensors) =>
         Offer(trainerId, DeltaKey(trainerId, attempt), tensors, readers: 1);
 
     /// <summary>
@@ -42,16 +42,16 @@ public sealed class TensorHandoff : IExtension, IDisposable
     /// The last expected reader takes the offered tensors; readers before it get copies. Copying is plain memory
     /// work, no libtorch kernel, so it may run on any thread.
     /// </summary>
-    public List<(string Name, Tensor Value)>? Take(BlobRef blob) => Take(KeyOf(blob));
+    public ParameterSet? Take(BlobRef blob) => Take(KeyOf(blob));
 
     /// <summary>The delta <see cref="OfferDelta"/> left, owned by the caller, or null if it is gone.</summary>
-    public List<(string Name, Tensor Value)>? TakeDelta(string trainerId, string attempt) => Take(DeltaKey(trainerId, attempt));
+    public ParameterSet? TakeDelta(string trainerId, string attempt) => Take(DeltaKey(trainerId, attempt));
 
     private static string KeyOf(BlobRef blob) => $"blob {blob.Sha256}";
 
     private static string DeltaKey(string trainerId, string attempt) => $"delta of {trainerId} in attempt {attempt}";
 
-    private void Offer(string slot, string key, List<(string Name, Tensor Value)> tensors, int readers)
+    private void Offer(string slot, string key, ParameterSet tensors, int readers)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(readers, 1);
         Entry? dropped;
@@ -68,10 +68,10 @@ public sealed class TensorHandoff : IExtension, IDisposable
             }
         }
         if (dropped is not null)
-            Release(dropped.Tensors);
+            dropped.Tensors.Dispose();
     }
 
-    private List<(string Name, Tensor Value)>? Take(string key)
+    private ParameterSet? Take(string key)
     {
         lock (_lock)
         {
@@ -80,7 +80,7 @@ public sealed class TensorHandoff : IExtension, IDisposable
                 return null;
             Served++;
             if (--entry.Readers > 0)
-                return Copy(entry.Tensors);
+                return entry.Tensors.Copy();
             _slots.Remove(slot);
             return entry.Tensors;
         }
@@ -95,36 +95,15 @@ public sealed class TensorHandoff : IExtension, IDisposable
             dropped = [.. _slots.Values];
             _slots.Clear();
         }
-        dropped.ForEach(e => Release(e.Tensors));
+        dropped.ForEach(e => e.Tensors.Dispose());
     }
 
-    /// <summary>
-    /// Fresh tensors with the same content, made without a libtorch kernel (any thread may copy). For contiguous CPU
-    /// tensors, which outer-step results are.
-    /// </summary>
-    public static List<(string Name, Tensor Value)> Copy(List<(string Name, Tensor Value)> tensors)
-    {
-        var copies = new List<(string Name, Tensor Value)>(tensors.Count);
-        foreach (var (name, value) in tensors)
-        {
-            var copy = empty(value.shape, value.dtype);
-            value.bytes.CopyTo(copy.bytes);
-            copies.Add((name, copy));
-        }
-        return copies;
-    }
 
-    private static void Release(List<(string Name, Tensor Value)> tensors)
-    {
-        foreach (var (_, value) in tensors)
-            value.Dispose();
-    }
-
-    private sealed class Entry(string key, List<(string Name, Tensor Value)> tensors, int readers)
+    private sealed class Entry(string key, ParameterSet tensors, int readers)
     {
         public string Key { get; } = key;
 
-        public List<(string Name, Tensor Value)> Tensors { get; } = tensors;
+        public ParameterSet Tensors { get; } = tensors;
 
         public int Readers { get; set; } = readers;
     }

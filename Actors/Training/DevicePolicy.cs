@@ -1,4 +1,3 @@
-using Moe.Model.Training;
 using static TorchSharp.torch;
 
 namespace Moe.Actors.Training;
@@ -29,7 +28,7 @@ public static class DevicePolicy
     /// Rounds overlap (one step) on GPU trainers. On CPU trainers the commit's work (hashing, the outer step) runs
     /// on the trainers' own cores, so overlapping it with their steps stalls them instead of hiding it.
     /// </summary>
-    public static int DefaultOverlapSteps(string device) => TrainingDevice.Resolve(device).type == TorchSharp.DeviceType.CPU ? 0 : 1;
+    public static int DefaultOverlapSteps(string device, int gpus) => Is(device, "cpu") || (Is(device, "auto") && gpus == 0) ? 0 : 1;
 
     private static bool Is(string device, string name) => string.Equals(device, name, StringComparison.OrdinalIgnoreCase);
 }

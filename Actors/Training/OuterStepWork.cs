@@ -34,7 +34,7 @@ internal sealed class OuterStepWork(IBlobStore blobs, TensorHandoff? handoff) : 
         {
             manual_seed(spec.Seed);
             using var model = new Moe.Model.Network.MoeTransformer(spec.Model);
-            return model.named_parameters().Select(p => (p.name, p.parameter.detach().clone())).ToList();
+            return ParameterSet.Of(model);
         }).ConfigureAwait(false);
         BlobRef blob;
         try
@@ -43,7 +43,7 @@ internal sealed class OuterStepWork(IBlobStore blobs, TensorHandoff? handoff) : 
         }
         catch
         {
-            Dispose(parameters);
+            parameters.Dispose();
             throw;
         }
         Keep(ref _parameters, new Stored(blob, parameters));
@@ -54,9 +54,9 @@ internal sealed class OuterStepWork(IBlobStore blobs, TensorHandoff? handoff) : 
     public async Task<(BlobRef Parameters, BlobRef? Momentum)> Step(
         JobSpec spec, BlobRef parameters, BlobRef? momentum, IReadOnlyList<RoundResult> results, int localReaders, CancellationToken token)
     {
-        var inputs = new List<Task<List<(string Name, Tensor Value)>>>();
-        List<(string Name, Tensor Value)>? next = null, nextVelocity = null;
-        Task<List<(string Name, Tensor Value)>>? handed = null; // the copy for the handoff
+        var inputs = new List<Task<ParameterSet>>();
+        ParameterSet? next = null, nextVelocity = null;
+        Task<ParameterSet>? handed = null; // the copy for the handoff
         try
         {
             var global = Taken(ref _parameters, parameters) ?? Read(parameters, "global parameters", token);
@@ -71,7 +71,7 @@ internal sealed class OuterStepWork(IBlobStore blobs, TensorHandoff? handoff) : 
             (next, nextVelocity) = await _compute.Run(() => OuterNesterov.Step(global.Result,
                 [.. deltaReads.Select(r => r.Result)], velocity?.Result, spec.OuterLearningRate, spec.OuterMomentum)).ConfigureAwait(false);
             var computed = next;
-            handed = handoff is not null && localReaders > 0 ? Task.Run(() => TensorHandoff.Copy(computed), token) : null;
+            handed = handoff is not null && localReaders > 0 ? Task.Run(computed.Copy, token) : null;
             var stored = await Task.WhenAll(WriteIfAny(next, token), WriteIfAny(nextVelocity, token)).ConfigureAwait(false);
             if (handed is not null)
                 handoff!.Offer(HandoffSlot, stored[0]!, await handed.ConfigureAwait(false), localReaders);
@@ -85,10 +85,10 @@ internal sealed class OuterStepWork(IBlobStore blobs, TensorHandoff? handoff) : 
         {
             // The inputs are spent (a failed read released its own); new tensors not kept are released too.
             foreach (var input in inputs.Where(i => i.IsCompletedSuccessfully))
-                Dispose(input.Result);
-            Dispose(next);
-            Dispose(nextVelocity);
-            _ = handed?.ContinueWith(copy => Dispose(copy.Result), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+                input.Result.Dispose();
+            next?.Dispose();
+            nextVelocity?.Dispose();
+            _ = handed?.ContinueWith(copy => copy.Result.Dispose(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
         }
     }
 
@@ -97,22 +97,22 @@ internal sealed class OuterStepWork(IBlobStore blobs, TensorHandoff? handoff) : 
         lock (_lock)
         {
             _disposed = true;
-            Dispose(_parameters?.Tensors);
-            Dispose(_momentum?.Tensors);
+            _parameters?.Tensors.Dispose();
+            _momentum?.Tensors.Dispose();
             (_parameters, _momentum) = (null, null);
         }
         _compute.Dispose();
     }
 
     // Kept tensors leave the cache while a step uses them, so a step that fails leaves nothing half-updated behind.
-    private Task<List<(string Name, Tensor Value)>>? Taken(ref Stored? kept, BlobRef blob)
+    private Task<ParameterSet>? Taken(ref Stored? kept, BlobRef blob)
     {
         Stored? taken;
         lock (_lock)
             (taken, kept) = (kept, null);
         if (taken?.Blob == blob)
             return Task.FromResult(taken.Tensors);
-        Dispose(taken?.Tensors);
+        taken?.Tensors.Dispose();
         return null;
     }
 
@@ -120,36 +120,30 @@ internal sealed class OuterStepWork(IBlobStore blobs, TensorHandoff? handoff) : 
     {
         lock (_lock)
         {
-            Dispose(kept?.Tensors);
+            kept?.Tensors.Dispose();
             kept = _disposed ? null : stored;
             if (_disposed)
-                Dispose(stored?.Tensors);
+                stored?.Tensors.Dispose();
         }
     }
 
-    private Task<List<(string Name, Tensor Value)>> Read(BlobRef blob, string what, CancellationToken token) =>
+    private Task<ParameterSet> Read(BlobRef blob, string what, CancellationToken token) =>
         blobs.ReadAsync(blob, (stream, cancel) => Task.Run(() => ParameterFile.Load(stream, $"{what} {blob}"), cancel), token);
 
     // A delta that went to this node's handoff and nowhere else. Each round attempt takes it once, so it is missing
     // only if the handoff closed (the node is stopping) or this coordinator has none.
-    private Task<List<(string Name, Tensor Value)>> Handed(RoundResult result) =>
+    private Task<ParameterSet> Handed(RoundResult result) =>
         handoff?.TakeDelta(result.TrainerId, result.Attempt) is { } delta
             ? Task.FromResult(delta)
-            : Task.FromException<List<(string Name, Tensor Value)>>(new InvalidOperationException(
+            : Task.FromException<ParameterSet>(new InvalidOperationException(
                 $"The delta of trainer {result.TrainerId} for round {result.Round} was handed over in memory on this node and is not there " +
                 "(the node is stopping, or its coordinator has no handoff); the round runs again."));
 
-    private Task<BlobRef> Write(IReadOnlyList<(string Name, Tensor Value)> tensors, CancellationToken token) =>
+    private Task<BlobRef> Write(ParameterSet tensors, CancellationToken token) =>
         blobs.WriteAsync((stream, cancel) => Task.Run(() => ParameterFile.Save(stream, tensors), cancel), BlobDurability.Durable, token);
 
-    private async Task<BlobRef?> WriteIfAny(IReadOnlyList<(string Name, Tensor Value)>? tensors, CancellationToken token) =>
+    private async Task<BlobRef?> WriteIfAny(ParameterSet? tensors, CancellationToken token) =>
         tensors is null ? null : await Write(tensors, token).ConfigureAwait(false);
 
-    private static void Dispose(List<(string Name, Tensor Value)>? tensors)
-    {
-        foreach (var (_, value) in tensors ?? [])
-            value.Dispose();
-    }
-
-    private sealed record Stored(BlobRef Blob, List<(string Name, Tensor Value)> Tensors);
+    private sealed record Stored(BlobRef Blob, ParameterSet Tensors);
 }

@@ -4,7 +4,6 @@ using Moe.Model.Data;
 using Moe.Model.Training;
 using Moe.Model.Training.Rounds;
 using Moe.Observability;
-using Tensor = TorchSharp.torch.Tensor;
 
 namespace Moe.Actors.Training;
 
@@ -43,7 +42,7 @@ internal sealed class TrainerPart(
     {
         var spec = start.Spec;
         using var reading = CancellationTokenSource.CreateLinkedTokenSource(token);
-        Task<List<(string Name, Tensor Value)>>? pending = null;
+        Task<ParameterSet>? pending = null;
         RoundWorker worker;
         if (continues)
         {
@@ -70,7 +69,7 @@ internal sealed class TrainerPart(
             if (pending is not null && worker.AwaitingGlobal)
             {
                 await reading.CancelAsync().ConfigureAwait(false);
-                _ = pending.ContinueWith(read => read.Result.ForEach(p => p.Value.Dispose()), CancellationToken.None,
+                _ = pending.ContinueWith(read => read.Result.Dispose(), CancellationToken.None,
                     TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
             }
         }
@@ -82,7 +81,7 @@ internal sealed class TrainerPart(
         _compute.Dispose();
     }
 
-    private async Task<List<(string Name, Tensor Value)>> ReadParameters(Task<BlobRef> parameters, CancellationToken token)
+    private async Task<ParameterSet> ReadParameters(Task<BlobRef> parameters, CancellationToken token)
     {
         var blob = await parameters.WaitAsync(token).ConfigureAwait(false);
         return handoff?.Take(blob) ?? await blobs.ReadAsync(blob,
@@ -109,7 +108,7 @@ internal sealed class TrainerPart(
         finally
         {
             if (!handedOver)
-                delta.ForEach(d => d.Value.Dispose());
+                delta.Dispose();
         }
     }
 
@@ -120,7 +119,7 @@ internal sealed class TrainerPart(
         return worker;
     }
 
-    private RoundWorker StartRound(JobSpec spec, List<(string Name, Tensor Value)> global)
+    private RoundWorker StartRound(JobSpec spec, ParameterSet global)
     {
         RoundWorker worker;
         try
@@ -129,7 +128,7 @@ internal sealed class TrainerPart(
         }
         catch
         {
-            global.ForEach(p => p.Value.Dispose());
+            global.Dispose();
             throw;
         }
         worker.StartRound(global);
@@ -137,7 +136,7 @@ internal sealed class TrainerPart(
     }
 
     /// <summary>Takes the round's H inner steps, rebasing a continued round before step OverlapSteps.</summary>
-    private PartStats Steps(RoundStart start, QBoard board, RoundWorker worker, Task<List<(string Name, Tensor Value)>>? pending,
+    private PartStats Steps(RoundStart start, QBoard board, RoundWorker worker, Task<ParameterSet>? pending,
         Action<StepSummary> summaries, CancellationToken token)
     {
         var spec = start.Spec;

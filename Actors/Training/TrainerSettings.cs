@@ -6,7 +6,7 @@ namespace Moe.Actors.Training;
 public sealed record TrainerSettings
 {
     /// <summary>Trainer actors on this node; 0: one per GPU when there are any, else one per core (see <see cref="DevicePolicy"/>).</summary>
-    public int Count { get; init; }
+    public int Count { get; init; } = 1;
 
     /// <summary>auto, cpu, cuda or cuda:N; with several CUDA trainers, trainer k takes cuda:k.</summary>
     public string Device { get; init; } = "auto";

@@ -39,6 +39,6 @@ internal static class CommonOptions
 
     public static Option<int?> Trainers() => new("--trainers")
     {
-        Description = "Trainer actors on this node (default: one per GPU, else one per core).",
+        Description = "Trainer actors on this node; 0: one per GPU, else one per core (default: 1 for node, 0 for train).",
     };
 }

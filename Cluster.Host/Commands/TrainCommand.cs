@@ -58,11 +58,11 @@ public static class TrainCommand
                     .Set("Job:TextPath", result.GetValue(text) is { } path ? Path.GetFullPath(path) : null)
                     .Set("Job:JobId", result.GetValue(jobId));
                 var configuration = HostConfiguration.Build(result.GetValue(config), flags.Values);
-                node = HostConfiguration.Node(configuration) with { Roles = NodeRoles.All, Seeds = [] };
+                node = HostConfiguration.Node(configuration, new TrainerSettings { Count = 0 }) with { Roles = NodeRoles.All, Seeds = [] }; // the whole machine
                 job = HostConfiguration.Job(configuration, new JobSpec
                 {
                     JobId = $"train-{presetName}",
-                    OverlapSteps = DevicePolicy.DefaultOverlapSteps(node.Trainer.Device),
+                    OverlapSteps = DevicePolicy.DefaultOverlapSteps(node.Trainer.Device, DevicePolicy.Gpus),
                 });
             }
             catch (ArgumentException e)

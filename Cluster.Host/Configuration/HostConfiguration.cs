@@ -41,7 +41,8 @@ public static class HostConfiguration
     }
 
     /// <summary>The node's settings from sections Node, Persistence, Balancer, Blobs, Trainer and Discovery, validated.</summary>
-    public static NodeSettings Node(IConfiguration configuration)
+    /// <param name="trainers">The trainers' settings where section Trainer leaves them unset (commands differ in how many trainers they start).</param>
+    public static NodeSettings Node(IConfiguration configuration, TrainerSettings? trainers = null)
     {
         // The binder adds configured list items to a list that already has items: start the lists empty and put
         // the defaults back only where nothing was configured.
@@ -52,7 +53,7 @@ public static class HostConfiguration
             Persistence = Bind(configuration, "Persistence", new PersistenceSettings()),
             Balancer = Bind(configuration, "Balancer", new BalancerSettings()),
             Blobs = Bind(configuration, "Blobs", new BlobStoreSettings()),
-            Trainer = Bind(configuration, "Trainer", new TrainerSettings()),
+            Trainer = Bind(configuration, "Trainer", trainers ?? new TrainerSettings()),
             Discovery = Bind(configuration, "Discovery", new DiscoverySettings()),
         };
         node.Validate();

@@ -24,7 +24,8 @@ internal static class BlobBench
         var preset = ModelPresets.Get(presetName);
         var source = Path.Combine(directory, "parameters");
         using (var model = new MoeTransformer(preset.Model))
-            ParameterFile.Save(source, model.named_parameters().Select(p => (p.name, (Tensor)p.parameter)));
+        using (var parameters = ParameterSet.Of(model))
+            ParameterFile.Save(source, parameters);
         var bytes = new FileInfo(source).Length;
         var tensors = ParameterFile.Load(source);
         var target = Path.Combine(directory, "copy");
@@ -62,7 +63,7 @@ internal static class BlobBench
 
     private record struct Times(TimeSpan Put, TimeSpan Get, TimeSpan Write, TimeSpan Read);
 
-    private static async Task<Times> Transfers(IBlobStore store, string source, string target, List<(string Name, Tensor Value)> tensors, int repeats)
+    private static async Task<Times> Transfers(IBlobStore store, string source, string target, ParameterSet tensors, int repeats)
     {
         BlobRef? blob = null;
         var put = await Median(repeats, async () =>
@@ -79,8 +80,7 @@ internal static class BlobBench
         });
         var read = await Median(repeats, async () =>
         {
-            var loaded = await store.ReadAsync(blob!, (stream, token) => Task.Run(() => ParameterFile.Load(stream, "parameters"), token), CancellationToken.None);
-            loaded.ForEach(t => t.Value.Dispose());
+            using var loaded = await store.ReadAsync(blob!, (stream, token) => Task.Run(() => ParameterFile.Load(stream, "parameters"), token), CancellationToken.None);
         });
         return new Times(put, get, write, read);
     }

@@ -14,16 +14,16 @@ public sealed class ParameterFileTests : IDisposable
     {
         using var scope = NewDisposeScope();
         manual_seed(3);
-        var saved = new[] { ("a.weight", randn(5, 7)), ("b.bias", randn(3)), ("empty", zeros(0)) };
+        NamedTensor[] saved = [new("a.weight", randn(5, 7)), new("b.bias", randn(3)), new("empty", zeros(0))];
         ParameterFile.Save(_file, saved);
 
         var loaded = ParameterFile.Load(_file);
 
-        Assert.Equal(saved.Select(t => t.Item1), loaded.Select(t => t.Name));
+        Assert.Equal(saved.Select(t => t.Name), loaded.Select(t => t.Name));
         for (var k = 0; k < saved.Length; k++)
         {
-            Assert.Equal(saved[k].Item2.shape, loaded[k].Value.shape);
-            Assert.Equal(saved[k].Item2.data<float>().ToArray(), loaded[k].Value.data<float>().ToArray());
+            Assert.Equal(saved[k].Value.shape, loaded[k].Value.shape);
+            Assert.Equal(saved[k].Value.data<float>().ToArray(), loaded[k].Value.data<float>().ToArray());
         }
     }
 
@@ -31,7 +31,7 @@ public sealed class ParameterFileTests : IDisposable
     public void Damaged_files_are_refused_with_what_is_wrong()
     {
         using var scope = NewDisposeScope();
-        ParameterFile.Save(_file, [("w", ones(64, 64))]);
+        ParameterFile.Save(_file, [new("w", ones(64, 64))]);
         var bytes = File.ReadAllBytes(_file);
 
         File.WriteAllBytes(_file, bytes[..^100]);

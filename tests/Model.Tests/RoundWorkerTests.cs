@@ -17,10 +17,9 @@ public sealed class RoundWorkerTests
             worker.Step(shard: round, h, (round * InnerSteps) + h, new float[]?[worker.Layers.Count]);
     }
 
-    private static List<(string Name, Tensor Value)> Parameters(RoundWorker worker) =>
-        [.. worker.Loop.Model.named_parameters().Select(p => (p.name, p.parameter.detach().clone()))];
+    private static ParameterSet Parameters(RoundWorker worker) => ParameterSet.Of(worker.Loop.Model);
 
-    private static float MaxDifference(IReadOnlyList<(string Name, Tensor Value)> a, IReadOnlyList<(string Name, Tensor Value)> b) =>
+    private static float MaxDifference(IReadOnlyList<NamedTensor> a, IReadOnlyList<NamedTensor> b) =>
         a.Zip(b).Max(p => (p.First.Value - p.Second.Value).abs().max().item<float>());
 
     [Fact]
@@ -39,15 +38,15 @@ public sealed class RoundWorkerTests
         var delta = worker.Delta();
         // What an outer step could have made of round 0: anything near where it ended.
         manual_seed(11);
-        List<(string Name, Tensor Value)> global = [.. end.Select(p => (p.Name, p.Value + (0.01f * randn_like(p.Value))))];
-        worker.Rebase([.. global.Select(p => (p.Name, p.Value.clone()))]);
+        var global = new ParameterSet(end.Select(p => p with { Value = p.Value + (0.01f * randn_like(p.Value)) }));
+        worker.Rebase(global.Copy());
 
         Assert.False(worker.AwaitingGlobal);
         // The delta is this round's progress whether it is saved before or after the rebase.
-        Assert.True(MaxDifference(delta, [.. end.Zip(progressed).Select(p => (p.First.Name, p.First.Value - p.Second.Value))]) < 1e-6f);
+        Assert.True(MaxDifference(delta, [.. end.Zip(progressed).Select(p => p.First with { Value = p.First.Value - p.Second.Value })]) < 1e-6f);
         Assert.True(MaxDifference(delta, worker.Delta()) < 1e-5f);
         // The model is the global parameters plus that progress.
-        List<(string Name, Tensor Value)> expected = [.. global.Zip(delta).Select(p => (p.First.Name, p.First.Value - p.Second.Value))];
+        NamedTensor[] expected = [.. global.Zip(delta).Select(p => p.First with { Value = p.First.Value - p.Second.Value })];
         Assert.True(MaxDifference(Parameters(worker), expected) < 1e-5f);
         Assert.True(MaxDifference(Parameters(worker), progressed) > 1e-3f, "the rebase changed nothing");
     }
@@ -61,8 +60,7 @@ public sealed class RoundWorkerTests
         Assert.Throws<InvalidOperationException>(() => worker.Rebase(Parameters(worker)));
 
         worker.ContinueRound();
-        var wrong = Parameters(worker);
-        wrong[1] = (wrong[1].Name, zeros(3));
+        var wrong = new ParameterSet(Parameters(worker).Select((p, k) => k == 1 ? p with { Value = zeros(3) } : p));
         var error = Assert.Throws<InvalidDataException>(() => worker.Rebase(wrong));
         Assert.Contains(wrong[1].Name, error.Message, StringComparison.Ordinal);
         Assert.True(worker.AwaitingGlobal);

@@ -15,10 +15,10 @@ public static class OuterNesterov
     /// <paramref name="momentumFactor"/> is 0, as no later step reads it. The caller disposes them; the inputs are
     /// left as they were.
     /// </returns>
-    public static (List<(string Name, Tensor Value)> Parameters, List<(string Name, Tensor Value)>? Momentum) Step(
-        IReadOnlyList<(string Name, Tensor Value)> global,
-        IReadOnlyList<IReadOnlyList<(string Name, Tensor Value)>> deltas,
-        IReadOnlyList<(string Name, Tensor Value)>? momentum,
+    public static (ParameterSet Parameters, ParameterSet? Momentum) Step(
+        IReadOnlyList<NamedTensor> global,
+        IReadOnlyList<IReadOnlyList<NamedTensor>> deltas,
+        IReadOnlyList<NamedTensor>? momentum,
         double learningRate,
         double momentumFactor)
     {
@@ -29,8 +29,8 @@ public static class OuterNesterov
         if (momentum is not null && momentum.Count != global.Count)
             throw new ArgumentException($"The momentum has {momentum.Count} tensors, the global parameters {global.Count}.", nameof(momentum));
         var keepsMomentum = momentumFactor > 0;
-        var parameters = new List<(string, Tensor)>(global.Count);
-        var velocities = keepsMomentum ? new List<(string, Tensor)>(global.Count) : null;
+        var parameters = new List<NamedTensor>(global.Count);
+        var velocities = keepsMomentum ? new List<NamedTensor>(global.Count) : null;
         using var noGrad = no_grad();
         // Explicit Scalars (see RmsNorm), and every update fused into one pass over the parameter where libtorch
         // allows: the outer step is on the round's critical path while every trainer waits.
@@ -50,19 +50,19 @@ public static class OuterNesterov
             var gradient = deltas.Count == 1 ? deltas[0][k].Value : MeanOf(deltas, k, count);
             if (!keepsMomentum)
             {
-                parameters.Add((name, theta.add(gradient, minusLr).MoveToOuterDisposeScope()));
+                parameters.Add(new(name, theta.add(gradient, minusLr).MoveToOuterDisposeScope()));
                 continue;
             }
             if (momentum is not null && (momentum[k].Name != name || !momentum[k].Value.shape.SequenceEqual(theta.shape)))
                 throw new ArgumentException($"The momentum does not match the global parameters at {name}.", nameof(momentum));
             var velocity = momentum is null ? gradient.clone() : gradient.add(momentum[k].Value, mu);
-            parameters.Add((name, theta.add(gradient, minusLr).add_(velocity, minusLrMu).MoveToOuterDisposeScope()));
-            velocities!.Add((name, velocity.MoveToOuterDisposeScope()));
+            parameters.Add(new(name, theta.add(gradient, minusLr).add_(velocity, minusLrMu).MoveToOuterDisposeScope()));
+            velocities!.Add(new(name, velocity.MoveToOuterDisposeScope()));
         }
-        return (parameters, velocities);
+        return (new ParameterSet(parameters), velocities is null ? null : new ParameterSet(velocities));
     }
 
-    private static Tensor MeanOf(IReadOnlyList<IReadOnlyList<(string Name, Tensor Value)>> deltas, int k, Scalar count)
+    private static Tensor MeanOf(IReadOnlyList<IReadOnlyList<NamedTensor>> deltas, int k, Scalar count)
     {
         var sum = deltas[0][k].Value.clone();
         for (var d = 1; d < deltas.Count; d++)

@@ -13,7 +13,7 @@ public static class ParameterFile
     private const string Magic = "MOEPARAMS1";
 
     /// <summary>Writes a file (not synced: what must survive goes through the blob store, which syncs).</summary>
-    public static void Save(string path, IEnumerable<(string Name, Tensor Value)> tensors)
+    public static void Save(string path, IEnumerable<NamedTensor> tensors)
     {
         using var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
         Save(stream, tensors);
@@ -23,7 +23,7 @@ public static class ParameterFile
     /// Writes the tensors straight from their memory to <paramref name="stream"/>. Needs no libtorch kernel for
     /// contiguous float32 CPU tensors, so it may run on any thread.
     /// </summary>
-    public static void Save(Stream stream, IEnumerable<(string Name, Tensor Value)> tensors)
+    public static void Save(Stream stream, IEnumerable<NamedTensor> tensors)
     {
         using var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
         var list = tensors.ToList();
@@ -43,7 +43,7 @@ public static class ParameterFile
     }
 
     /// <summary>Reads every tensor (on the CPU). The caller owns and disposes them.</summary>
-    public static List<(string Name, Tensor Value)> Load(string path)
+    public static ParameterSet Load(string path)
     {
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.SequentialScan);
         return Load(stream, path);
@@ -54,10 +54,10 @@ public static class ParameterFile
     /// memory, to the stream's end. Needs no libtorch kernel, so it may run on any thread. The caller owns and
     /// disposes the tensors; if anything fails, none is left behind.
     /// </summary>
-    public static List<(string Name, Tensor Value)> Load(Stream stream, string source)
+    public static ParameterSet Load(Stream stream, string source)
     {
         using var reader = new BinaryReader(stream, Encoding.UTF8, leaveOpen: true);
-        var tensors = new List<(string, Tensor)>();
+        var tensors = new List<NamedTensor>();
         try
         {
             if (MagicOf(reader) != Magic)
@@ -73,14 +73,14 @@ public static class ParameterFile
                 if (shape.Any(size => size < 0) || shape.Aggregate(4.0, (bytes, size) => bytes * size) > stream.Length - stream.Position)
                     throw new InvalidDataException($"{source} ends inside tensor {name}.");
                 var values = empty(shape, ScalarType.Float32);
-                tensors.Add((name, values)); // disposed by the caller, or below if the file is bad
+                tensors.Add(new(name, values)); // disposed by the caller, or below if the file is bad
                 var memory = Memory(values, name);
                 if (stream.ReadAtLeast(memory, memory.Length, throwOnEndOfStream: false) != memory.Length)
                     throw new InvalidDataException($"{source} ends inside tensor {name}.");
             }
             if (stream.Position != stream.Length)
                 throw new InvalidDataException($"{source} has {stream.Length - stream.Position} bytes after its last tensor.");
-            return tensors;
+            return new ParameterSet(tensors);
         }
         catch (Exception e)
         {
@@ -113,7 +113,7 @@ public static class ParameterFile
             : throw new NotSupportedException($"Tensor {name} holds more than 2 GiB, more than one parameter file entry can.");
 
     /// <summary>Copies loaded tensors into a module's parameters, checking names and shapes one by one.</summary>
-    public static void CopyInto(TorchSharp.torch.nn.Module module, IReadOnlyList<(string Name, Tensor Value)> tensors)
+    public static void CopyInto(TorchSharp.torch.nn.Module module, IReadOnlyList<NamedTensor> tensors)
     {
         var parameters = CheckMatches(module, tensors, "the file");
         using var noGrad = no_grad();
@@ -126,7 +126,7 @@ public static class ParameterFile
     /// the name and shape of the parameter at its place; else what differs first.
     /// </summary>
     public static List<(string name, TorchSharp.Modules.Parameter parameter)> CheckMatches(
-        TorchSharp.torch.nn.Module module, IReadOnlyList<(string Name, Tensor Value)> tensors, string source)
+        TorchSharp.torch.nn.Module module, IReadOnlyList<NamedTensor> tensors, string source)
     {
         var parameters = module.named_parameters().ToList();
         if (parameters.Count != tensors.Count)

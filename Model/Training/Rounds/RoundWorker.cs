@@ -17,7 +17,7 @@ public sealed class RoundWorker : IDisposable
 {
     private readonly HistogramRange _summaryRange;
     private readonly bool _clipPrices;
-    private List<(string Name, Tensor Value)> _global = [];
+    private ParameterSet _global = new([]);
 
     /// <param name="training">Steps is the job's total number of global steps (rounds x H): it shapes the schedule.</param>
     /// <param name="summaryRange">The range of the balancers' histograms of s - p.</param>
@@ -37,9 +37,9 @@ public sealed class RoundWorker : IDisposable
     public IReadOnlyList<MoeFeedForward> Layers => Loop.Model.MoeLayers;
 
     /// <summary>Starts a round from the global parameters (as <see cref="ParameterFile.Load(Stream, string)"/> reads them); the worker owns them now.</summary>
-    public void StartRound(List<(string Name, Tensor Value)> global)
+    public void StartRound(ParameterSet global)
     {
-        DisposeGlobal();
+        _global.Dispose();
         _global = global;
         ParameterFile.CopyInto(Loop.Model, _global);
         AwaitingGlobal = false;
@@ -52,9 +52,8 @@ public sealed class RoundWorker : IDisposable
     /// </summary>
     public void ContinueRound()
     {
-        using var scope = NewDisposeScope();
-        var local = Loop.Model.named_parameters().Select(p => (p.name, p.parameter.detach().cpu().clone().MoveToOuterDisposeScope())).ToList();
-        DisposeGlobal();
+        var local = ParameterSet.Of(Loop.Model);
+        _global.Dispose();
         _global = local;
         AwaitingGlobal = true;
     }
@@ -68,7 +67,7 @@ public sealed class RoundWorker : IDisposable
     /// slightly stale parameters, which is what overlapping the outer step with the next round costs). Takes
     /// ownership of <paramref name="global"/>.
     /// </summary>
-    public void Rebase(List<(string Name, Tensor Value)> global)
+    public void Rebase(ParameterSet global)
     {
         if (!AwaitingGlobal)
             throw new InvalidOperationException("Only a continued round is rebased, once.");
@@ -79,7 +78,7 @@ public sealed class RoundWorker : IDisposable
             for (var k = 0; k < local.Count; k++)
                 local[k].parameter.add_((global[k].Value - _global[k].Value).to(local[k].parameter.device));
         }
-        DisposeGlobal();
+        _global.Dispose();
         _global = global;
         AwaitingGlobal = false;
     }
@@ -107,25 +106,18 @@ public sealed class RoundWorker : IDisposable
     }
 
     /// <summary>Global minus local parameters, DiLoCo's outer gradient of this trainer, on the CPU; the caller owns them.</summary>
-    public List<(string Name, Tensor Value)> Delta()
+    public ParameterSet Delta()
     {
         if (_global.Count == 0)
             throw new InvalidOperationException("No round was started: load the global parameters first.");
         using var scope = NewDisposeScope();
         var local = Loop.Model.named_parameters().ToList();
-        return [.. _global.Select((g, k) => (g.Name, (g.Value - local[k].parameter.detach().cpu()).MoveToOuterDisposeScope()))];
+        return new ParameterSet(_global.Select((g, k) => g with { Value = (g.Value - local[k].parameter.detach().cpu()).MoveToOuterDisposeScope() }));
     }
 
     public void Dispose()
     {
-        DisposeGlobal();
+        _global.Dispose();
         Loop.Dispose();
-    }
-
-    private void DisposeGlobal()
-    {
-        foreach (var (_, value) in _global)
-            value.Dispose();
-        _global = [];
     }
 }

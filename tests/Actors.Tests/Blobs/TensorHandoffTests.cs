@@ -1,4 +1,5 @@
 using Moe.Actors.Blobs;
+using Moe.Model.Training.Rounds;
 using static TorchSharp.torch;
 
 namespace Moe.Actors.Tests.Blobs;
@@ -7,7 +8,7 @@ public sealed class TensorHandoffTests
 {
     private static BlobRef Blob(int k) => new(k.ToString("x64", System.Globalization.CultureInfo.InvariantCulture), 8);
 
-    private static List<(string Name, Tensor Value)> Tensors(float value) => [("w", full(2, value)), ("b", full(3, value))];
+    private static ParameterSet Tensors(float value) => new([new("w", full(2, value)), new("b", full(3, value))]);
 
     [Fact]
     public void Readers_before_the_last_get_independent_copies_and_the_last_gets_the_offered_tensors()
@@ -25,7 +26,8 @@ public sealed class TensorHandoffTests
         Assert.Equal(["w", "b"], first.Select(t => t.Name));
         Assert.Null(handoff.Take(Blob(1)));
         Assert.Equal(2, handoff.Served);
-        first.Concat(last).ToList().ForEach(t => t.Value.Dispose());
+        first.Dispose();
+        last.Dispose();
     }
 
     [Fact]
@@ -41,14 +43,15 @@ public sealed class TensorHandoffTests
     {
         using var handoff = new TensorHandoff();
         var untaken = Tensors(0f);
+        var untakenTensors = untaken.Select(t => t.Value).ToList();
         handoff.OfferDelta("trainer-0", "attempt-0", untaken); // of a round that did not commit
         handoff.OfferDelta("trainer-1", "attempt-1", Tensors(1f));
         handoff.OfferDelta("trainer-0", "attempt-1", Tensors(2f));
         handoff.Offer("coordinator", Blob(3), Tensors(3f), readers: 1);
 
         Assert.Null(handoff.TakeDelta("trainer-0", "attempt-0"));
-        Assert.All(untaken, t => Assert.True(t.Value.IsInvalid));
-        foreach (var (take, value) in new (Func<List<(string Name, Tensor Value)>?> Take, float Value)[]
+        Assert.All(untakenTensors, t => Assert.True(t.IsInvalid));
+        foreach (var (take, value) in new (Func<ParameterSet?> Take, float Value)[]
         {
             (() => handoff.TakeDelta("trainer-1", "attempt-1"), 1f),
             (() => handoff.TakeDelta("trainer-0", "attempt-1"), 2f),
@@ -57,7 +60,7 @@ public sealed class TensorHandoffTests
         {
             var taken = take()!;
             Assert.Equal(value, taken[0].Value.data<float>()[0]);
-            taken.ForEach(t => t.Value.Dispose());
+            taken.Dispose();
         }
     }
 
@@ -75,7 +78,7 @@ public sealed class TensorHandoffTests
         Assert.Same(offered[0].Value, taken[0].Value);
         Assert.Null(handoff.TakeDelta("trainer-0", "attempt-0"));
         Assert.Equal(1, handoff.Served);
-        taken.ForEach(t => t.Value.Dispose());
+        taken.Dispose();
     }
 
     [Fact]
@@ -83,15 +86,18 @@ public sealed class TensorHandoffTests
     {
         var handoff = new TensorHandoff();
         var held = Tensors(1f);
+        var tensors = held.Select(t => t.Value).ToList();
         handoff.Offer("coordinator", Blob(1), held, readers: 1);
 
         handoff.Dispose();
         var late = Tensors(2f);
+        tensors.AddRange(late.Select(t => t.Value));
         handoff.Offer("coordinator", Blob(2), late, readers: 1);
         var lateDelta = Tensors(3f);
+        tensors.AddRange(lateDelta.Select(t => t.Value));
         handoff.OfferDelta("trainer-0", "attempt-0", lateDelta);
 
-        Assert.All(held.Concat(late).Concat(lateDelta), t => Assert.True(t.Value.IsInvalid));
+        Assert.All(tensors, t => Assert.True(t.IsInvalid));
         Assert.Null(handoff.Take(Blob(2)));
         Assert.Null(handoff.TakeDelta("trainer-0", "attempt-0"));
     }

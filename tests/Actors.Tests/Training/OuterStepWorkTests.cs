@@ -74,11 +74,11 @@ public sealed class OuterStepWorkTests : IDisposable
         {
             var handed = handoff.Take(parameters) ?? throw new InvalidOperationException($"the {reader} reader found nothing");
             Assert.All(handed.Zip(stored), p => Assert.True(p.Item1.Value.bytes.SequenceEqual(p.Item2.Value.bytes), p.Item1.Name));
-            handed.ForEach(p => p.Value.Dispose());
+            handed.Dispose();
         }
         Assert.Null(handoff.Take(parameters)); // two readers were expected
         Assert.Equal(3, handoff.Served);
-        stored.ForEach(p => p.Value.Dispose());
+        stored.Dispose();
     }
 
     [Fact]
@@ -120,23 +120,21 @@ public sealed class OuterStepWorkTests : IDisposable
     private static RoundResult Result(BlobRef? delta, string trainer = "trainer", string attempt = "attempt") =>
         new(JobId: "outer", Round: 0, attempt, Shard: 0, delta, new PartStats(trainer, 0, 0, 0, 0, 0, [], 0));
 
-    private Task<List<(string Name, Tensor Value)>> Load(BlobRef blob) =>
+    private Task<ParameterSet> Load(BlobRef blob) =>
         _store.ReadAsync(blob, (s, _) => Task.FromResult(ParameterFile.Load(s, blob.ToString())), CancellationToken.None);
 
     /// <summary>A trainer's delta: small seeded noise in the shape of the parameters.</summary>
     private async Task<BlobRef> Delta(BlobRef parameters, int seed)
     {
-        var global = await _store.ReadAsync(parameters, (s, _) => Task.FromResult(ParameterFile.Load(s, "global")), CancellationToken.None);
+        using var global = await _store.ReadAsync(parameters, (s, _) => Task.FromResult(ParameterFile.Load(s, "global")), CancellationToken.None);
         var generator = new TorchSharp.torch.Generator((ulong)seed);
-        var delta = global.Select(p => (p.Name, randn(p.Value.shape, generator: generator) * 0.01)).ToList();
+        using var delta = new ParameterSet(global.Select(p => p with { Value = randn(p.Value.shape, generator: generator) * 0.01 }));
         try
         {
             return await _store.WriteAsync((s, _) => { ParameterFile.Save(s, delta); return Task.CompletedTask; }, BlobDurability.Transient, CancellationToken.None);
         }
         finally
         {
-            foreach (var (_, value) in global.Concat(delta))
-                value.Dispose();
             generator.Dispose();
         }
     }

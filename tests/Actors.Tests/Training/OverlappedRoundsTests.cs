@@ -232,10 +232,11 @@ public sealed class OverlappedRoundsTests : IDisposable
         public static Task<BlobRef> DeltaOf(DirectoryBlobStore store, BlobRef parameters, float share = 0.5f) =>
             store.ReadAsync(parameters, (stream, token) =>
             {
-                var tensors = ParameterFile.Load(stream, "parameters");
+                using var tensors = ParameterFile.Load(stream, "parameters");
                 return store.WriteAsync((output, _) =>
                 {
-                    ParameterFile.Save(output, tensors.Select(t => (t.Name, t.Value * -share)));
+                    using var delta = new ParameterSet(tensors.Select(t => t with { Value = t.Value * -share }));
+                    ParameterFile.Save(output, delta);
                     return Task.CompletedTask;
                 }, BlobDurability.Transient, token);
             }, TestContext.Current.CancellationToken);

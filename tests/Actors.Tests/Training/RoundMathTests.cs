@@ -7,15 +7,14 @@ namespace Moe.Actors.Tests.Training;
 
 public sealed class RoundMathTests
 {
-    private static List<(string Name, Tensor Value)> Params(params float[][] values) =>
-        [.. values.Select((v, k) => ($"p{k}", tensor(v)))];
+    private static ParameterSet Params(params float[][] values) => new(values.Select((v, k) => new NamedTensor($"p{k}", tensor(v))));
 
     [Fact]
     public void With_lr_1_and_no_momentum_the_outer_step_averages_the_trainers_parameters()
     {
         var global = Params([1f, 2f], [3f]);
         // Trainer parameters after their inner steps: deltas are global minus local.
-        var deltas = new List<IReadOnlyList<(string, Tensor)>> { Params([1f - 0.5f, 2f - 4f], [0f]), Params([1f - 1.5f, 2f - 0f], [3f - 6f]) };
+        var deltas = new List<IReadOnlyList<NamedTensor>> { Params([1f - 0.5f, 2f - 4f], [0f]), Params([1f - 1.5f, 2f - 0f], [3f - 6f]) };
 
         var (next, _) = OuterNesterov.Step(global, deltas, null, learningRate: 1, momentumFactor: 0);
 
@@ -28,7 +27,7 @@ public sealed class RoundMathTests
     {
         var global = Params([10f]);
         var momentum = Params([2f]);
-        var deltas = new List<IReadOnlyList<(string, Tensor)>> { Params([1f]), Params([3f]) }; // g = 2
+        var deltas = new List<IReadOnlyList<NamedTensor>> { Params([1f]), Params([3f]) }; // g = 2
 
         var (next, velocity) = OuterNesterov.Step(global, deltas, momentum, learningRate: 0.5, momentumFactor: 0.9);
 
@@ -40,7 +39,7 @@ public sealed class RoundMathTests
     [Fact]
     public void Without_momentum_no_velocity_is_kept_and_the_first_momentum_step_starts_from_the_gradient()
     {
-        var deltas = new List<IReadOnlyList<(string, Tensor)>> { Params([1f]), Params([3f]) }; // g = 2
+        var deltas = new List<IReadOnlyList<NamedTensor>> { Params([1f]), Params([3f]) }; // g = 2
 
         var (plain, none) = OuterNesterov.Step(Params([10f]), deltas, null, learningRate: 0.5, momentumFactor: 0);
         var (first, velocity) = OuterNesterov.Step(Params([10f]), deltas, null, learningRate: 0.5, momentumFactor: 0.9);
@@ -49,7 +48,7 @@ public sealed class RoundMathTests
         Assert.Equal(10f - (0.5f * 2f), plain[0].Value.item<float>(), 5);
         Assert.Equal(2f, velocity![0].Value.item<float>(), 5); // v = g
         Assert.Equal(10f - (0.5f * (2f + (0.9f * 2f))), first[0].Value.item<float>(), 5);
-        Assert.Equal(1f, deltas[0][0].Item2.item<float>()); // the inputs are left as they were
+        Assert.Equal(1f, deltas[0][0].Value.item<float>()); // the inputs are left as they were
     }
 
     [Fact]

@@ -43,16 +43,14 @@ public sealed class TrainerDeltaTests : IDisposable
         {
             Assert.Null(result.Delta);
             Assert.Equal(filesBefore, BlobFiles(store)); // nothing written for it
-            var delta = handed!.TakeDelta("t0", "attempt-0") ?? throw new InvalidOperationException("the delta is not in the handoff");
+            using var delta = handed!.TakeDelta("t0", "attempt-0") ?? throw new InvalidOperationException("the delta is not in the handoff");
             Assert.NotEmpty(delta);
-            delta.ForEach(t => t.Value.Dispose());
         }
         else
         {
             var stored = result.Delta ?? throw new InvalidOperationException("a delta for a coordinator without a handoff must be stored");
-            var tensors = await store.ReadAsync(stored, (s, _) => Task.FromResult(ParameterFile.Load(s, "delta")), token);
+            using var tensors = await store.ReadAsync(stored, (s, _) => Task.FromResult(ParameterFile.Load(s, "delta")), token);
             Assert.NotEmpty(tensors);
-            tensors.ForEach(t => t.Value.Dispose());
         }
         await trainer.GracefulStop(TimeSpan.FromSeconds(10));
         handed?.Dispose();
