@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A 3-process cluster on this machine (README "A cluster of processes"): one seed with the coordinator and the
+# A 3-process cluster on this machine (README, "Running a cluster"): one seed with the coordinator and the
 # layer balancers, two trainers; after a while one trainer is killed with SIGKILL and a third one joins.
 # Usage: scripts/local-cluster.sh [PRESET] [ROUNDS]   (default: tiny 40; try small-16e 20 for a real model)
 set -euo pipefail

@@ -18,7 +18,7 @@ public interface IBalancerCommand : IMoeMessage
 public sealed record ConfigureLayer(string JobId, int Layer, LayerSpec Spec) : IBalancerCommand;
 
 /// <summary>
-/// One trainer's summary of one layer at one step (DESIGN.md section 3): token count, loads, the histogram of
+/// One trainer's summary of one layer at one step: token count, loads, the histogram of
 /// s - p per expert (expert-major, <see cref="LayerSpec.HistogramLength"/> counts) and the trainer's local q after
 /// its own solve. <paramref name="Contributors"/> is the number of trainers in the round, so the balancer knows when
 /// a step is complete. Accepted summaries are not answered (they are many); rejected ones get

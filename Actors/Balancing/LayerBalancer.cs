@@ -169,7 +169,7 @@ public sealed class LayerBalancer : ReceivePersistentActor, IWithTimers
     }
 
     // Also taken when the balancer is configured and after every recovery, before any step waits on it: a
-    // process's first snapshot write took 55 to 112 ms in the latency bench (its later ones 5 to 9 ms).
+    // process's first snapshot write is many times slower than its later ones (docs/benchmarks.md).
     private void Snapshot()
     {
         _commitsSinceSnapshot = 0;

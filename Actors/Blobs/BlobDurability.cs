@@ -7,7 +7,7 @@ public enum BlobDurability
     Durable,
 
     /// <summary>
-    /// Visible once complete but left to the page cache (syncing 30 MB took ~20 ms of the round boundary): a delta,
+    /// Visible once complete but left to the page cache (a sync would lengthen the round boundary): a delta,
     /// which no committed state points at. After a power loss its round runs again, and a damaged file is refused on
     /// read. It never replaces a stored blob of the same content, which may be durable.
     /// </summary>

@@ -1,7 +1,7 @@
 namespace Moe.Actors.Blobs;
 
 /// <summary>
-/// The claim check of DESIGN.md section 4: what an Akka message carries instead of parameters or deltas. The id is
+/// A claim check: what an Akka message carries instead of parameters or deltas. The id is
 /// the lowercase hex SHA-256 of the content, so every reader can verify what it got.
 /// </summary>
 public sealed record BlobRef(string Sha256, long Size)

@@ -6,11 +6,11 @@ namespace Moe.Actors.Blobs;
 /// <summary>
 /// Parameter tensors handed between the actors of one node beside the blob store: the delta a trainer just computed,
 /// for a coordinator on the same node, and the parameters the coordinator just stored, for the trainers on its node.
-/// A reader that finds parameters here skips reading and verifying their file, which cost 23 to 43 ms per read of
-/// small-16e on the round boundary, where every trainer waits; the blob is in the store all the same, for readers
-/// on other nodes and for recovery. Content addressing makes that exact: the tensors are the bytes the blob's name
-/// hashes. A delta handed over here is never stored: no committed state points at a delta, and a round whose
-/// coordinator lost it runs again, so hashing and writing it (29 ms of small-16e's boundary) bought nothing.
+/// A reader that finds parameters here skips reading and verifying their file on the round boundary, where every
+/// trainer waits; the blob is in the store all the same, for readers on other nodes and for recovery. Content
+/// addressing makes that exact: the tensors are the bytes the blob's name hashes. A delta handed over here is never
+/// stored: no committed state points at a delta, and a round whose coordinator lost it runs again, so hashing and
+/// writing it would buy nothing.
 /// Each offer goes into its giver's slot (a trainer's id, or the coordinator's), replacing what that giver left
 /// before: a node holds at most one entry per trainer and one parameter set, however many rounds fail untaken.
 /// </summary>

@@ -4,7 +4,7 @@ using Moe.Actors.Training;
 
 namespace Moe.Actors.Hosting;
 
-/// <summary>The roles of DESIGN.md section 4. One process may hold all three (the embedded default).</summary>
+/// <summary>The roles a node may hold (docs/cluster.md). One process may hold all three (the embedded default).</summary>
 public static class NodeRoles
 {
     public const string Trainer = "trainer";

@@ -31,7 +31,7 @@ public sealed record PersistenceSettings
             : ConnectionString,
     };
 
-    /// <summary>The Linq2Db provider names of DESIGN.md section 5.</summary>
+    /// <summary>The Linq2Db provider name of each database.</summary>
     public string ProviderName => Provider switch
     {
         PersistenceProvider.Sqlite => LinqToDB.ProviderName.SQLiteMS,

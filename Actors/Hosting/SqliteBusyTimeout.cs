@@ -7,8 +7,8 @@ namespace Moe.Actors.Hosting;
 /// <summary>
 /// Lets SQLite itself wait for a write lock held by another connection of the node (the journal and the snapshot
 /// store write to the same file). Without it, Microsoft.Data.Sqlite answers SQLITE_BUSY by sleeping 150 ms
-/// before it retries, which stalled every persisted q that met a snapshot write for ~155 ms; SQLite's own busy
-/// handler retries within a millisecond or so.
+/// before it retries, which stalls every persisted q that meets a snapshot write; SQLite's own busy handler
+/// retries within a millisecond or so.
 /// </summary>
 internal sealed class SqliteBusyTimeout : ConnectionInterceptor
 {

@@ -35,9 +35,9 @@ public sealed record JobSpec
     public double InnerLearningRate { get; init; }
 
     /// <summary>
-    /// The outer Nesterov step on the averaged deltas. The default, lr 1 and no momentum, is plain averaging: with
-    /// rounds of 10 steps DiLoCo's lr 0.7 and momentum 0.9 (tuned for rounds of hundreds of steps) gave a worse
-    /// loss and three times the expert imbalance on small-16e (README, "Training on the cluster").
+    /// The outer Nesterov step on the averaged deltas. The default, lr 1 and no momentum, is plain averaging, which
+    /// suits short rounds better than DiLoCo's lr 0.7 and momentum 0.9 (made for rounds of hundreds of steps; see
+    /// docs/cluster.md, "The outer step").
     /// </summary>
     public double OuterLearningRate { get; init; } = 1.0;
 

@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace Moe.Model.Balancing;
 
 /// <summary>
-/// How balanced one routing is (DESIGN.md section 3). Every report, metric and test reads these from here.
+/// How balanced one routing is. Every report, metric and test reads these from here.
 /// </summary>
 /// <param name="MaxVio">(max load - mean) / mean.</param>
 /// <param name="MinOverMean">min load / mean: utilisation of the least used expert.</param>

@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace Moe.Model.Balancing;
 
 /// <summary>
-/// The LP dual of the capacitated top-K assignment (DESIGN.md section 3), as tensor code that runs on whatever
+/// The LP dual of the capacitated top-K assignment (docs/design.md), as tensor code that runs on whatever
 /// device the scores live on. With <c>clip</c> it is BIP (inequality constraints, prices >= 0); without, it is
 /// Quantile Balancing (equality constraints).
 /// </summary>

@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace Moe.Model.Balancing;
 
 /// <summary>
-/// A trainer's summary of one layer's batch for cluster-wide balancing (DESIGN.md section 3): per expert, integer
+/// A trainer's summary of one layer's batch for cluster-wide balancing (docs/design.md): per expert, integer
 /// counts of s[i,j] - p[i] over a fixed binning. Counts add, so the sum over trainers is the same whichever way
 /// the tokens were split (p[i] depends on token i alone), and so is the q read from it.
 /// </summary>
@@ -286,7 +286,7 @@ public sealed class ExpertHistogram
     }
 
     /// <summary>
-    /// Global expert prices: q[j] at global rank C+1 with C = ceil(tokens K / m) (DESIGN.md section 3), clipped
+    /// Global expert prices: q[j] at global rank C+1 with C = ceil(tokens K / m) (docs/design.md), clipped
     /// at 0 for BIP; exact to within one bin width of the quantile of the whole batch.
     /// </summary>
     public float[] ExpertPrices(int topK, bool clip)

@@ -41,7 +41,7 @@ public sealed record MoeModelConfig
 
     public bool NormalizeTopK { get; init; } = true;
 
-    /// <summary>T of BIP and QB. The solve costs little beside a training step; see README "Choosing T".</summary>
+    /// <summary>T of BIP and QB. The solve costs little beside a training step; see docs/results.md, "Choosing T".</summary>
     public int BalanceIterations { get; init; } = RouterConfig.DefaultIterations;
 
     public float BiasUpdateRate { get; init; } = 1e-3f;

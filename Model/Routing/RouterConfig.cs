@@ -19,11 +19,7 @@ public sealed record RouterConfig(
     float AuxLossAlpha = 1e-3f,
     bool CpuFastPath = true)
 {
-    /// <summary>
-    /// T = 16: from q = 0 on the bundled skewed sample, T = 4 leaves BIP at MaxVio 0.37, T = 8 at 0.06 and
-    /// T = 16 at 0.006; in training on small-16e, T = 16 cut QB's AvgMaxVio from 0.099 to 0.034 for a step
-    /// time within 3 % of Top-K's (README, "Choosing T").
-    /// </summary>
+    /// <summary>The dual iterations T per step; why 16 is in docs/results.md, "Choosing T".</summary>
     public const int DefaultIterations = 16;
 
     public void Validate()

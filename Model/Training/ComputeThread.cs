@@ -10,10 +10,8 @@ namespace Moe.Model.Training;
 /// Why: libtorch's CPU kernels run on GNU OpenMP, which gives every thread that starts a parallel region a team of
 /// its own, kept while that thread lives. Once the process holds more OpenMP threads than cores (teams left behind
 /// on pool threads count too, idle or not), libgomp cuts its spin-wait to 100 spins, so the threads of the team at
-/// work sleep and wake around every kernel. Measured: three idle teams slowed a fourth 1.68 times (the benchmarks'
-/// <c>openmp-teams</c>), and a trainer whose rounds ran on changing pool threads stepped 25 to 40 % slower from its
-/// second round on. Keeping each owner's work on one thread keeps the teams at one per owner, sized so that they
-/// add up to the cores.
+/// work sleep and wake around every kernel (the benchmarks' <c>openmp-teams</c> measures it). Keeping each owner's
+/// work on one thread keeps the teams at one per owner, sized so that they add up to the cores.
 /// </para>
 /// </summary>
 public sealed class ComputeThread : IDisposable

@@ -6,6 +6,7 @@ using Moe.Model.Data;
 using Moe.Model.Network;
 using Moe.Model.Training;
 using Moe.Model.Training.Rounds;
+using Moe.Testing;
 
 namespace Moe.Benchmarks;
 
@@ -96,7 +97,7 @@ internal static class ActorOverheadBench
         };
         // The corpus is already cached: the cluster reads the same tokens as the plain loop.
         CopyDirectory(cache, Path.Combine(nodeDirectory, "cache"));
-        await using (var node = await BenchNode.StartAsync(settings))
+        await using (var node = await BenchNodes.StartAsync(settings))
         {
             var coordinator = node.Registry.Get<TrainingCoordinatorKey>();
             var job = new JobSpec { JobId = "overhead", Preset = presetName, Rounds = rounds, InnerSteps = innerSteps, OuterLearningRate = 1, OuterMomentum = 0, OverlapSteps = overlap ? 1 : 0 };
@@ -153,21 +154,9 @@ internal static class ActorOverheadBench
         return Measured.Of(tokens, seconds, (process.TotalProcessorTime - cpuBefore).TotalSeconds);
     }
 
-    private static async Task<JobStatus> AskUntil(IActorRef coordinator, object message, Func<JobStatus, bool> done)
-    {
-        while (true)
-        {
-            try
-            {
-                if (await coordinator.Ask<object>(message, TimeSpan.FromSeconds(10)) is JobStatus status && done(status))
-                    return status;
-            }
-            catch (AskTimeoutException)
-            {
-            }
-            await Task.Delay(500);
-        }
-    }
+    private static Task<object> AskUntil(IActorRef coordinator, object message, Func<JobStatus, bool> done) =>
+        Eventually.Answer<object, AskTimeoutException>(() => coordinator.Ask<object>(message, TimeSpan.FromSeconds(10)),
+            answer => answer is JobStatus status && done(status), TimeSpan.FromHours(1), $"the job's status after {message.GetType().Name}");
 
     private static void CopyDirectory(string from, string to)
     {

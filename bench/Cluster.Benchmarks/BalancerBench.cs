@@ -27,7 +27,7 @@ internal static class BalancerBench
         if (Math.Max(steps, warmUpSteps) > limit)
             throw new ArgumentException($"balancer {steps} {warmUpSteps}: at most {limit} steps (Balancer:MaxStepsAhead) in each phase.");
         var variants = Summaries(variants: 3);
-        await using var node = await BenchNode.StartAsync(Settings(directory, "throughput", NodeRoles.Balancer, NodeRoles.Coordinator));
+        await using var node = await BenchNodes.StartAsync(Settings(directory, "throughput", NodeRoles.Balancer, NodeRoles.Coordinator));
         var balancers = node.Registry.Get<LayerBalancerRegion>();
 
         // The merge alone, without actor or journal, on the same summaries (what the actor costs on top), then the
@@ -87,8 +87,8 @@ internal static class BalancerBench
         // MOE_BENCH_SEED=HOST:PORT: the balancer's node is another process (e.g. Cluster.Host node --roles
         // balancer,coordinator), so the two nodes share no thread pool and no garbage collector.
         var otherProcess = Environment.GetEnvironmentVariable("MOE_BENCH_SEED") is { Length: > 0 } address ? address : null;
-        await using var seed = otherProcess is null ? await BenchNode.StartAsync(Settings(directory, "latency-a", NodeRoles.Balancer, NodeRoles.Coordinator)) : null;
-        await using var trainerNode = await BenchNode.StartAsync(Settings(directory, "latency-b", NodeRoles.Trainer) with
+        await using var seed = otherProcess is null ? await BenchNodes.StartAsync(Settings(directory, "latency-a", NodeRoles.Balancer, NodeRoles.Coordinator)) : null;
+        await using var trainerNode = await BenchNodes.StartAsync(Settings(directory, "latency-b", NodeRoles.Trainer) with
         {
             Seeds = [otherProcess ?? $"127.0.0.1:{seed!.Port}"],
             Trainer = new Moe.Actors.Training.TrainerSettings { Count = 1 },
@@ -176,7 +176,7 @@ internal static class BalancerBench
         }
         using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
-        await using var seed = await BenchNode.StartAsync(Settings(directory, "latency-a", NodeRoles.Balancer, NodeRoles.Coordinator), port: port);
+        await using var seed = await BenchNodes.StartAsync(Settings(directory, "latency-a", NodeRoles.Balancer, NodeRoles.Coordinator), port: port);
         Console.WriteLine($"Balancer node up on 127.0.0.1:{seed.Port}; SIGTERM or Ctrl-C stops it");
         await stop.Task;
     }

@@ -3,6 +3,7 @@ using Akka.Actor;
 using Moe.Actors.Blobs;
 using Moe.Actors.Hosting;
 using Moe.Actors.Training;
+using Moe.Testing;
 
 namespace Moe.Benchmarks;
 
@@ -16,10 +17,7 @@ internal static class RecoveryBench
 {
     public static async Task Run(string directory)
     {
-        var text = Path.Combine(directory, "text.txt");
-        var random = new Random(1);
-        string[] words = ["the", "router", "balances", "experts", "while", "trainers", "join", "and", "leave", "a", "cluster"];
-        File.WriteAllLines(text, Enumerable.Range(0, 4000).Select(_ => string.Join(' ', Enumerable.Range(0, 10).Select(_ => words[random.Next(words.Length)]))));
+        var text = SampleText.Write(directory, sentences: 4000);
 
         foreach (var crash in new[] { false, true })
         {
@@ -32,9 +30,9 @@ internal static class RecoveryBench
                 Persistence = new PersistenceSettings { ConnectionString = $"Data Source={Path.Combine(scenario, "cluster.db")}" },
                 Blobs = new BlobStoreSettings { Directory = Path.Combine(scenario, "blobs") },
             };
-            var primary = await BenchNode.StartAsync(Node("a", 0, NodeRoles.Coordinator, NodeRoles.Balancer));
-            await using var standby = await BenchNode.StartAsync(Node("b", primary.Port, NodeRoles.Coordinator, NodeRoles.Balancer));
-            await using var trainer = await BenchNode.StartAsync(Node("t", primary.Port, NodeRoles.Trainer));
+            var primary = await BenchNodes.StartAsync(Node("a", 0, NodeRoles.Coordinator, NodeRoles.Balancer));
+            await using var standby = await BenchNodes.StartAsync(Node("b", primary.Port, NodeRoles.Coordinator, NodeRoles.Balancer));
+            await using var trainer = await BenchNodes.StartAsync(Node("t", primary.Port, NodeRoles.Trainer));
             var coordinator = trainer.Registry.Get<TrainingCoordinatorKey>();
             var job = new JobSpec { JobId = "recovery", Preset = "tiny", TextPath = text, Rounds = 500, InnerSteps = 8, RoundTimeout = TimeSpan.FromSeconds(60) };
             await Until(coordinator, s => true, TimeSpan.FromSeconds(30));
@@ -53,22 +51,7 @@ internal static class RecoveryBench
         }
     }
 
-    private static async Task<JobStatus> Until(IActorRef coordinator, Func<JobStatus, bool> done, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (DateTime.UtcNow < deadline)
-        {
-            try
-            {
-                var status = await coordinator.Ask<JobStatus>(GetJobStatus.Instance, TimeSpan.FromSeconds(2));
-                if (done(status))
-                    return status;
-            }
-            catch (AskTimeoutException)
-            {
-            }
-            await Task.Delay(50);
-        }
-        throw new TimeoutException("The job did not get there in time.");
-    }
+    private static Task<JobStatus> Until(IActorRef coordinator, Func<JobStatus, bool> done, TimeSpan timeout) =>
+        Eventually.Answer<JobStatus, AskTimeoutException>(() => coordinator.Ask<JobStatus>(GetJobStatus.Instance, TimeSpan.FromSeconds(2)),
+            done, timeout, "the job's status");
 }

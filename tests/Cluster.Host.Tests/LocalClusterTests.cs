@@ -8,7 +8,7 @@ using Moe.Model.Training.Rounds;
 namespace Moe.Cluster.Host.Tests;
 
 /// <summary>
-/// The README's cluster of processes, for real: the Cluster.Host executable as a seed (coordinator and balancers,
+/// The README's cluster of processes (scripts/local-cluster.sh), for real: the Cluster.Host executable as a seed (coordinator and balancers,
 /// serving the blob store over HTTP) and trainer processes; one trainer is killed with SIGKILL mid-job and another
 /// joins. The job must keep committing rounds, lose none, take the newcomer's work, and end with a loadable checkpoint.
 /// </summary>

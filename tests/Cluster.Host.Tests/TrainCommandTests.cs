@@ -1,4 +1,5 @@
 using System.Globalization;
+using Moe.Testing;
 
 namespace Moe.Cluster.Host.Tests;
 
@@ -29,11 +30,7 @@ public sealed class TrainCommandTests : IDisposable
 
     private string Text()
     {
-        var random = new Random(3);
-        string[] words = ["the", "router", "balances", "experts", "while", "trainers", "join", "and", "leave", "a", "cluster", "of", "actors"];
-        var path = Path.Combine(_directory, "text.txt");
-        File.WriteAllLines(path, Enumerable.Range(0, 3000).Select(_ => string.Join(' ', Enumerable.Range(0, random.Next(6, 14)).Select(_ => words[random.Next(words.Length)])) + "."));
-        return path;
+        return SampleText.Write(_directory, sentences: 3000, seed: 3);
     }
 
     [Fact]
@@ -156,18 +153,8 @@ public sealed class TrainCommandTests : IDisposable
             "--data-dir", Path.Combine(_directory, "data")], TextWriter.Null, TextWriter.Null, stop.Token);
         using var http = new HttpClient { BaseAddress = new Uri(url) };
 
-        HttpResponseMessage? live = null;
-        for (var attempt = 0; attempt < 100 && live is null; attempt++)
-        {
-            try
-            {
-                live = await http.GetAsync("/healthz", TestContext.Current.CancellationToken);
-            }
-            catch (HttpRequestException)
-            {
-                await Task.Delay(100, TestContext.Current.CancellationToken);
-            }
-        }
+        var live = await Eventually.Answer<HttpResponseMessage, HttpRequestException>(() => http.GetAsync("/healthz", TestContext.Current.CancellationToken),
+            _ => true, TimeSpan.FromSeconds(30), "the node's HTTP endpoints", TestContext.Current.CancellationToken);
         var ready = await http.GetAsync("/readyz", TestContext.Current.CancellationToken);
         var reason = await ready.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
         await stop.CancelAsync();

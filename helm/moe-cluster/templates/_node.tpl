@@ -1,7 +1,7 @@
 {{/*
 The container of a cluster node, shared by coordinator and trainer pods. Call with
 (dict "root" $ "component" "coordinator|trainer" "roles" (list ...) "env" (list of extra env entries) "resources" ...).
-Everything is configured through MOE_Section__Key variables (see the README's configuration table); secrets come
+Everything is configured through MOE_Section__Key variables (see docs/cli.md in the repository); secrets come
 only from Secrets.
 */}}
 {{- define "moe-cluster.nodeContainer" -}}

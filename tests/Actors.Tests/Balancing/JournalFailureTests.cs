@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Persistence.TestKit;
 using Moe.Actors.Balancing;
 using Moe.Actors.Tests.Support;
+using Moe.Testing;
 
 namespace Moe.Actors.Tests.Balancing;
 
@@ -12,7 +13,7 @@ public sealed class JournalFailureTests
     public async Task A_failing_journal_stops_the_balancer_which_backs_off_restarts_and_keeps_its_acknowledged_q()
     {
         using var data = new TempDirectory();
-        await using var node = await TestNode.StartAsync(TestNode.Settings(data.Path), TestJournals.Use);
+        await using var node = await ClusterNode.StartAsync(ClusterNode.Settings(data.Path), TestJournals.Use, cancellation: TestContext.Current.CancellationToken);
         var journal = TestJournals.Of(node);
         await LayerBalancerTests.Configure(node, "flaky", 0);
         Send(node, "flaky", step: 0, seed: 1);
@@ -22,7 +23,7 @@ public sealed class JournalFailureTests
         Send(node, "flaky", step: 1, seed: 2); // merged, then the write fails: the balancer stops, the supervisor backs off
         // A new incarnation has accepted nothing yet: that is the sign the failed one was replaced.
         await Eventually.Until(async () => (await AskWithRetry<BalancerStatus>(node, new GetBalancerStatus("flaky", 0))).Accepted == 0,
-            TimeSpan.FromSeconds(20), "the balancer to restart after the failed write");
+            TimeSpan.FromSeconds(20), "the balancer to restart after the failed write", cancellation: TestContext.Current.CancellationToken);
         await journal.OnWrite.Pass();
         var afterRestart = await AskWithRetry<CurrentQ>(node, new GetQ("flaky", 0));
 
@@ -34,7 +35,7 @@ public sealed class JournalFailureTests
         Assert.Equal(1, next.Step);
     }
 
-    private static void Send(TestNode node, string job, long step, int seed)
+    private static void Send(ClusterNode node, string job, long step, int seed)
     {
         using var scores = Summaries.Scores(256, Summaries.Spec.Experts, seed);
         foreach (var summary in Summaries.Split(job, 0, step, scores, 2, Summaries.Spec))
@@ -42,17 +43,7 @@ public sealed class JournalFailureTests
     }
 
     /// <summary>While the supervisor backs off, messages to the stopped balancer are dropped: ask again.</summary>
-    private static async Task<T> AskWithRetry<T>(TestNode node, IBalancerCommand query)
-    {
-        for (var attempt = 0; ; attempt++)
-        {
-            try
-            {
-                return await node.Balancers.Ask<T>(query, TimeSpan.FromMilliseconds(500), TestContext.Current.CancellationToken);
-            }
-            catch (AskTimeoutException) when (attempt < 40)
-            {
-            }
-        }
-    }
+    private static Task<T> AskWithRetry<T>(ClusterNode node, IBalancerCommand query) =>
+        Eventually.Answer<T, AskTimeoutException>(() => node.Balancers.Ask<T>(query, TimeSpan.FromMilliseconds(500), TestContext.Current.CancellationToken),
+            _ => true, TimeSpan.FromSeconds(30), "the balancer to answer", TestContext.Current.CancellationToken);
 }

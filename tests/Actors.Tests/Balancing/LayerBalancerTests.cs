@@ -4,6 +4,7 @@ using Moe.Actors.Balancing;
 using Moe.Actors.Hosting;
 using Moe.Actors.Tests.Support;
 using Moe.Model.Balancing;
+using Moe.Testing;
 
 namespace Moe.Actors.Tests.Balancing;
 
@@ -21,7 +22,7 @@ public sealed class LayerBalancerTests : IDisposable
     [InlineData(4)]
     public async Task Any_split_of_the_same_tokens_gives_the_same_q_as_the_whole_batch(int trainers)
     {
-        await using var node = await TestNode.StartAsync(TestNode.Settings(_data.Path));
+        await using var node = await ClusterNode.StartAsync(ClusterNode.Settings(_data.Path), cancellation: TestContext.Current.CancellationToken);
         var job = $"split{trainers}";
         await Configure(node, job, 0);
         using var scores = Summaries.Scores(512, Summaries.Spec.Experts, seed: 7);
@@ -37,7 +38,7 @@ public sealed class LayerBalancerTests : IDisposable
     [Fact]
     public async Task A_configured_layer_is_snapshotted_before_its_first_step()
     {
-        await using var node = await TestNode.StartAsync(TestNode.Settings(_data.Path));
+        await using var node = await ClusterNode.StartAsync(ClusterNode.Settings(_data.Path), cancellation: TestContext.Current.CancellationToken);
         await Configure(node, "early", 2);
         var store = Akka.Persistence.Persistence.Instance.Apply(node.System).SnapshotStoreFor(null);
 
@@ -49,7 +50,7 @@ public sealed class LayerBalancerTests : IDisposable
                 new LayerKey("early", 2).PersistenceId, Akka.Persistence.SnapshotSelectionCriteria.Latest, long.MaxValue), AskTimeout, TestContext.Current.CancellationToken);
             snapshot = result.Snapshot?.Snapshot as BalancerSnapshot;
             return snapshot is not null;
-        }, AskTimeout, "the first snapshot");
+        }, AskTimeout, "the first snapshot", cancellation: TestContext.Current.CancellationToken);
 
         Assert.Equal(-1, snapshot!.Step);
         Assert.Equal(Summaries.Spec, snapshot.Spec);
@@ -58,9 +59,9 @@ public sealed class LayerBalancerTests : IDisposable
     [Fact]
     public async Task Summaries_from_another_node_are_merged_and_q_is_published_to_subscribers()
     {
-        await using var seed = await TestNode.StartAsync(TestNode.Settings(_data.Path, NodeRoles.Balancer, NodeRoles.Coordinator));
-        await using var trainer = await TestNode.StartAsync(
-            TestNode.Settings(_data.Path, NodeRoles.Trainer) with { Seeds = [seed.Address] });
+        await using var seed = await ClusterNode.StartAsync(ClusterNode.Settings(_data.Path, NodeRoles.Balancer, NodeRoles.Coordinator), cancellation: TestContext.Current.CancellationToken);
+        await using var trainer = await ClusterNode.StartAsync(
+            ClusterNode.Settings(_data.Path, NodeRoles.Trainer) with { Seeds = [seed.Address] }, cancellation: TestContext.Current.CancellationToken);
         var subscriber = new TaskCompletionSource<QPublished>();
         var listener = trainer.System.ActorOf(Props.Create(() => new QListener("remote", subscriber)));
         await Configure(trainer, "remote", 1);
@@ -70,7 +71,7 @@ public sealed class LayerBalancerTests : IDisposable
         // The subscription reaches the balancer's node by gossip.
         var seedMediator = DistributedPubSub.Get(seed.System).Mediator;
         await Eventually.Until(async () => (await seedMediator.Ask<CurrentTopics>(GetTopics.Instance, AskTimeout, TestContext.Current.CancellationToken)).Topics.Contains(BalancerTopics.For("remote")),
-            TimeSpan.FromSeconds(10), "the subscription to reach the balancer's node");
+            TimeSpan.FromSeconds(10), "the subscription to reach the balancer's node", cancellation: TestContext.Current.CancellationToken);
 
         using var scores = Summaries.Scores(256, Summaries.Spec.Experts, seed: 3);
         foreach (var summary in Summaries.Split("remote", 1, 0, scores, 2, Summaries.Spec))
@@ -85,7 +86,7 @@ public sealed class LayerBalancerTests : IDisposable
     [Fact]
     public async Task Duplicate_and_stale_summaries_change_nothing()
     {
-        await using var node = await TestNode.StartAsync(TestNode.Settings(_data.Path));
+        await using var node = await ClusterNode.StartAsync(ClusterNode.Settings(_data.Path), cancellation: TestContext.Current.CancellationToken);
         await Configure(node, "dup", 0);
         using var scores = Summaries.Scores(256, Summaries.Spec.Experts, seed: 11);
         var summaries = Summaries.Split("dup", 0, 0, scores, 2, Summaries.Spec);
@@ -128,7 +129,7 @@ public sealed class LayerBalancerTests : IDisposable
     [MemberData(nameof(MalformedCases))]
     public async Task Each_malformed_summary_is_rejected_with_a_reason_and_nothing_is_persisted(string problem, string reason)
     {
-        await using var node = await TestNode.StartAsync(TestNode.Settings(_data.Path));
+        await using var node = await ClusterNode.StartAsync(ClusterNode.Settings(_data.Path), cancellation: TestContext.Current.CancellationToken);
         await Configure(node, "bad", 0);
         var before = await Status(node, "bad", 0);
         using var scores = Summaries.Scores(128, Summaries.Spec.Experts, seed: 5);
@@ -164,7 +165,7 @@ public sealed class LayerBalancerTests : IDisposable
     [Fact]
     public async Task A_killed_and_restarted_node_recovers_the_last_acknowledged_q_bit_for_bit_from_sqlite()
     {
-        var settings = TestNode.Settings(_data.Path) with { Balancer = new BalancerSettings { SnapshotEvery = 3 } };
+        var settings = ClusterNode.Settings(_data.Path) with { Balancer = new BalancerSettings { SnapshotEvery = 3 } };
         await RecoversAfterRestart(settings);
     }
 
@@ -172,7 +173,7 @@ public sealed class LayerBalancerTests : IDisposable
     public async Task A_killed_and_restarted_node_recovers_the_last_acknowledged_q_bit_for_bit_from_postgresql()
     {
         var connection = TestDatabases.PostgreSql();
-        var settings = TestNode.Settings(_data.Path) with
+        var settings = ClusterNode.Settings(_data.Path) with
         {
             Persistence = new PersistenceSettings { Provider = PersistenceProvider.PostgreSql, ConnectionString = connection },
             Balancer = new BalancerSettings { SnapshotEvery = 3 },
@@ -183,10 +184,10 @@ public sealed class LayerBalancerTests : IDisposable
     [Fact]
     public async Task A_snapshot_every_n_steps_replaces_the_events_and_snapshots_it_makes_obsolete()
     {
-        var settings = TestNode.Settings(_data.Path) with { Balancer = new BalancerSettings { SnapshotEvery = 3 } };
+        var settings = ClusterNode.Settings(_data.Path) with { Balancer = new BalancerSettings { SnapshotEvery = 3 } };
         // Events: 1 configuration + 7 q. Snapshots after the 3rd and 6th q (sequence numbers 4 and 7); the events
         // and the older snapshot they replace are deleted once the snapshot is confirmed.
-        await using var node = await TestNode.StartAsync(settings);
+        await using var node = await ClusterNode.StartAsync(settings, cancellation: TestContext.Current.CancellationToken);
         await Configure(node, "snap", 0);
         for (var step = 0; step < 7; step++)
         {
@@ -207,14 +208,14 @@ public sealed class LayerBalancerTests : IDisposable
         const string Id = "'layer-balancer/snap/0'";
         await Eventually.Until(() => Scalar($"select min(sequence_number) from journal where persistence_id = {Id} and deleted = 0") == 8
                                      && Scalar($"select count(*) from snapshot where persistence_id = {Id}") == 1,
-            TimeSpan.FromSeconds(10), "the deletions that follow the second snapshot");
+            TimeSpan.FromSeconds(10), "the deletions that follow the second snapshot", cancellation: TestContext.Current.CancellationToken);
         Assert.Equal(7, Scalar($"select max(sequence_number) from snapshot where persistence_id = {Id}"));
     }
 
     private static async Task RecoversAfterRestart(NodeSettings settings)
     {
         var job = "restart-" + Guid.NewGuid().ToString("N")[..8];
-        var node = await TestNode.StartAsync(settings);
+        var node = await ClusterNode.StartAsync(settings);
         await Configure(node, job, 2);
         for (var step = 0; step < 7; step++)
         {
@@ -226,7 +227,7 @@ public sealed class LayerBalancerTests : IDisposable
         var last = await node.Balancers.Ask<CurrentQ>(new GetQ(job, 2), AskTimeout, TestContext.Current.CancellationToken);
         await node.CrashAsync(); // no graceful stop: what was acknowledged must already be on disk
 
-        await using var restarted = await TestNode.StartAsync(settings);
+        await using var restarted = await ClusterNode.StartAsync(settings);
         var recovered = await restarted.Balancers.Ask<CurrentQ>(new GetQ(job, 2), AskTimeout, TestContext.Current.CancellationToken);
 
         Assert.Equal(6, recovered.Step);
@@ -235,14 +236,14 @@ public sealed class LayerBalancerTests : IDisposable
             recovered.Q.Select(BitConverter.SingleToInt32Bits));
     }
 
-    internal static async Task Configure(TestNode node, string job, int layer)
+    internal static async Task Configure(ClusterNode node, string job, int layer)
     {
         var reply = await node.Balancers.Ask<CurrentQ>(
             new ConfigureLayer(job, layer, Summaries.Spec), AskTimeout, TestContext.Current.CancellationToken);
         Assert.Equal(-1, reply.Step);
     }
 
-    internal static async Task<CurrentQ> WaitForStep(TestNode node, string job, int layer, long step)
+    internal static async Task<CurrentQ> WaitForStep(ClusterNode node, string job, int layer, long step)
     {
         var deadline = DateTime.UtcNow + AskTimeout;
         while (true)
@@ -256,7 +257,7 @@ public sealed class LayerBalancerTests : IDisposable
         }
     }
 
-    private static Task<BalancerStatus> Status(TestNode node, string job, int layer) =>
+    private static Task<BalancerStatus> Status(ClusterNode node, string job, int layer) =>
         node.Balancers.Ask<BalancerStatus>(new GetBalancerStatus(job, layer), AskTimeout, TestContext.Current.CancellationToken);
 
     private static long[] Bump(long[] counts, int first, long byFirst, int second, long bySecond)

@@ -10,6 +10,7 @@ using Microsoft.Extensions.Logging;
 using Moe.Actors.Hosting;
 using Moe.Actors.Hosting.Bootstrap;
 using Moe.Actors.Tests.Support;
+using Moe.Testing;
 
 namespace Moe.Actors.Tests.Hosting;
 
@@ -87,7 +88,7 @@ public sealed class KubernetesBootstrapTests : IAsyncDisposable
         var http = MoeNodeHost.FreePort();
         lock (_pods)
             _pods.Add(Pod($"pod-{_pods.Count}", http));
-        var settings = TestNode.Settings(data, NodeRoles.Balancer) with
+        var settings = ClusterNode.Settings(data, NodeRoles.Balancer) with
         {
             HttpUrl = $"http://127.0.0.1:{http}",
             Discovery = new DiscoverySettings
@@ -122,9 +123,9 @@ public sealed class KubernetesBootstrapTests : IAsyncDisposable
         var third = await StartNodeAsync(api, data.Path, required: 3);
         Akka.Cluster.Cluster[] founders = [first, second, third];
         await Eventually.Until(() => founders.All(c => c.State.Members.Count(m => m.Status == Akka.Cluster.MemberStatus.Up) == 3),
-            TimeSpan.FromSeconds(60), "three Up members seen by every node");
+            TimeSpan.FromSeconds(60), "three Up members seen by every node", cancellation: TestContext.Current.CancellationToken);
         var late = await StartNodeAsync(api, data.Path, required: 3); // a trainer pod scaled up later
-        await Eventually.Until(() => late.SelfMember.Status == Akka.Cluster.MemberStatus.Up, TimeSpan.FromSeconds(60), "the late pod to join");
+        await Eventually.Until(() => late.SelfMember.Status == Akka.Cluster.MemberStatus.Up, TimeSpan.FromSeconds(60), "the late pod to join", cancellation: TestContext.Current.CancellationToken);
 
         Assert.Equal((Akka.Cluster.MemberStatus.Removed, Akka.Cluster.MemberStatus.Removed), earlyStatus); // Removed: not yet a member
         var lowest = founders.Select(c => c.SelfAddress).MinBy(a => a.Port)!;
@@ -141,7 +142,7 @@ public sealed class KubernetesBootstrapTests : IAsyncDisposable
         _apiFails = true;
         var cluster = await StartNodeAsync(api, data.Path, required: 1);
         await ListingsAsync(10); // ten failed listings, each followed by the node's decision to wait
-        var settings = TestNode.Settings(data.Path) with
+        var settings = ClusterNode.Settings(data.Path) with
         {
             HttpUrl = "http://127.0.0.1:1",
             Discovery = new DiscoverySettings { Method = DiscoveryMethod.Kubernetes },

@@ -2,6 +2,7 @@ using LinqToDB.Data;
 using Microsoft.Data.Sqlite;
 using Moe.Actors.Hosting;
 using Moe.Actors.Tests.Support;
+using Moe.Testing;
 
 namespace Moe.Actors.Tests.Hosting;
 

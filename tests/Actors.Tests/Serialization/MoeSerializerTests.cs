@@ -6,6 +6,7 @@ using Moe.Actors.Tests.Support;
 using Moe.Actors.Training;
 using Moe.Model.Balancing;
 using Moe.Model.Network;
+using Moe.Testing;
 
 namespace Moe.Actors.Tests.Serialization;
 
@@ -151,7 +152,7 @@ public sealed class MoeSerializerTests
     public async Task Akka_picks_our_serializer_for_every_message_type()
     {
         using var data = new TempDirectory();
-        await using var node = await TestNode.StartAsync(TestNode.Settings(data.Path));
+        await using var node = await ClusterNode.StartAsync(ClusterNode.Settings(data.Path), cancellation: TestContext.Current.CancellationToken);
         foreach (var message in MessageSamples.All())
         {
             var serializer = node.System.Serialization.FindSerializerFor(message);

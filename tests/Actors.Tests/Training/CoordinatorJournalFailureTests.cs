@@ -3,6 +3,7 @@ using Akka.Persistence.TestKit;
 using Moe.Actors.Hosting;
 using Moe.Actors.Tests.Support;
 using Moe.Actors.Training;
+using Moe.Testing;
 
 namespace Moe.Actors.Tests.Training;
 
@@ -13,8 +14,8 @@ public sealed class CoordinatorJournalFailureTests
     public async Task Failed_round_commits_stop_the_coordinator_which_restarts_from_its_journal_and_finishes_the_job()
     {
         using var data = new TempDirectory();
-        var text = TrainingText.Write(data.Path);
-        await using var node = await TestNode.StartAsync(TestNode.Settings(Path.Combine(data.Path, "node")), TestJournals.Use);
+        var text = SampleText.Write(data.Path);
+        await using var node = await ClusterNode.StartAsync(ClusterNode.Settings(Path.Combine(data.Path, "node")), TestJournals.Use, cancellation: TestContext.Current.CancellationToken);
         var journal = TestJournals.Of(node);
         var coordinator = node.Registry.Get<TrainingCoordinatorKey>();
         var spec = new JobSpec { JobId = "flaky", Preset = "tiny", TextPath = text, Rounds = 5, InnerSteps = 2, RoundTimeout = TimeSpan.FromSeconds(60) };
@@ -49,7 +50,7 @@ public sealed class CoordinatorJournalFailureTests
     }
 
     /// <summary>The rounds in the (in-memory) test journal, in order.</summary>
-    private static async Task<int[]> Rounds(TestNode node)
+    private static async Task<int[]> Rounds(ClusterNode node)
     {
         var replayed = await node.System.ActorOf(Akka.Actor.Props.Create(() => new JournalReader(TrainingCoordinator.JournalId)))
             .Ask<object[]>("read", TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
@@ -71,20 +72,9 @@ public sealed class CoordinatorJournalFailureTests
         public override string PersistenceId { get; }
     }
 
-    private static async Task JobStart(IActorRef coordinator, JobSpec spec)
-    {
-        // The singleton may still be starting: ask until it answers.
-        await Eventually.Until(async () =>
-        {
-            try
-            {
-                await coordinator.Ask<JobStatus>(new StartJob(spec), TimeSpan.FromSeconds(2), TestContext.Current.CancellationToken);
-                return true;
-            }
-            catch (AskTimeoutException)
-            {
-                return false;
-            }
-        }, TimeSpan.FromSeconds(30), "the coordinator to accept the job");
-    }
+    // The singleton may still be starting: ask until it answers.
+    private static Task<JobStatus> JobStart(IActorRef coordinator, JobSpec spec) =>
+        Eventually.Answer<JobStatus, AskTimeoutException>(
+            () => coordinator.Ask<JobStatus>(new StartJob(spec), TimeSpan.FromSeconds(2), TestContext.Current.CancellationToken),
+            _ => true, TimeSpan.FromSeconds(30), "the coordinator to accept the job", TestContext.Current.CancellationToken);
 }

@@ -4,6 +4,7 @@ using Moe.Actors.Blobs;
 using Moe.Actors.Hosting;
 using Moe.Actors.Tests.Support;
 using Moe.Actors.Training;
+using Moe.Testing;
 
 namespace Moe.Actors.Tests.Training;
 
@@ -18,7 +19,7 @@ public sealed class ElasticTrainingTests : IDisposable
     private readonly TempDirectory _data = new();
     private readonly string _text;
 
-    public ElasticTrainingTests() => _text = TrainingText.Write(_data.Path, sentences: 4000);
+    public ElasticTrainingTests() => _text = SampleText.Write(_data.Path, sentences: 4000);
 
     public void Dispose() => _data.Dispose();
 
@@ -47,16 +48,16 @@ public sealed class ElasticTrainingTests : IDisposable
     [Fact]
     public async Task A_joining_trainer_contributes_from_the_next_round_and_a_killed_one_does_not_stop_the_job()
     {
-        await using var seed = await TestNode.StartAsync(Node("seed", 0, NodeRoles.Coordinator, NodeRoles.Balancer));
-        await using var first = await TestNode.StartAsync(Node("t1", seed.Port, NodeRoles.Trainer));
-        await using var second = await TestNode.StartAsync(Node("t2", seed.Port, NodeRoles.Trainer));
+        await using var seed = await ClusterNode.StartAsync(Node("seed", 0, NodeRoles.Coordinator, NodeRoles.Balancer), cancellation: TestContext.Current.CancellationToken);
+        await using var first = await ClusterNode.StartAsync(Node("t1", seed.Port, NodeRoles.Trainer), cancellation: TestContext.Current.CancellationToken);
+        await using var second = await ClusterNode.StartAsync(Node("t2", seed.Port, NodeRoles.Trainer), cancellation: TestContext.Current.CancellationToken);
         var coordinator = seed.Registry.Get<TrainingCoordinatorKey>();
         await ClusterWait.ForStatus(coordinator, _ => true, TimeSpan.FromSeconds(10));
         await coordinator.Ask<JobStatus>(new StartJob(Job("elastic", rounds: 14)), TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
 
         var together = await ClusterWait.ForStatus(coordinator, s => s.LastContributors.Length == 2, Long);
 
-        await using var third = await TestNode.StartAsync(Node("t3", seed.Port, NodeRoles.Trainer));
+        await using var third = await ClusterNode.StartAsync(Node("t3", seed.Port, NodeRoles.Trainer), cancellation: TestContext.Current.CancellationToken);
         var joined = await ClusterWait.ForStatus(coordinator, s => s.LastContributors.Length == 3, Long);
 
         await second.CrashAsync();
@@ -74,9 +75,9 @@ public sealed class ElasticTrainingTests : IDisposable
     [Fact]
     public async Task When_the_coordinator_and_balancer_node_stops_both_recover_elsewhere_from_the_database()
     {
-        var primary = await TestNode.StartAsync(Node("a", 0, NodeRoles.Coordinator, NodeRoles.Balancer));
-        await using var standby = await TestNode.StartAsync(Node("b", primary.Port, NodeRoles.Coordinator, NodeRoles.Balancer));
-        await using var trainer = await TestNode.StartAsync(Node("t", primary.Port, NodeRoles.Trainer));
+        var primary = await ClusterNode.StartAsync(Node("a", 0, NodeRoles.Coordinator, NodeRoles.Balancer), cancellation: TestContext.Current.CancellationToken);
+        await using var standby = await ClusterNode.StartAsync(Node("b", primary.Port, NodeRoles.Coordinator, NodeRoles.Balancer), cancellation: TestContext.Current.CancellationToken);
+        await using var trainer = await ClusterNode.StartAsync(Node("t", primary.Port, NodeRoles.Trainer), cancellation: TestContext.Current.CancellationToken);
         var coordinator = trainer.Registry.Get<TrainingCoordinatorKey>();
         var spec = Job("failover", rounds: 40);
         await ClusterWait.ForStatus(coordinator, _ => true, TimeSpan.FromSeconds(10));
@@ -107,11 +108,11 @@ public sealed class ElasticTrainingTests : IDisposable
         {
             Blobs = new BlobStoreSettings { Directory = Path.Combine(_data.Path, "c", "blobs"), ServeUrl = $"http://127.0.0.1:{blobPort}" },
         };
-        await using var seed = await TestNode.StartAsync(coordinatorNode);
-        await using var trainer = await TestNode.StartAsync(Node("t", seed.Port, NodeRoles.Trainer) with
+        await using var seed = await ClusterNode.StartAsync(coordinatorNode, cancellation: TestContext.Current.CancellationToken);
+        await using var trainer = await ClusterNode.StartAsync(Node("t", seed.Port, NodeRoles.Trainer) with
         {
             Blobs = new BlobStoreSettings { Kind = BlobStoreKind.Http, Url = new Uri($"http://127.0.0.1:{blobPort}") },
-        });
+        }, cancellation: TestContext.Current.CancellationToken);
         var coordinator = seed.Registry.Get<TrainingCoordinatorKey>();
         await ClusterWait.ForStatus(coordinator, s => s.Members.Length == 1, TimeSpan.FromSeconds(20));
 
@@ -123,17 +124,7 @@ public sealed class ElasticTrainingTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(_data.Path, "t", "blobs"))); // the trainer stored nothing locally
     }
 
-    private static async Task<T> AskUntilAnswered<T>(IActorRef target, object message)
-    {
-        for (var attempt = 0; ; attempt++)
-        {
-            try
-            {
-                return await target.Ask<T>(message, TimeSpan.FromSeconds(3), TestContext.Current.CancellationToken);
-            }
-            catch (AskTimeoutException) when (attempt < 20)
-            {
-            }
-        }
-    }
+    private static Task<T> AskUntilAnswered<T>(IActorRef target, object message) =>
+        Eventually.Answer<T, AskTimeoutException>(() => target.Ask<T>(message, TimeSpan.FromSeconds(3), TestContext.Current.CancellationToken),
+            _ => true, TimeSpan.FromSeconds(60), $"an answer to {message.GetType().Name}", TestContext.Current.CancellationToken);
 }

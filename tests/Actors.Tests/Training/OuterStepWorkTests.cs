@@ -2,6 +2,7 @@ using Moe.Actors.Blobs;
 using Moe.Actors.Tests.Support;
 using Moe.Actors.Training;
 using Moe.Model.Training.Rounds;
+using Moe.Testing;
 using static TorchSharp.torch;
 
 namespace Moe.Actors.Tests.Training;

@@ -6,6 +6,7 @@ using Moe.Actors.Hosting;
 using Moe.Actors.Tests.Support;
 using Moe.Actors.Training;
 using Moe.Model.Training.Rounds;
+using Moe.Testing;
 
 namespace Moe.Actors.Tests.Training;
 
@@ -41,8 +42,8 @@ public sealed class OverlappedRoundsTests : IDisposable
         Assert.Null(round1.Parameters);
         Assert.False(gate.Released);
         await trainer.Finish(round1, round0.Parameters!, share: 0.25f); // not round 0's delta: equal content is one blob
-        await Task.Delay(500, TestContext.Current.CancellationToken);
-        Assert.False(trainer.HasPending, "nothing may follow before round 0 commits");
+        var during = await trainer.Status(); // nothing may come before it: round 1 waits for round 0's commit
+        Assert.Equal(0, during.CommittedRounds);
 
         gate.Release();
         var parameters1 = await trainer.Next<RoundParameters>();
@@ -116,7 +117,7 @@ public sealed class OverlappedRoundsTests : IDisposable
     {
         JobId = "overlap",
         Preset = "tiny",
-        TextPath = TrainingText.Write(_data.Path),
+        TextPath = SampleText.Write(_data.Path),
         Rounds = 3,
         InnerSteps = 2,
         RoundTimeout = TimeSpan.FromSeconds(60),
@@ -125,15 +126,15 @@ public sealed class OverlappedRoundsTests : IDisposable
     private string NodeDirectory => Path.Combine(_data.Path, "node");
 
     // A coordinator and balancers, no trainer: the test plays the trainer.
-    private async Task<TestNode> StartNode(HoldCommitOf? gate)
+    private async Task<ClusterNode> StartNode(HoldCommitOf? gate)
     {
-        var node = await TestNode.StartAsync(TestNode.Settings(NodeDirectory, NodeRoles.Coordinator, NodeRoles.Balancer), TestJournals.Use);
+        var node = await ClusterNode.StartAsync(ClusterNode.Settings(NodeDirectory, NodeRoles.Coordinator, NodeRoles.Balancer), TestJournals.Use);
         if (gate is not null)
             await TestJournals.Of(node).OnWrite.SetInterceptorAsync(gate);
         return node;
     }
 
-    private static async Task<IActorRef> StartJob(TestNode node, JobSpec spec)
+    private static async Task<IActorRef> StartJob(ClusterNode node, JobSpec spec)
     {
         var coordinator = node.Registry.Get<TrainingCoordinatorKey>();
         await ClusterWait.ForStatus(coordinator, _ => true, Wait); // the singleton answers
@@ -182,16 +183,14 @@ public sealed class OverlappedRoundsTests : IDisposable
         private readonly IActorRef _coordinator;
         private readonly DirectoryBlobStore _store;
 
-        private ScriptedTrainer(TestNode node, DirectoryBlobStore store)
+        private ScriptedTrainer(ClusterNode node, DirectoryBlobStore store)
         {
             _coordinator = node.Registry.Get<TrainingCoordinatorKey>();
             _store = store;
             _actor = node.System.ActorOf(Props.Create(() => new Relay(_inbox.Writer)));
         }
 
-        public bool HasPending => _inbox.Reader.TryPeek(out _);
-
-        public static ScriptedTrainer Join(TestNode node, DirectoryBlobStore store)
+        public static ScriptedTrainer Join(ClusterNode node, DirectoryBlobStore store)
         {
             var trainer = new ScriptedTrainer(node, store);
             trainer._actor.Tell(new Relay.Send(trainer._coordinator, new RegisterTrainer("scripted")));
@@ -228,14 +227,24 @@ public sealed class OverlappedRoundsTests : IDisposable
 
         public void Report(RoundResult result) => _actor.Tell(new Relay.Send(_coordinator, result));
 
+        /// <summary>
+        /// The coordinator's status, asked the way results are sent: it answers after it has handled every earlier
+        /// result, and after everything that handling sent this trainer.
+        /// </summary>
+        public async Task<JobStatus> Status()
+        {
+            _actor.Tell(new Relay.Send(_coordinator, GetJobStatus.Instance));
+            return await Next<JobStatus>();
+        }
+
         /// <summary>A delta that, averaged alone, adds <paramref name="share"/> x <paramref name="parameters"/> to the global parameters.</summary>
         public static Task<BlobRef> DeltaOf(DirectoryBlobStore store, BlobRef parameters, float share = 0.5f) =>
-            store.ReadAsync(parameters, (stream, token) =>
+            store.ReadAsync(parameters, async (stream, token) =>
             {
                 using var tensors = ParameterFile.Load(stream, "parameters");
-                return store.WriteAsync((output, _) =>
+                using var delta = new ParameterSet(tensors.Select(t => t with { Value = t.Value * -share }));
+                return await store.WriteAsync((output, _) =>
                 {
-                    using var delta = new ParameterSet(tensors.Select(t => t with { Value = t.Value * -share }));
                     ParameterFile.Save(output, delta);
                     return Task.CompletedTask;
                 }, BlobDurability.Transient, token);

@@ -5,6 +5,7 @@ using Moe.Actors.Tests.Support;
 using Moe.Actors.Training;
 using Moe.Model.Network;
 using Moe.Model.Training.Rounds;
+using Moe.Testing;
 
 namespace Moe.Actors.Tests.Training;
 
@@ -18,8 +19,8 @@ public sealed class SingleNodeTrainingTests : IDisposable
     [Fact]
     public async Task Two_start_requests_at_once_both_get_the_job_rather_than_a_refusal()
     {
-        var text = TrainingText.Write(_data.Path);
-        await using var node = await TestNode.StartAsync(TestNode.Settings(Path.Combine(_data.Path, "node")));
+        var text = SampleText.Write(_data.Path);
+        await using var node = await ClusterNode.StartAsync(ClusterNode.Settings(Path.Combine(_data.Path, "node")), cancellation: TestContext.Current.CancellationToken);
         var coordinator = node.Registry.Get<TrainingCoordinatorKey>();
         var spec = new JobSpec { JobId = "twice", Preset = "tiny", TextPath = text, Rounds = 1, InnerSteps = 1 };
         await ClusterWait.ForStatus(coordinator, _ => true, TimeSpan.FromSeconds(30)); // the singleton answers
@@ -35,7 +36,7 @@ public sealed class SingleNodeTrainingTests : IDisposable
     [Fact]
     public async Task With_one_trainer_overlapped_rounds_handed_over_in_memory_train_as_rounds_one_after_the_other_through_the_store_do()
     {
-        var text = TrainingText.Write(_data.Path);
+        var text = SampleText.Write(_data.Path);
         var spec = new JobSpec { JobId = "overlap", Preset = "tiny", TextPath = text, Rounds = 4, InnerSteps = 3, RoundTimeout = TimeSpan.FromSeconds(60) };
 
         var (sequential, readFromStore) = await Train(spec with { OverlapSteps = 0 }, "sequential", handoff: false);
@@ -60,8 +61,8 @@ public sealed class SingleNodeTrainingTests : IDisposable
 
     private async Task<(IReadOnlyList<RoundCommittedEvent> Rounds, long HandedOver)> Train(JobSpec spec, string name, bool handoff)
     {
-        var settings = TestNode.Settings(Path.Combine(_data.Path, name));
-        await using var node = await TestNode.StartAsync(settings with { Blobs = settings.Blobs with { LocalHandoff = handoff } });
+        var settings = ClusterNode.Settings(Path.Combine(_data.Path, name));
+        await using var node = await ClusterNode.StartAsync(settings with { Blobs = settings.Blobs with { LocalHandoff = handoff } });
         var coordinator = node.Registry.Get<TrainingCoordinatorKey>();
         await ClusterWait.ForStatus(coordinator, _ => true, TimeSpan.FromSeconds(30));
         await coordinator.Ask<JobStatus>(new StartJob(spec), TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
@@ -73,8 +74,8 @@ public sealed class SingleNodeTrainingTests : IDisposable
     [Fact]
     public async Task One_node_with_every_role_trains_the_tiny_preset_through_all_rounds()
     {
-        var text = TrainingText.Write(_data.Path);
-        await using var node = await TestNode.StartAsync(TestNode.Settings(Path.Combine(_data.Path, "node")));
+        var text = SampleText.Write(_data.Path);
+        await using var node = await ClusterNode.StartAsync(ClusterNode.Settings(Path.Combine(_data.Path, "node")), cancellation: TestContext.Current.CancellationToken);
         var coordinator = node.Registry.Get<TrainingCoordinatorKey>();
         Assert.True(node.Registry.TryGet<TrainersKey>(out var trainer), "no trainer actor");
         var identity = await node.System.ActorSelection(trainer.Path).Ask<ActorIdentity>(new Identify(1), TimeSpan.FromSeconds(3), TestContext.Current.CancellationToken);

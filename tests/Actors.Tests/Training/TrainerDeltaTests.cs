@@ -5,6 +5,7 @@ using Moe.Actors.Hosting;
 using Moe.Actors.Tests.Support;
 using Moe.Actors.Training;
 using Moe.Model.Training.Rounds;
+using Moe.Testing;
 
 namespace Moe.Actors.Tests.Training;
 
@@ -21,8 +22,8 @@ public sealed class TrainerDeltaTests : IDisposable
     public async Task A_trainer_hands_its_delta_to_a_coordinator_on_its_node_in_memory_only_and_stores_it_otherwise(bool handoff)
     {
         var token = TestContext.Current.CancellationToken;
-        var spec = new JobSpec { JobId = "delta", Preset = "tiny", TextPath = TrainingText.Write(_data.Path), Rounds = 1, InnerSteps = 1 };
-        await using var node = await TestNode.StartAsync(TestNode.Settings(Path.Combine(_data.Path, "node"), NodeRoles.Balancer));
+        var spec = new JobSpec { JobId = "delta", Preset = "tiny", TextPath = SampleText.Write(_data.Path), Rounds = 1, InnerSteps = 1 };
+        await using var node = await ClusterNode.StartAsync(ClusterNode.Settings(Path.Combine(_data.Path, "node"), NodeRoles.Balancer), cancellation: TestContext.Current.CancellationToken);
         var store = new DirectoryBlobStore(Path.Combine(_data.Path, "blobs"));
         BlobRef parameters;
         using (var work = new OuterStepWork(store, handoff: null))

@@ -1,10 +1,11 @@
-namespace Moe.Actors.Tests.Support;
+namespace Moe.Testing;
 
-internal sealed class TempDirectory : IDisposable
+/// <summary>A fresh folder under the system's temporary folder, removed on dispose.</summary>
+public sealed class TempDirectory : IDisposable
 {
     public TempDirectory() => Directory.CreateDirectory(Path);
 
-    public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "moe-actors-" + Guid.NewGuid().ToString("N"));
+    public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "moe-test-" + Guid.NewGuid().ToString("N"));
 
     public void Dispose()
     {
