@@ -18,9 +18,8 @@ public interface IBalancerCommand : IMoeMessage
 public sealed record ConfigureLayer(string JobId, int Layer, LayerSpec Spec) : IBalancerCommand;
 
 /// <summary>
-/// One trainer's summary of one layer at one step: token count, loads, the histogram of
-/// s - p per expert (expert-major, <see cref="LayerSpec.HistogramLength"/> counts) and the trainer's local q after
-/// its own solve. <paramref name="Contributors"/> is the number of trainers in the round, so the balancer knows when
+/// One trainer's summary of one layer at one step: token count, loads and the histogram of
+/// s - p per expert (expert-major, <see cref="LayerSpec.HistogramLength"/> counts). <paramref name="Contributors"/> is the number of trainers in the round, so the balancer knows when
 /// a step is complete. Accepted summaries are not answered (they are many); rejected ones get
 /// <see cref="CommandRejected"/>.
 /// </summary>
@@ -32,8 +31,7 @@ public sealed record StepSummary(
     int Contributors,
     long Tokens,
     long[] Loads,
-    SparseCounts Histogram,
-    float[] LocalQ) : IBalancerCommand;
+    SparseCounts Histogram) : IBalancerCommand;
 
 /// <summary>Asks for the last acknowledged q; answered with <see cref="CurrentQ"/>.</summary>
 public sealed record GetQ(string JobId, int Layer) : IBalancerCommand;

@@ -29,14 +29,20 @@ public static class MoeCodecs
         .Add<ConfigureLayer>("bcfg",
             (w, m) => { w.Text(m.JobId); w.I32(m.Layer); Spec(w, m.Spec); },
             (ref PayloadReader x) => new ConfigureLayer(x.Text(), x.I32(), Spec(ref x)))
-        .Add<StepSummary>("bsum",
+        .Add<StepSummary>("bsum2",
             (w, m) =>
             {
                 w.Text(m.JobId); w.I32(m.Layer); w.Text(m.TrainerId); w.I64(m.Step); w.I32(m.Contributors);
-                w.I64(m.Tokens); w.Longs(m.Loads); Sparse(w, m.Histogram); w.Floats(m.LocalQ);
+                w.I64(m.Tokens); w.Longs(m.Loads); Sparse(w, m.Histogram);
             },
-            (ref PayloadReader x) => new StepSummary(
-                x.Text(), x.I32(), x.Text(), x.I64(), x.I32(), x.I64(), x.Longs(), Sparse(ref x), x.Floats()))
+            (ref PayloadReader x) => new StepSummary(x.Text(), x.I32(), x.Text(), x.I64(), x.I32(), x.I64(), x.Longs(), Sparse(ref x)))
+        // Trainers of earlier versions also sent their local q, which no balancer reads.
+        .AddLegacy("bsum", (ref PayloadReader x) =>
+        {
+            var summary = new StepSummary(x.Text(), x.I32(), x.Text(), x.I64(), x.I32(), x.I64(), x.Longs(), Sparse(ref x));
+            _ = x.Floats();
+            return summary;
+        })
         .Add<GetQ>("bget",
             (w, m) => { w.Text(m.JobId); w.I32(m.Layer); },
             (ref PayloadReader x) => new GetQ(x.Text(), x.I32()))

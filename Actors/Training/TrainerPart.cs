@@ -164,7 +164,7 @@ internal sealed class TrainerPart(
             for (var layer = 0; layer < layers.Count; layer++)
             {
                 summaries(new StepSummary(spec.JobId, layer, trainerId, step, start.Contributors, measured.Tokens,
-                    layers[layer].Loads, layers[layer].Histogram.ToSparse(), layers[layer].LocalQ));
+                    layers[layer].Loads, layers[layer].Histogram.ToSparse()));
             }
         }
         return stats.Build();

@@ -71,34 +71,6 @@ public sealed class ExpertHistogram
         return histogram;
     }
 
-    /// <summary>Restores a summary received from elsewhere (e.g. a trainer's message), validating it.</summary>
-    public static ExpertHistogram FromCounts(int experts, HistogramRange range, long tokens, ReadOnlySpan<long> counts)
-    {
-        var histogram = new ExpertHistogram(experts, range);
-        histogram.Add(counts, tokens);
-        return histogram;
-    }
-
-    /// <summary>
-    /// Checks counts received from elsewhere: experts x bins entries, none negative, and every expert's histogram
-    /// counting exactly <paramref name="tokens"/> tokens (each token adds one count per expert).
-    /// </summary>
-    public static void ValidateCounts(int experts, HistogramRange range, long tokens, ReadOnlySpan<long> counts)
-    {
-        if (counts.Length != experts * range.Bins)
-            throw new ArgumentException(
-                $"Expected {experts} x {range.Bins} = {experts * range.Bins} counts, got {counts.Length}.", nameof(counts));
-        for (var j = 0; j < experts; j++)
-        {
-            var (sum, negative) = SumAndAnyNegative(counts.Slice(j * range.Bins, range.Bins));
-            if (negative)
-                throw new ArgumentException($"Counts must be non-negative; expert {j} has a negative count.", nameof(counts));
-            if (sum != tokens)
-                throw new ArgumentException(
-                    $"Expert {j}'s histogram counts {sum} tokens but the summary says {tokens}.", nameof(counts));
-        }
-    }
-
     /// <summary>The non-zero cells, for sending (see <see cref="SparseCounts"/>).</summary>
     public SparseCounts ToSparse()
     {
@@ -153,13 +125,6 @@ public sealed class ExpertHistogram
         }
     }
 
-    /// <summary>Validates sparse counts of the same layer and binning (see <see cref="ValidateSparse"/>) and adds them.</summary>
-    public void Add(SparseCounts counts, long tokens)
-    {
-        ValidateSparse(Experts, Range, tokens, counts);
-        AddValidated(counts, tokens);
-    }
-
     /// <summary>
     /// Adds sparse counts that <see cref="ValidateSparse"/> already accepted for this layer and binning (a balancer
     /// validates before it touches any state, and should not pay for the check twice).
@@ -206,59 +171,6 @@ public sealed class ExpertHistogram
     {
         Array.Fill(_lowest, 0);
         Array.Fill(_highest, Range.Bins - 1);
-    }
-
-    /// <summary>Adds another summary of the same layer and binning into this one.</summary>
-    public void Add(ExpertHistogram other)
-    {
-        if (other.Experts != Experts || other.Range != Range)
-            throw new ArgumentException(
-                $"Cannot merge a histogram of {other.Experts} experts over {other.Range} into one of {Experts} over {Range}.",
-                nameof(other));
-        AddCounts(other._counts);
-        WidenSpans();
-        Tokens += other.Tokens;
-    }
-
-    /// <summary>Validates raw counts of the same layer and binning (see <see cref="ValidateCounts"/>) and adds them.</summary>
-    public void Add(ReadOnlySpan<long> counts, long tokens)
-    {
-        ValidateCounts(Experts, Range, tokens, counts);
-        AddCounts(counts);
-        WidenSpans();
-        Tokens += tokens;
-    }
-
-    // A balancer merges thousands of summaries per second, each experts x bins counts: keep these loops vectorised.
-    private void AddCounts(ReadOnlySpan<long> counts)
-    {
-        var target = _counts.AsSpan();
-        var k = 0;
-        for (; k <= target.Length - Vector<long>.Count; k += Vector<long>.Count)
-            (new Vector<long>(target[k..]) + new Vector<long>(counts[k..])).CopyTo(target[k..]);
-        for (; k < target.Length; k++)
-            target[k] += counts[k];
-    }
-
-    private static (long Sum, bool Negative) SumAndAnyNegative(ReadOnlySpan<long> counts)
-    {
-        var sum = Vector<long>.Zero;
-        var negative = Vector<long>.Zero;
-        var k = 0;
-        for (; k <= counts.Length - Vector<long>.Count; k += Vector<long>.Count)
-        {
-            var v = new Vector<long>(counts[k..]);
-            sum += v;
-            negative |= Vector.LessThan(v, Vector<long>.Zero);
-        }
-        var total = Vector.Sum(sum);
-        var anyNegative = negative != Vector<long>.Zero;
-        for (; k < counts.Length; k++)
-        {
-            total += counts[k];
-            anyNegative |= counts[k] < 0;
-        }
-        return (total, anyNegative);
     }
 
     /// <summary>

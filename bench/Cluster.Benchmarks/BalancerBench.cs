@@ -209,13 +209,12 @@ internal static class BalancerBench
             var scores = Scoring.Scores(randn(TokensPerTrainer * Trainers, Experts) + skew, ScoreFunction.Softmax);
             var q = DualBalancing.Solve(scores, zeros(Experts), TopK, 4, clip: true);
             var p = DualBalancing.TokenPrices(scores, q, TopK, clip: true);
-            var localQ = q.data<float>().ToArray();
             result[v] = [.. Enumerable.Range(0, Trainers).Select(t =>
             {
                 var s = scores.narrow(0, t * TokensPerTrainer, TokensPerTrainer);
                 var histogram = ExpertHistogram.Build(s, p.narrow(0, t * TokensPerTrainer, TokensPerTrainer), Spec.Range);
                 var loads = (s - q).topk(TopK).indexes.flatten().bincount(null, Experts).data<long>().ToArray();
-                return new StepSummary("bench", 0, $"trainer-{t}", 0, Trainers, TokensPerTrainer, loads, histogram.ToSparse(), localQ);
+                return new StepSummary("bench", 0, $"trainer-{t}", 0, Trainers, TokensPerTrainer, loads, histogram.ToSparse());
             })];
         }
         return result;

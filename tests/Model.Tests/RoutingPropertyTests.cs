@@ -127,7 +127,8 @@ public class RoutingPropertyTests
                 if (cuts[k + 1] == cuts[k])
                     continue;
                 var length = cuts[k + 1] - cuts[k];
-                merged.Add(ExpertHistogram.Build(scores.narrow(0, cuts[k], length), p.narrow(0, cuts[k], length), range));
+                var part = ExpertHistogram.Build(scores.narrow(0, cuts[k], length), p.narrow(0, cuts[k], length), range);
+                merged.AddValidated(part.ToSparse(), part.Tokens);
             }
             Assert.Equal(whole.Tokens, merged.Tokens);
             Assert.True(whole.Counts.SequenceEqual(merged.Counts));

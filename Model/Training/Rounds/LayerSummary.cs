@@ -6,8 +6,7 @@ namespace Moe.Model.Training.Rounds;
 /// <summary>What one trainer's step tells one MoE layer's balancer.</summary>
 /// <param name="Loads">Tokens routed to each expert.</param>
 /// <param name="Histogram">Per expert, the histogram of s - p over the batch (see <see cref="ExpertHistogram"/>).</param>
-/// <param name="LocalQ">The q this trainer's router solved in the step (float32).</param>
-public sealed record LayerSummary(long[] Loads, ExpertHistogram Histogram, float[] LocalQ)
+public sealed record LayerSummary(long[] Loads, ExpertHistogram Histogram)
 {
     /// <summary>
     /// Each layer's summary of a step: the histogram of s - p, with p the token prices at the q its router just
@@ -20,6 +19,6 @@ public sealed record LayerSummary(long[] Loads, ExpertHistogram Histogram, float
             var router = layers[k].Router;
             var q = router.State ?? throw new InvalidOperationException($"MoE layer {k} routes without prices ({router.Kind}): use bip or qb.");
             var prices = DualBalancing.TokenPrices(layer.Scores.detach(), q.to(layer.Scores.device), router.Config.TopK, clipPrices);
-            return new LayerSummary(layer.Loads, ExpertHistogram.Build(layer.Scores, prices, range), q.cpu().data<float>().ToArray());
+            return new LayerSummary(layer.Loads, ExpertHistogram.Build(layer.Scores, prices, range));
         })];
 }

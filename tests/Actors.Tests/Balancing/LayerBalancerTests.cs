@@ -114,8 +114,6 @@ public sealed class LayerBalancerTests : IDisposable
     {
         { "loads-length", "loads has" },
         { "negative-load", "non-negative" },
-        { "nan-q", "non-finite" },
-        { "q-length", "local q has" },
         { "negative-count", "negative" },
         { "histogram-length", "indices but" },
         { "histogram-order", "out of order" },
@@ -140,8 +138,6 @@ public sealed class LayerBalancerTests : IDisposable
         {
             "loads-length" => good with { Loads = good.Loads[1..] },
             "negative-load" => good with { Loads = [-1, .. good.Loads[1..]] },
-            "nan-q" => good with { LocalQ = [float.NaN, .. good.LocalQ[1..]] },
-            "q-length" => good with { LocalQ = [.. good.LocalQ, 0f] },
             "negative-count" => good with { Histogram = new SparseCounts(indices, Bump(counts, 0, -good.Tokens - 1, 1, good.Tokens + 1)) },
             "histogram-length" => good with { Histogram = new SparseCounts(indices, counts[..^1]) },
             "histogram-order" => good with { Histogram = new SparseCounts([indices[1], indices[0], .. indices[2..]], counts) },

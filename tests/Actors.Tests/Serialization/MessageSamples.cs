@@ -58,7 +58,7 @@ internal static class MessageSamples
         yield return new RoundCommittedEvent(4, Blob, null, new ShardPlan(13, []), [Part("t0")], new DateTime(2026, 11, 29, 2, 0, 0, DateTimeKind.Utc), 1.5);
         yield return new ConfigureLayer("job-1", 3, Spec);
         yield return new StepSummary("job-1", 3, "node-a/trainer-0", 41, 2, 5,
-            [3, 2, 5, 0], new SparseCounts([0, 3, 8, 9, 31], [5, 1, 2, 2, 5]), [0.1f, -0f, float.Epsilon, 0.7f]);
+            [3, 2, 5, 0], new SparseCounts([0, 3, 8, 9, 31], [5, 1, 2, 2, 5]));
         yield return new GetQ("job-1", 3);
         yield return new GetBalancerStatus("job-1", 3);
         yield return new CurrentQ("job-1", 3, -1, [0.25f, 0f, 1f, 3e-8f]);

@@ -1,5 +1,6 @@
 using System.Runtime.Serialization;
 using Akka.Actor;
+using Moe.Actors.Balancing;
 using Moe.Actors.Blobs;
 using Moe.Actors.Serialization;
 using Moe.Actors.Tests.Support;
@@ -137,6 +138,18 @@ public sealed class MoeSerializerTests
         bytes.RemoveAt(end - 3);
         Assert.Equal(resolved, MoeCodecs.Registry.Read(bytes.ToArray(), "e-tjob"));
         Assert.Equal(ModelPresets.Get("small-16e").Model, resolved.Spec.ResolvedModel);
+    }
+
+    [Fact]
+    public void A_summary_of_an_earlier_trainer_with_its_local_q_is_read_without_it()
+    {
+        var summary = MessageSamples.All().OfType<StepSummary>().First();
+        var localQ = new PayloadWriter();
+        localQ.Floats([0.5f, 0f, 1f, 2f]);
+
+        var read = MoeCodecs.Registry.Read([.. MoeCodecs.Registry.Write(summary), .. localQ.ToArray()], "bsum");
+
+        Assert.Equal(Describe(summary), Describe(read));
     }
 
     [Fact]

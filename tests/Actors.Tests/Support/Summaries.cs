@@ -39,7 +39,7 @@ internal static class Summaries
             var histogram = ExpertHistogram.Build(s, p.narrow(0, t * per, per), spec.Range);
             var loads = (s - localQ).topk(spec.TopK).indexes.flatten().bincount(null, spec.Experts);
             summaries[t] = new StepSummary(job, layer, $"trainer-{t}", step, trainers, per,
-                loads.data<long>().ToArray(), histogram.ToSparse(), localQ.data<float>().ToArray());
+                loads.data<long>().ToArray(), histogram.ToSparse());
         }
         return summaries;
     }
