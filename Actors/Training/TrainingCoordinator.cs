@@ -233,16 +233,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         }
     }
 
-    private JobStatus CurrentStatus()
-    {
-        string[] members = [.. _members.Keys.Order(StringComparer.Ordinal)];
-        if (_state.Spec is not { } spec)
-            return JobStatus.None with { Members = members };
-        var journal = _state.Journal;
-        var last = journal.LastRound;
-        return new JobStatus(spec.JobId, journal.CommittedRounds, spec.Rounds, journal.Finished, journal.Parameters, members,
-            last?.Contributors ?? [], last?.MeanLoss ?? double.NaN, last?.Tokens ?? 0, last?.Seconds ?? double.NaN, last?.WorstMaxVio ?? double.NaN);
-    }
+    private JobStatus CurrentStatus() => _state.Journal.Status([.. _members.Keys.Order(StringComparer.Ordinal)]);
 
     private sealed record JobCreated(JobSpec Spec, BlobRef Parameters, IActorRef ReplyTo);
 

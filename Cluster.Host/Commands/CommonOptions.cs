@@ -25,11 +25,6 @@ internal static class CommonOptions
         Description = "Blob store: a directory (shared volume) or the http:// address of the coordinator node's store.",
     };
 
-    public static Option<int?> OverlapSteps() => new("--overlap-steps")
-    {
-        Description = "Steps of each round taken while the previous round commits (0: rounds do not overlap; default 1, but 0 for `train` on CPU trainers, whose cores the commit would take).",
-    };
-
     public static Option<string?> Device() => new("--device") { Description = "Trainer device: auto, cpu, cuda or cuda:N (default auto)." };
 
     public static Option<string?> Http() => new("--http")

@@ -25,18 +25,14 @@ public static class NodeCommand
         var serveBlobs = new Option<string?>("--serve-blobs") { Description = "Serve this node's blob directory over HTTP at this address, e.g. http://0.0.0.0:8080." };
         var device = CommonOptions.Device();
         var http = CommonOptions.Http();
-        var jobId = new Option<string?>("--job-id") { Description = "Start (or resume) this job once the node is up; needs a coordinator in the cluster. The Job section of the settings does the same." };
-        var preset = new Option<string?>("--preset") { Description = "Model preset of the job started with --job-id (default small-16e)." };
-        var rounds = new Option<int?>("--rounds") { Description = "Rounds of the job started with --job-id (default 50)." };
-        var innerSteps = new Option<int?>("--inner-steps", "-H") { Description = "Inner steps per round of the job started with --job-id (default 10)." };
-        var overlapSteps = CommonOptions.OverlapSteps();
-        var text = new Option<string?>("--text") { Description = "Training text of the job started with --job-id (default: the Brown Corpus)." };
+        var jobOptions = new JobOptions("Start (or resume) this job once the node is up; needs a coordinator in the cluster. The Job section of the settings does the same; the other job options describe it.");
         var trainers = CommonOptions.Trainers();
 
         var command = new Command("node", "Join (or form) a cluster with the given roles and run until stopped.")
         {
-            config, roles, seeds, host, publicHost, port, dataDirectory, postgres, blobs, serveBlobs, device, trainers, http, jobId, preset, rounds, innerSteps, overlapSteps, text,
+            config, roles, seeds, host, publicHost, port, dataDirectory, postgres, blobs, serveBlobs, device, trainers, http,
         };
+        jobOptions.AddTo(command);
         command.SetAction(async (result, cancellation) =>
         {
             var output = result.InvocationConfiguration.Output;
@@ -45,7 +41,7 @@ public static class NodeCommand
             StartJob? job = null;
             try
             {
-                var flags = new Flags()
+                var flags = jobOptions.Set(new Flags(), result)
                     .List("Node:Roles", result.GetValue(roles)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
                     .List("Node:Seeds", result.GetValue(seeds))
                     .Set("Node:Hostname", result.GetValue(host))
@@ -57,13 +53,7 @@ public static class NodeCommand
                     .Set("Trainer:Count", result.GetValue(trainers))
                     .Set("Blobs:ServeUrl", result.GetValue(serveBlobs))
                     .Postgres(result.GetValue(postgres))
-                    .Blobs(result.GetValue(blobs))
-                    .Set("Job:JobId", result.GetValue(jobId))
-                    .Set("Job:Preset", result.GetValue(preset))
-                    .Set("Job:Rounds", result.GetValue(rounds))
-                    .Set("Job:InnerSteps", result.GetValue(innerSteps))
-                    .Set("Job:OverlapSteps", result.GetValue(overlapSteps))
-                    .Set("Job:TextPath", result.GetValue(text) is { } path ? Path.GetFullPath(path) : null);
+                    .Blobs(result.GetValue(blobs));
                 var configuration = HostConfiguration.Build(result.GetValue(config), flags.Values);
                 settings = HostConfiguration.Node(configuration);
                 if (configuration.GetSection("Job").Exists())

@@ -22,12 +22,7 @@ public static class TrainCommand
     public static Command Create()
     {
         var config = CommonOptions.Config();
-        var jobId = new Option<string?>("--job-id") { Description = "Job id; running again with the same id and settings resumes (default: train-PRESET)." };
-        var preset = new Option<string?>("--preset") { Description = $"Model preset: {string.Join(", ", ModelPresets.All.Select(p => p.Name))} (default small-16e)." };
-        var rounds = new Option<int?>("--rounds") { Description = "Rounds of the job (default 50)." };
-        var innerSteps = new Option<int?>("--inner-steps", "-H") { Description = "Inner steps per trainer per round (default 10)." };
-        var overlapSteps = CommonOptions.OverlapSteps();
-        var text = new Option<string?>("--text") { Description = "Train on this .txt file, folder or .jsonl file instead of the Brown Corpus." };
+        var job = new JobOptions("Job id; running it again resumes the job (default: train-PRESET).");
         var dataDirectory = CommonOptions.DataDirectory();
         var device = CommonOptions.Device();
         var http = CommonOptions.Http();
@@ -35,33 +30,27 @@ public static class TrainCommand
 
         var command = new Command("train", "Run a whole training job in this process: coordinator, layer balancers and local trainers.")
         {
-            config, jobId, preset, rounds, innerSteps, overlapSteps, text, dataDirectory, device, trainers, http,
+            config, dataDirectory, device, trainers, http,
         };
+        job.AddTo(command);
         command.SetAction(async (result, cancellation) =>
         {
             var error = result.InvocationConfiguration.Error;
             NodeSettings node;
-            StartJob job;
+            StartJob start;
             try
             {
-                var presetName = result.GetValue(preset) ?? "small-16e";
-                var flags = new Flags()
+                var flags = job.Set(new Flags(), result)
                     .Set("Node:Port", 0) // one process: no other node needs to find it
                     .Set("Node:DataDirectory", result.GetValue(dataDirectory))
                     .Set("Trainer:Count", result.GetValue(trainers))
                     .Set("Trainer:Device", result.GetValue(device))
-                    .Set("Node:HttpUrl", result.GetValue(http))
-                    .Set("Job:Preset", result.GetValue(preset))
-                    .Set("Job:Rounds", result.GetValue(rounds))
-                    .Set("Job:InnerSteps", result.GetValue(innerSteps))
-                    .Set("Job:OverlapSteps", result.GetValue(overlapSteps))
-                    .Set("Job:TextPath", result.GetValue(text) is { } path ? Path.GetFullPath(path) : null)
-                    .Set("Job:JobId", result.GetValue(jobId));
+                    .Set("Node:HttpUrl", result.GetValue(http));
                 var configuration = HostConfiguration.Build(result.GetValue(config), flags.Values);
                 node = HostConfiguration.Node(configuration, new TrainerSettings { Count = 0 }) with { Roles = NodeRoles.All, Seeds = [] }; // the whole machine
-                job = HostConfiguration.Job(configuration, new JobSpec
+                start = HostConfiguration.Job(configuration, new JobSpec
                 {
-                    JobId = $"train-{presetName}",
+                    JobId = $"train-{configuration["Job:Preset"] ?? "small-16e"}",
                     OverlapSteps = DevicePolicy.DefaultOverlapSteps(node.Trainer.Device, DevicePolicy.Gpus),
                 });
             }
@@ -72,7 +61,7 @@ public static class TrainCommand
             }
             var output = result.InvocationConfiguration.Output;
             var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output) });
-            return await Run(console, output, error, node, job, cancellation);
+            return await Run(console, output, error, node, start, cancellation);
         });
         return command;
     }

@@ -15,6 +15,16 @@ public sealed record CoordinatorState(
 
     public bool Finished => Spec is not null && CommittedRounds >= Spec.Rounds;
 
+    /// <summary>The job as a status answer, with the trainers that are <paramref name="members"/> now.</summary>
+    public JobStatus Status(string[] members)
+    {
+        if (Spec is null)
+            return JobStatus.None with { Members = members };
+        var last = LastRound;
+        return new JobStatus(Spec.JobId, CommittedRounds, Spec.Rounds, Finished, Parameters, members,
+            last?.Contributors ?? [], last?.MeanLoss ?? double.NaN, last?.Tokens ?? 0, last?.Seconds ?? double.NaN, last?.WorstMaxVio ?? double.NaN);
+    }
+
     public CoordinatorState Apply(object @event) => @event switch
     {
         JobStartedEvent e => this with { Spec = e.Spec, Parameters = e.Parameters },
