@@ -60,7 +60,7 @@ public static class Cli
     }
 
     private static Exception? BadData(Exception e) =>
-        e is InvalidDataException or FileNotFoundException or DatabaseUnreachableException ? e
+        e is InvalidDataException or FileNotFoundException or DatabaseUnreachableException or DataDirectoryInUseException ? e
         : e.InnerException is { } inner ? BadData(inner)
         : null;
 

@@ -32,20 +32,25 @@ public sealed class NodeMetrics : IDisposable
     private readonly Counter<long> _leaves;
     private readonly Histogram<double> _checkpointDuration;
 
+    // Bucket boundaries in seconds, for the range each duration takes (the exporter's default buckets are milliseconds).
+    private static readonly double[] StepSeconds = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+    private static readonly double[] RoundSeconds = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
+    private static readonly double[] CheckpointSeconds = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
+
     public NodeMetrics()
     {
         _meter = new Meter(new MeterOptions(MeterName) { Scope = this });
-        _stepDuration = _meter.CreateHistogram<double>("moe_step_duration", "s", "Duration of one training step, per trainer (stragglers stand out).");
+        _stepDuration = Seconds("moe_step_duration", "Duration of one training step, per trainer (stragglers stand out).", StepSeconds);
         _tokens = _meter.CreateCounter<long>("moe_tokens", null, "Tokens trained, per trainer.");
         _summaries = _meter.CreateCounter<long>("moe_balancer_summaries", null,
             "Summaries received by layer balancers, by outcome: accepted, ignored (duplicate or stale) or rejected (malformed).");
-        _roundDuration = _meter.CreateHistogram<double>("moe_round_duration", "s",
-            "Duration of a training round, from its start (or the previous round's commit, when it overlapped it) to its commit.");
-        _parametersWait = _meter.CreateHistogram<double>("moe_round_parameters_wait", "s",
-            "Time a trainer of an overlapped round waited for the previous round's commit before its step OverlapSteps (0: the overlap hid the commit).");
+        _roundDuration = Seconds("moe_round_duration",
+            "Duration of a training round, from its start (or the previous round's commit, when it overlapped it) to its commit.", RoundSeconds);
+        _parametersWait = Seconds("moe_round_parameters_wait",
+            "Time a trainer of an overlapped round waited for the previous round's commit before its step OverlapSteps (0: the overlap hid the commit).", StepSeconds);
         _joins = _meter.CreateCounter<long>("moe_trainer_joins", null, "Trainers that joined the job.");
         _leaves = _meter.CreateCounter<long>("moe_trainer_leaves", null, "Trainers that left or died.");
-        _checkpointDuration = _meter.CreateHistogram<double>("moe_checkpoint_duration", "s", "Time to compute and store a round's new parameters (the checkpoint).");
+        _checkpointDuration = Seconds("moe_checkpoint_duration", "Time to compute and store a round's new parameters (the checkpoint).", CheckpointSeconds);
 
         _meter.CreateObservableGauge("moe_expert_load", () => _layers.SelectMany(l => l.Value.Loads.Select((load, expert) =>
             new Measurement<long>(load, Job(l.Key.Job), new("layer", l.Key.Layer), new("expert", expert)))),
@@ -112,6 +117,9 @@ public sealed class NodeMetrics : IDisposable
     }
 
     public void Dispose() => _meter.Dispose();
+
+    private Histogram<double> Seconds(string name, string description, double[] buckets) =>
+        _meter.CreateHistogram(name, "s", description, tags: null, new InstrumentAdvice<double> { HistogramBucketBoundaries = buckets });
 
     private static KeyValuePair<string, object?> Job(string job) => new("job", job);
 }

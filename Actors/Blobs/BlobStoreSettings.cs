@@ -46,6 +46,38 @@ public sealed record BlobStoreSettings
     /// </summary>
     public bool LocalHandoff { get; init; } = true;
 
+    /// <summary>
+    /// The shared secret every request to a blob server carries (as a bearer token), on the serving node and its
+    /// clients alike; null: read it from <see cref="TokenFile"/>, or none (a server then binds only loopback).
+    /// </summary>
+    public string? Token { get; init; }
+
+    /// <summary>A file holding <see cref="Token"/> (a mounted secret); its surrounding white space is ignored.</summary>
+    public string? TokenFile { get; init; }
+
+    /// <summary>
+    /// The token that may delete blobs over HTTP. Every node holds the shared token, so it alone cannot delete;
+    /// the serving node deletes through its own directory. Null: no deletes over HTTP.
+    /// </summary>
+    public string? AdminToken { get; init; }
+
+    /// <summary>The largest upload a blob server accepts, in bytes; larger ones are refused (413) before their body is read.</summary>
+    public long MaxUploadBytes { get; init; } = 8L << 30;
+
+    /// <summary>The shared secret: <see cref="Token"/>, else the content of <see cref="TokenFile"/>, else null.</summary>
+    public string? ResolveToken()
+    {
+        if (Token is not null || TokenFile is null)
+            return Token;
+        if (!File.Exists(TokenFile))
+            throw new ArgumentException($"Blobs:TokenFile {TokenFile} does not exist: point it at the file that holds the blob store's token.");
+        var token = File.ReadAllText(TokenFile).Trim();
+        return token.Length > 0 ? token : throw new ArgumentException($"Blobs:TokenFile {TokenFile} is empty: it must hold the blob store's token.");
+    }
+
+    private static bool IsLoopback(Uri url) =>
+        url.IsLoopback || (System.Net.IPAddress.TryParse(url.Host.Trim('[', ']'), out var address) && System.Net.IPAddress.IsLoopback(address));
+
     public IBlobStore Create(string dataDirectory, HttpClient? client = null) => Kind switch
     {
         BlobStoreKind.Directory => new DirectoryBlobStore(Directory ?? Path.Combine(dataDirectory, "blobs")),
@@ -58,8 +90,13 @@ public sealed record BlobStoreSettings
             throw new ArgumentException($"Blobs:Url must be an absolute http(s) address when Blobs:Kind is Http, got \"{Url}\".");
         if (ServeUrl is not null && Kind != BlobStoreKind.Directory)
             throw new ArgumentException("Blobs:ServeUrl serves the node's directory store: it needs Blobs:Kind = Directory.");
-        if (ServeUrl is not null && !Uri.TryCreate(ServeUrl, UriKind.Absolute, out _))
-            throw new ArgumentException($"Blobs:ServeUrl \"{ServeUrl}\" is not an absolute http address.");
+        if (ServeUrl is not null && !(Uri.TryCreate(ServeUrl, UriKind.Absolute, out var serve) && serve.Scheme is "http" or "https"))
+            throw new ArgumentException($"Blobs:ServeUrl \"{ServeUrl}\" is invalid: use an absolute http address such as http://127.0.0.1:8080.");
+        var token = ResolveToken();
+        if (ServeUrl is not null && token is null && !IsLoopback(new Uri(ServeUrl)))
+            throw new ArgumentException($"Blobs:ServeUrl {ServeUrl} is reachable from other machines but no Blobs:Token or Blobs:TokenFile is set: set a shared secret, or serve on 127.0.0.1.");
+        if (MaxUploadBytes < 1)
+            throw new ArgumentException($"Blobs:MaxUploadBytes must be positive, got {MaxUploadBytes}.");
         if (AttemptTimeout <= TimeSpan.Zero)
             throw new ArgumentException($"Blobs:AttemptTimeout must be positive, got {AttemptTimeout}.");
         if (Retries < 1)

@@ -20,12 +20,17 @@ public sealed class HttpBlobStore : IBlobStore
     private readonly HttpClient _client;
     private readonly Uri _root;
     private readonly ResiliencePipeline _pipeline;
+    private readonly string? _adminToken;
 
     public HttpBlobStore(HttpClient client, BlobStoreSettings settings)
     {
         settings.Validate();
         _client = client;
         _client.Timeout = Timeout.InfiniteTimeSpan; // the pipeline times each attempt
+        if (settings.ResolveToken() is { } token)
+            _client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        _client.DefaultRequestHeaders.ExpectContinue = true; // a refused upload (token, size) is answered before its body goes
+        _adminToken = settings.AdminToken;
         _root = new Uri(settings.Url!, BlobEndpoints.Prefix + "/");
         _pipeline = new ResiliencePipelineBuilder()
             .AddRetry(new RetryStrategyOptions
@@ -104,7 +109,10 @@ public sealed class HttpBlobStore : IBlobStore
     public Task DeleteAsync(BlobRef blob, CancellationToken cancellationToken) =>
         _pipeline.ExecuteAsync(async token =>
         {
-            using var response = await _client.DeleteAsync(Address(blob), token).ConfigureAwait(false);
+            using var request = new HttpRequestMessage(HttpMethod.Delete, Address(blob));
+            if (_adminToken is not null)
+                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _adminToken);
+            using var response = await _client.SendAsync(request, token).ConfigureAwait(false);
             await EnsureSuccess(response, blob, token).ConfigureAwait(false);
         }, cancellationToken).AsTask();
 

@@ -55,7 +55,7 @@ public static class MoeNodeHost
         // Each address serves only its own endpoints: the blob store (which takes uploads) is not reachable through
         // the management port that Prometheus and probes may reach from elsewhere, and vice versa.
         if (settings.Blobs.ServeUrl is { } serveUrl)
-            app.MapGroup("").RequireHost($"*:{new Uri(serveUrl).Port}").MapBlobStore((DirectoryBlobStore)settings.Blobs.Create(settings.DataDirectory));
+            app.MapGroup("").RequireHost($"*:{new Uri(serveUrl).Port}").MapBlobStore((DirectoryBlobStore)settings.Blobs.Create(settings.DataDirectory), BlobAccess.From(settings.Blobs));
         if (settings.HttpUrl is { } httpUrl)
         {
             var management = app.MapGroup("").RequireHost($"*:{new Uri(httpUrl).Port}");

@@ -74,8 +74,8 @@ public sealed record NodeSettings
         }
         if (PublicHostname is null && Hostname is "0.0.0.0" or "::")
             throw new ArgumentException($"Node:PublicHostname is required when Node:Hostname \"{Hostname}\" binds every interface: peers need an address to reach this node (on Kubernetes, the pod IP).");
-        if (HttpUrl is not null && !Uri.TryCreate(HttpUrl, UriKind.Absolute, out _))
-            throw new ArgumentException($"Node:HttpUrl \"{HttpUrl}\" is invalid: use an absolute address such as http://0.0.0.0:9464.");
+        if (HttpUrl is not null && !(Uri.TryCreate(HttpUrl, UriKind.Absolute, out var http) && http.Scheme is "http" or "https"))
+            throw new ArgumentException($"Node:HttpUrl \"{HttpUrl}\" is invalid: use an absolute http address such as http://0.0.0.0:9464.");
         _ = Persistence.ResolveConnectionString(DataDirectory);
         Balancer.Validate();
         Blobs.Validate();

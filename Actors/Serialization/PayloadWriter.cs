@@ -87,5 +87,15 @@ public sealed class PayloadWriter
         _buffer.Advance(1);
     }
 
+    /// <summary>The bytes written so far.</summary>
+    public ReadOnlySpan<byte> Written => _buffer.WrittenSpan;
+
+    /// <summary>Four bytes, little-endian (the payload's checksum).</summary>
+    public void U32(uint value)
+    {
+        BinaryPrimitives.WriteUInt32LittleEndian(_buffer.GetSpan(4), value);
+        _buffer.Advance(4);
+    }
+
     public byte[] ToArray() => _buffer.WrittenSpan.ToArray();
 }

@@ -10,11 +10,13 @@ namespace Moe.Cluster.Host.Hosting;
 internal sealed class RunningNode : IAsyncDisposable
 {
     private readonly IHost _host;
+    private readonly DataDirectoryLock _lock;
     private bool _stopped;
 
-    private RunningNode(IHost host, NodeSettings settings, int port)
+    private RunningNode(IHost host, DataDirectoryLock held, NodeSettings settings, int port)
     {
         _host = host;
+        _lock = held;
         Settings = settings;
         Port = port;
         System = host.Services.GetRequiredService<ActorSystem>();
@@ -34,13 +36,22 @@ internal sealed class RunningNode : IAsyncDisposable
     /// <param name="logLevel">Akka's log level on standard output (INFO for a node, WARNING under a progress display).</param>
     public static async Task<RunningNode> StartAsync(NodeSettings settings, string logLevel, CancellationToken cancellation)
     {
-        await DatabaseCheck.EnsureReachableAsync(settings, TimeSpan.FromSeconds(60), cancellation);
-        var port = settings.Port == 0 ? MoeNodeHost.FreePort() : settings.Port;
-        var host = MoeNodeHost.Build(settings, port, akka => akka.AddHocon(
-            $"akka.loglevel = {logLevel}\nakka.stdout-loglevel = {logLevel}\nakka.coordinated-shutdown.exit-clr = off", HoconAddMode.Prepend),
-            web: HealthEndpoints.Web);
-        await host.StartAsync(cancellation);
-        return new RunningNode(host, settings, port);
+        var held = DataDirectoryLock.Acquire(settings.DataDirectory);
+        try
+        {
+            await DatabaseCheck.EnsureReachableAsync(settings, TimeSpan.FromSeconds(60), cancellation);
+            var port = settings.Port == 0 ? MoeNodeHost.FreePort() : settings.Port;
+            var host = MoeNodeHost.Build(settings, port, akka => akka.AddHocon(
+                $"akka.loglevel = {logLevel}\nakka.stdout-loglevel = {logLevel}\nakka.coordinated-shutdown.exit-clr = off", HoconAddMode.Prepend),
+                web: HealthEndpoints.Web);
+            await host.StartAsync(cancellation);
+            return new RunningNode(host, held, settings, port);
+        }
+        catch
+        {
+            held.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Waits until this node is a member of the cluster (its seeds answered), or throws after the timeout.</summary>
@@ -71,5 +82,6 @@ internal sealed class RunningNode : IAsyncDisposable
         await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClrExitReason.Instance);
         await _host.StopAsync(CancellationToken.None);
         _host.Dispose();
+        _lock.Dispose();
     }
 }

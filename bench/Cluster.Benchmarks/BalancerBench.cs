@@ -11,7 +11,7 @@ using static TorchSharp.torch;
 namespace Moe.Benchmarks;
 
 /// <summary>
-/// Layer balancer figures of issue 4: summaries merged per second on one node (m = 64, 4 trainers, SQLite
+/// Layer balancer figures: summaries merged per second on one node (m = 64, 4 trainers, SQLite
 /// journal), and the time from a trainer's summary to the new q reaching the trainer's node on a 2-node cluster.
 /// </summary>
 internal static class BalancerBench

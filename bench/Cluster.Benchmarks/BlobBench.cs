@@ -43,11 +43,13 @@ internal static class BlobBench
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         await using var server = builder.Build();
-        server.MapBlobStore(new DirectoryBlobStore(Path.Combine(directory, "server")));
+        // Authenticated as a cluster's store is, so the figures include checking the token.
+        var settings = new BlobStoreSettings { Kind = BlobStoreKind.Http, Token = "bench", AdminToken = "bench-admin" };
+        server.MapBlobStore(new DirectoryBlobStore(Path.Combine(directory, "server")), BlobAccess.From(settings));
         await server.StartAsync();
         var url = new Uri(server.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
         using var client = new HttpClient();
-        var http = new HttpBlobStore(client, new BlobStoreSettings { Kind = BlobStoreKind.Http, Url = url });
+        var http = new HttpBlobStore(client, settings with { Url = url });
         var httpTimes = await Transfers(http, source, target, tensors, repeats);
 
         var round = 2 * (await copy).TotalMilliseconds;

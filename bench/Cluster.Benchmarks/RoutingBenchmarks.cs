@@ -8,7 +8,7 @@ namespace Moe.Benchmarks;
 
 /// <summary>
 /// Cost of balancing against one streaming pass over the same score matrix (the baseline, ratio 1), and against
-/// plain top-K routing. Shapes (n, m, K) are the issue's: (4096, 16, 2), (16384, 64, 8), (65536, 256, 8).
+/// plain top-K routing. Shapes (n, m, K): (4096, 16, 2), (16384, 64, 8), (65536, 256, 8).
 /// One iteration = (T=4 solve) / 4 on the CPU kernel, whose one transpose per solve is then shared by 4.
 /// </summary>
 [MemoryDiagnoser(displayGenColumns: false)]

@@ -61,7 +61,7 @@ public sealed class NodeMetricsTests
         await using var firstServer = await Serve(first);
         await using var secondServer = await Serve(second);
         first.Step("job-a", "trainer-1", 0.25, 100);
-        second.Step("job-b", "trainer-2", 0.5, 200);
+        second.Step("job-b", "trainer-2", 0.024, 200);
         second.LayerCommitted("job-b", 0, [1, 1], [0f, 0f], 0);
 
         using var http = new HttpClient();
@@ -74,8 +74,8 @@ public sealed class NodeMetricsTests
         Assert.DoesNotContain("moe_expert_load", one, StringComparison.Ordinal);
         Assert.Contains("trainer=\"trainer-2\"", two, StringComparison.Ordinal);
         Assert.Contains(two.Split('\n'), l => l.StartsWith("moe_expert_load{", StringComparison.Ordinal) && l.Contains("job=\"job-b\"", StringComparison.Ordinal));
-        // Durations in seconds get buckets in seconds: a 0.5 s step lands below 1 s, not in the first of 5 s or more.
-        Assert.Contains(two.Split('\n'), l => l.StartsWith("moe_step_duration_seconds_bucket{", StringComparison.Ordinal) && l.Contains("le=\"1\"", StringComparison.Ordinal) && l.EndsWith(" 1", StringComparison.Ordinal));
+        // Durations in seconds get buckets in seconds: a 24 ms step lands below 50 ms, not in a first bucket of 5 s.
+        Assert.Contains(two.Split('\n'), l => l.StartsWith("moe_step_duration_seconds_bucket{", StringComparison.Ordinal) && l.Contains("le=\"0.025\"", StringComparison.Ordinal) && l.EndsWith(" 1", StringComparison.Ordinal));
         Assert.DoesNotContain("trainer-1", two, StringComparison.Ordinal);
     }
 

@@ -6,6 +6,13 @@
 {{- else }}
 - name: MOE_Blobs__ServeUrl
   value: {{ printf "http://0.0.0.0:%v" .Values.blobs.httpPort | quote }}
+- name: MOE_Blobs__MaxUploadBytes
+  value: {{ .Values.blobs.maxUploadBytes | quote }}
+- name: MOE_Blobs__Token
+  valueFrom:
+    secretKeyRef:
+      name: {{ default (include "moe-cluster.component" (dict "root" . "component" "blobs")) .Values.blobs.existingSecret }}
+      key: token
 {{- end }}
 {{- if .Values.job.enabled }}
 - name: MOE_Job__JobId
@@ -37,6 +44,11 @@
   value: "Http"
 - name: MOE_Blobs__Url
   value: {{ printf "http://%s:%v" (include "moe-cluster.component" (dict "root" . "component" "blobs")) .Values.blobs.httpPort | quote }}
+- name: MOE_Blobs__Token
+  valueFrom:
+    secretKeyRef:
+      name: {{ default (include "moe-cluster.component" (dict "root" . "component" "blobs")) .Values.blobs.existingSecret }}
+      key: token
 {{- end }}
 {{- end -}}
 

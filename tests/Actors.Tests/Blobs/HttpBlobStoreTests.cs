@@ -58,7 +58,7 @@ public sealed class HttpBlobStoreTests : BlobStoreContract
             context.Response.Body = original;
             await original.WriteAsync(bytes);
         });
-        _server.MapBlobStore(ServerStore);
+        _server.MapBlobStore(ServerStore, new BlobAccess(Token, AdminToken, MaxUploadBytes: 50_000_000));
         await _server.StartAsync(TestContext.Current.CancellationToken);
     }
 
@@ -69,10 +69,15 @@ public sealed class HttpBlobStoreTests : BlobStoreContract
         await base.DisposeAsync();
     }
 
+    private const string Token = "shared-secret";
+    private const string AdminToken = "admin-secret";
+
     private HttpBlobStore Client(int retries = 3) => new(new HttpClient(), new BlobStoreSettings
     {
         Kind = BlobStoreKind.Http,
         Url = Url,
+        Token = Token,
+        AdminToken = AdminToken,
         Retries = retries,
         RetryDelay = TimeSpan.FromMilliseconds(10),
         AttemptTimeout = TimeSpan.FromSeconds(10),
@@ -129,7 +134,7 @@ public sealed class HttpBlobStoreTests : BlobStoreContract
     [Fact]
     public async Task An_upload_cut_short_never_becomes_visible_on_the_server()
     {
-        using var http = new HttpClient();
+        using var http = Raw(Token);
         var id = new string('b', 64);
         using var content = new StreamContent(new FailingStream(bytesBeforeFailure: 1_500_000));
         content.Headers.ContentLength = 3_000_000;
@@ -144,13 +149,57 @@ public sealed class HttpBlobStoreTests : BlobStoreContract
     [Fact]
     public async Task An_upload_whose_content_does_not_match_its_id_is_refused()
     {
-        using var http = new HttpClient();
+        using var http = Raw(Token);
         using var content = new ByteArrayContent([1, 2, 3]);
 
         using var response = await http.PutAsync(new Uri(Url, "/blobs/" + new string('c', 64)), content, TestContext.Current.CancellationToken);
 
         Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
         Assert.Empty(Directory.GetFiles(ServerStore.Root, "*", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public async Task Requests_without_the_token_are_refused_and_deletes_need_the_administrator_token()
+    {
+        var blob = await Client().PutAsync(Source(10_000), TestContext.Current.CancellationToken);
+        var token = TestContext.Current.CancellationToken;
+        var address = new Uri(Url, "/blobs/" + blob.Sha256);
+        using var stranger = Raw(null);
+        using var wrong = Raw("guess");
+        using var member = Raw(Token);
+        using var body = new ByteArrayContent(new byte[100]);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, (await stranger.GetAsync(address, token)).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await wrong.GetAsync(address, token)).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await stranger.PutAsync(new Uri(Url, "/blobs/" + new string('d', 64)), body, token)).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await stranger.DeleteAsync(address, token)).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await member.DeleteAsync(address, token)).StatusCode); // every node holds the shared token
+
+        Assert.Equal([ServerStore.PathOf(blob)], Directory.GetFiles(ServerStore.Root, "*", SearchOption.AllDirectories));
+        Assert.Equal(HttpStatusCode.OK, (await member.GetAsync(address, token)).StatusCode);
+    }
+
+    [Fact]
+    public async Task An_upload_over_the_limit_is_refused_before_its_body_is_read()
+    {
+        using var http = Raw(Token);
+        http.DefaultRequestHeaders.ExpectContinue = true; // as the blob client asks: the server answers before the body
+        using var content = new StreamContent(new FailingStream(bytesBeforeFailure: 60_000_000));
+        content.Headers.ContentLength = 60_000_000;
+
+        using var response = await http.PutAsync(new Uri(Url, "/blobs/" + new string('e', 64)), content, TestContext.Current.CancellationToken);
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Contains("50000000", await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken), StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFiles(ServerStore.Root, "*", SearchOption.AllDirectories));
+    }
+
+    private static HttpClient Raw(string? token)
+    {
+        var http = new HttpClient();
+        if (token is not null)
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        return http;
     }
 
     [Fact]

@@ -99,7 +99,7 @@ public sealed class MoeSerializerTests
         prefix.I32(current.Round);
         prefix.Text(current.Parameters.Sha256);
         prefix.I64(current.Parameters.Size);
-        var bytes = MoeCodecs.Registry.Write(current).ToList();
+        var bytes = Unchecked(MoeCodecs.Registry.Write(current)).ToList();
         Assert.Equal(1, bytes[prefix.ToArray().Length]);
         bytes.RemoveAt(prefix.ToArray().Length);
 
@@ -128,7 +128,7 @@ public sealed class MoeSerializerTests
         var tail = new PayloadWriter();
         tail.Text(parameters.Sha256);
         tail.I64(parameters.Size);
-        var bytes = MoeCodecs.Registry.Write(unresolved).ToList();
+        var bytes = Unchecked(MoeCodecs.Registry.Write(unresolved)).ToList();
         var end = bytes.Count - tail.ToArray().Length;
         Assert.Equal([0, 0, 0], bytes[(end - 3)..end]);
         bytes.RemoveRange(end - 2, 2);
@@ -147,10 +147,37 @@ public sealed class MoeSerializerTests
         var localQ = new PayloadWriter();
         localQ.Floats([0.5f, 0f, 1f, 2f]);
 
-        var read = MoeCodecs.Registry.Read([.. MoeCodecs.Registry.Write(summary), .. localQ.ToArray()], "bsum");
+        var read = MoeCodecs.Registry.Read([.. Unchecked(MoeCodecs.Registry.Write(summary)), .. localQ.ToArray()], "bsum");
 
         Assert.Equal(Describe(summary), Describe(read));
     }
+
+    [Theory]
+    [MemberData(nameof(Manifests))]
+    public void A_payload_with_any_byte_flipped_is_refused_by_its_checksum_never_read_as_other_values(string manifest)
+    {
+        var bytes = MoeCodecs.Registry.Write(MessageSamples.All().First(m => MoeCodecs.Registry.Manifest(m) == manifest));
+        for (var k = 1; k < bytes.Length; k++)
+        {
+            var damaged = (byte[])bytes.Clone();
+            damaged[k] ^= 0x10;
+            var error = Assert.Throws<SerializationException>(() => MoeCodecs.Registry.Read(damaged, manifest));
+            Assert.Contains("checksum", error.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void A_payload_written_before_checksums_still_reads()
+    {
+        foreach (var message in MessageSamples.All())
+        {
+            var manifest = MoeCodecs.Registry.Manifest(message);
+            Assert.Equal(Describe(message), Describe(MoeCodecs.Registry.Read(Unchecked(MoeCodecs.Registry.Write(message)), manifest)));
+        }
+    }
+
+    /// <summary>A payload as versions before the checksum wrote it: format version 1, no checksum at the end.</summary>
+    private static byte[] Unchecked(byte[] payload) => [1, .. payload[1..^4]];
 
     [Fact]
     public void A_corrupt_length_does_not_allocate_what_it_claims()

@@ -111,9 +111,9 @@ public sealed partial class ChartTests
 
     [Theory]
     [InlineData("moe-cluster.coordinatorEnv", "coordinator", "http", "MOE_Blobs__Directory")]
-    [InlineData("moe-cluster.coordinatorEnv", "coordinator", "shared", "MOE_Blobs__ServeUrl")]
+    [InlineData("moe-cluster.coordinatorEnv", "coordinator", "shared", "MOE_Blobs__ServeUrl MOE_Blobs__MaxUploadBytes MOE_Blobs__Token")]
     [InlineData("moe-cluster.trainerEnv", "trainer", "http", "MOE_Blobs__Directory")]
-    [InlineData("moe-cluster.trainerEnv", "trainer", "shared", "MOE_Blobs__Kind MOE_Blobs__Url")]
+    [InlineData("moe-cluster.trainerEnv", "trainer", "shared", "MOE_Blobs__Kind MOE_Blobs__Url MOE_Blobs__Token")]
     public void The_environment_of_a_pod_binds_to_the_programs_configuration_without_unknown_keys(string roleEnv, string role, string blobs, string otherBranch)
     {
         // Both branches of the template's blobs.mode if/else survive substitution; drop the one this case is not.
@@ -137,6 +137,8 @@ public sealed partial class ChartTests
             ["MOE_Node__Tls__CertificatePassword"] = TempCertificate.Password,
             ["MOE_Blobs__ServeUrl"] = "http://0.0.0.0:8080",
             ["MOE_Blobs__Url"] = "http://r-moe-cluster-blobs:8080",
+            ["MOE_Blobs__Token"] = "generated-by-the-chart",
+            ["MOE_Blobs__MaxUploadBytes"] = "8589934592",
             ["MOE_Job__JobId"] = "moe-job",
             ["MOE_Job__Preset"] = "tiny",
             ["MOE_Job__Rounds"] = "50",
@@ -161,6 +163,7 @@ public sealed partial class ChartTests
         Assert.True(node.Tls.Enabled);
         Assert.Equal(blobs == "shared" ? "/blobs" : null, node.Blobs.Directory);
         Assert.Equal(blobs == "http" && role == "trainer" ? Moe.Actors.Blobs.BlobStoreKind.Http : Moe.Actors.Blobs.BlobStoreKind.Directory, node.Blobs.Kind);
+        Assert.Equal(blobs == "http" ? "generated-by-the-chart" : null, node.Blobs.ResolveToken()); // every blob request carries the Secret's token
         if (role == "coordinator")
         {
             var job = HostConfiguration.Job(configuration, new JobSpec { JobId = "x" }).Spec;
