@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Moe.Actors.Hosting;
 using Moe.Cluster.Host.Commands;
+using Moe.Cluster.Host.Hosting;
 
 namespace Moe.Cluster.Host;
 
@@ -30,6 +31,7 @@ public static class Cli
             await error.WriteLineAsync($"Run '{parse.CommandResult.Command.Name} --help' for usage.");
             return ExitCodes.BadInput;
         }
+        using var signals = StopSignals.Watch();
         try
         {
             // Ctrl-C and SIGTERM cancel the command, which then shuts its node down; leave time for the hand-over.
@@ -50,7 +52,12 @@ public static class Cli
         catch (OperationCanceledException)
         {
             await error.WriteLineAsync("Cancelled.");
-            return ExitCodes.Cancelled;
+            return StopSignals.ExitCode;
+        }
+        catch (Exception e) when (Environmental(e) is { } environment)
+        {
+            await error.WriteLineAsync($"error: {environment.Message}");
+            return ExitCodes.Environment;
         }
         catch (Exception e)
         {
@@ -58,6 +65,11 @@ public static class Cli
             return ExitCodes.Failure;
         }
     }
+
+    private static Exception? Environmental(Exception e) =>
+        e is PortInUseException ? e
+        : e.InnerException is { } inner ? Environmental(inner)
+        : null;
 
     private static Exception? BadData(Exception e) =>
         e is InvalidDataException or FileNotFoundException or DatabaseUnreachableException or DataDirectoryInUseException ? e

@@ -10,6 +10,12 @@ public static class ExitCodes
     /// <summary>The input (a file, an option value) is wrong; the one-line message says what to change.</summary>
     public const int BadInput = 2;
 
-    /// <summary>Stopped by Ctrl-C or SIGTERM before the command could finish cleanly (128 + SIGINT, as shells report it).</summary>
-    public const int Cancelled = 130;
+    /// <summary>The environment is not as the command needs it (a port taken); the one-line message says what to free.</summary>
+    public const int Environment = 3;
+
+    /// <summary>Stopped by Ctrl-C (128 + SIGINT, as shells report it), after persisting what was committed.</summary>
+    public const int Interrupted = 130;
+
+    /// <summary>Stopped by SIGTERM (128 + SIGTERM), after persisting what was committed.</summary>
+    public const int Terminated = 143;
 }

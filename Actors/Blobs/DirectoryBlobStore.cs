@@ -38,7 +38,7 @@ public sealed class DirectoryBlobStore : IBlobStore
         if (file.Length != blob.Size)
         {
             Quarantine(blob);
-            throw new BlobCorruptedException($"Blob {blob} in {Root} has {file.Length:N0} bytes on disk; refused and removed.");
+            throw new BlobCorruptedException($"Blob {blob} in {Root} has {file.Length:N0} bytes on disk; refused and moved to {QuarantineFolder}.");
         }
         await using var verifying = new VerifyingStream(file, blob, Root);
         try
@@ -58,8 +58,25 @@ public sealed class DirectoryBlobStore : IBlobStore
         return Task.CompletedTask;
     }
 
-    /// <summary>A damaged blob is removed so that the next put of the same content repairs it.</summary>
-    public void Quarantine(BlobRef blob) => Remove(blob);
+    /// <summary>Where damaged blobs go: out of the store's way, kept as evidence.</summary>
+    public string QuarantineFolder => Path.Combine(Root, "quarantine");
+
+    /// <summary>
+    /// A damaged blob moves to <see cref="QuarantineFolder"/>, so that the next put of the same content repairs it
+    /// and the damaged bytes stay for whoever looks into what happened.
+    /// </summary>
+    public void Quarantine(BlobRef blob)
+    {
+        try
+        {
+            Directory.CreateDirectory(QuarantineFolder);
+            File.Move(PathOf(blob), Path.Combine(QuarantineFolder, $"{blob.Sha256}-{DateTime.UtcNow:yyyyMMddTHHmmssfff}"));
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            // not there (another reader moved it first): nothing to keep
+        }
+    }
 
     // A blob that is not there (not even its folder) is as deleted as can be.
     private void Remove(BlobRef blob)

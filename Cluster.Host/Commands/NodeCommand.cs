@@ -58,6 +58,11 @@ public static class NodeCommand
                 settings = HostConfiguration.Node(configuration);
                 if (configuration.GetSection("Job").Exists())
                     job = HostConfiguration.Job(configuration, new JobSpec { JobId = "job" });
+                if (job is not null && !settings.Has(NodeRoles.Coordinator) && settings.Seeds.Count == 0 && settings.Discovery.Method != DiscoveryMethod.Kubernetes)
+                {
+                    await error.WriteLineAsync($"warning: this node has no coordinator role and no --seed, so it forms a cluster of its own where job {job.Spec.JobId} " +
+                        "cannot start: give --seed HOST:PORT of a node with the coordinator role.");
+                }
             }
             catch (ArgumentException e)
             {

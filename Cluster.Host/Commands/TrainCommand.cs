@@ -53,6 +53,8 @@ public static class TrainCommand
                     JobId = $"train-{configuration["Job:Preset"] ?? "small-16e"}",
                     OverlapSteps = DevicePolicy.DefaultOverlapSteps(node.Trainer.Device, DevicePolicy.Gpus),
                 });
+                if (start.Spec.TextPath is { } text && !File.Exists(text) && !Directory.Exists(text))
+                    throw new ArgumentException($"Job:TextPath (--text) {text} does not exist: give a .txt file, a folder of .txt files or a .jsonl file.");
             }
             catch (ArgumentException e)
             {
@@ -105,7 +107,7 @@ public static class TrainCommand
         // From the journal, as `report` does: the report shows what was committed, nothing else.
         var history = await JobRecords.ReadAsync(settings, CancellationToken.None);
         await ReportCommand.Print(output, history, ReportCommand.Write(settings, history, ReportCommand.DefaultFolder(settings, job.JobId)));
-        return ExitCodes.Success;
+        return finished.Finished ? ExitCodes.Success : StopSignals.ExitCode;
     }
 
     private static async Task<JobStatus> Follow(IAnsiConsole console, IActorRef coordinator, IActorRef balancers, JobSpec job, JobStatus start,

@@ -17,6 +17,9 @@ public static class HostConfiguration
 {
     public const string EnvironmentPrefix = "MOE_";
 
+    /// <summary>The sections settings may come in; any other is refused, as an unknown key within one is.</summary>
+    public static readonly string[] Sections = ["Node", "Persistence", "Balancer", "Blobs", "Trainer", "Discovery", "Job"];
+
     public static IConfiguration Build(string? file, IEnumerable<KeyValuePair<string, string?>> flags)
     {
         var builder = new ConfigurationBuilder();
@@ -30,14 +33,21 @@ public static class HostConfiguration
         {
             builder.AddJsonFile(Path.GetFullPath("appsettings.json"), optional: true);
         }
+        IConfiguration configuration;
         try
         {
-            return builder.AddEnvironmentVariables(EnvironmentPrefix).AddInMemoryCollection(flags).Build();
+            configuration = builder.AddEnvironmentVariables(EnvironmentPrefix).AddInMemoryCollection(flags).Build();
         }
         catch (Exception e) when (e is InvalidDataException or FormatException or JsonException)
         {
             throw new ArgumentException($"Configuration file {file ?? "appsettings.json"} is not valid JSON: {e.GetBaseException().Message}");
         }
+        foreach (var section in configuration.GetChildren())
+        {
+            if (!Sections.Contains(section.Key, StringComparer.OrdinalIgnoreCase))
+                throw new ArgumentException($"Configuration section {section.Key} (from {file ?? "appsettings.json"} or a {EnvironmentPrefix}{section.Key}__... variable) is unknown: use {string.Join(", ", Sections)} (see docs/cli.md).");
+        }
+        return configuration;
     }
 
     /// <summary>The node's settings from sections Node, Persistence, Balancer, Blobs, Trainer and Discovery, validated.</summary>

@@ -39,6 +39,7 @@ internal sealed class RunningNode : IAsyncDisposable
         var held = DataDirectoryLock.Acquire(settings.DataDirectory);
         try
         {
+            PortCheck.EnsureFree(settings);
             await DatabaseCheck.EnsureReachableAsync(settings, TimeSpan.FromSeconds(60), cancellation);
             var port = settings.Port == 0 ? MoeNodeHost.FreePort() : settings.Port;
             var host = MoeNodeHost.Build(settings, port, akka => akka.AddHocon(

@@ -33,9 +33,20 @@ public sealed partial class NpyMatrix
 
     public static NpyMatrix Read(string path)
     {
+        if (Directory.Exists(path))
+            throw new NpyFormatException($"{path}: is a directory; give a .npy file.");
         byte[] bytes;
         try
         {
+            // The magic first: a device or a huge file of another kind is refused without reading it all.
+            using (var stream = File.OpenRead(path))
+            {
+                Span<byte> start = stackalloc byte[Magic.Length];
+                if (stream.ReadAtLeast(start, start.Length, throwOnEndOfStream: false) < start.Length || !start.SequenceEqual(Magic))
+                    throw new NpyFormatException($"{path}: not a NumPy .npy file (it does not start with \\x93NUMPY).");
+                if (stream.CanSeek && stream.Length > Array.MaxLength)
+                    throw new NpyFormatException($"{path}: {stream.Length} bytes is more than one matrix of router scores can be.");
+            }
             bytes = File.ReadAllBytes(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -58,7 +69,8 @@ public sealed partial class NpyMatrix
                 headerStart = 10;
                 break;
             case 2 or 3 when file.Length >= 12:
-                headerLength = checked((int)BinaryPrimitives.ReadUInt32LittleEndian(file[8..]));
+                var length = BinaryPrimitives.ReadUInt32LittleEndian(file[8..]);
+                headerLength = length <= int.MaxValue - 12 ? (int)length : throw new NpyFormatException($"{name}: truncated .npy header.");
                 headerStart = 12;
                 break;
             default:
@@ -90,7 +102,8 @@ public sealed partial class NpyMatrix
 
         var dims = shape.Groups[1].Value
             .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(d => long.Parse(d, CultureInfo.InvariantCulture))
+            .Select(d => long.TryParse(d, NumberStyles.None, CultureInfo.InvariantCulture, out var size) ? size
+                : throw new NpyFormatException($"{name}: shape ({shape.Groups[1].Value}) must list sizes as whole numbers from 0 to {long.MaxValue}; \"{d}\" is not one."))
             .ToArray();
         if (dims.Length != 2)
             throw new NpyFormatException(

@@ -3,7 +3,12 @@ using static TorchSharp.torch;
 
 namespace Moe.Model.Routing;
 
-/// <summary>The step every router ends with: top-K by some ranking, gate weights from the original scores.</summary>
+/// <summary>
+/// The step every router ends with: top-K by some ranking, gate weights from the original scores. Equal rankings
+/// (a fresh or saturated gate gives them) are broken by a rotation per token: token i looks at the experts in the
+/// order i, i + 1, ... (mod m), so ties spread over the experts instead of all going to the lowest indices. The
+/// rotation orders only; it changes no value, and the same batch always routes the same way.
+/// </summary>
 internal static class TopKSelection
 {
     /// <param name="scores">Original scores; gate weights (and their gradients) come from these.</param>
@@ -13,8 +18,12 @@ internal static class TopKSelection
         Tensor experts;
         using (no_grad())
         {
-            var (_, indices) = ranking.topk(config.TopK, dim: 1);
-            experts = indices;
+            var (tokens, m) = (ranking.shape[0], ranking.shape[1]);
+            using var count = m.ToScalar(); // explicit and disposed: see RmsNorm on implicit Scalars
+            var start = arange(tokens, dtype: ScalarType.Int64, device: ranking.device).remainder(count).unsqueeze(1);
+            var order = (arange(m, dtype: ScalarType.Int64, device: ranking.device).unsqueeze(0) + start).remainder(count);
+            var (_, positions) = ranking.gather(1, order).topk(config.TopK, dim: 1);
+            experts = order.gather(1, positions);
         }
         var weights = scores.gather(1, experts);
         if (config.NormalizeTopK)

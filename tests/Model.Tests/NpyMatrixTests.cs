@@ -46,6 +46,10 @@ public class NpyMatrixTests
     [InlineData("<f4", false, "(2, 2, 1)", 16, "2-D")]
     [InlineData("<f4", false, "(2, 2)", 15, "truncated")]
     [InlineData("<f4", false, "(2, 2)", 20, "bytes follow")]
+    [InlineData("<f4", false, "(99999999999999999999, 8)", 16, "whole numbers")]
+    [InlineData("<f4", false, "(4L, 8L)", 16, "\"4L\" is not one")]
+    [InlineData("<f4", false, "(a, b)", 16, "\"a\" is not one")]
+    [InlineData("<f4", false, "(-1, 8)", 16, "\"-1\" is not one")]
     public void Bad_files_are_refused_with_the_reason(string descr, bool fortran, string shape, int dataBytes, string reason)
     {
         var error = Assert.Throws<NpyFormatException>(() => NpyMatrix.Parse(NpyBytes(descr, fortran, shape, new byte[dataBytes]), "bad.npy"));
@@ -60,6 +64,16 @@ public class NpyMatrixTests
         var whole = NpyBytes("<f4", false, "(1, 1)", new byte[4]);
         Assert.Contains("truncated .npy header", Assert.Throws<NpyFormatException>(() => NpyMatrix.Parse(whole.AsSpan(0, 20), "cut.npy")).Message);
         Assert.Contains("cannot be read", Assert.Throws<NpyFormatException>(() => NpyMatrix.Read("/nonexistent/scores.npy")).Message);
+        var huge = NpyBytes("<f4", false, "(1, 1)", new byte[4], version: 2);
+        BinaryPrimitives.WriteUInt32LittleEndian(huge.AsSpan(8), 0xFFFFFFF0);
+        Assert.Contains("truncated .npy header", Assert.Throws<NpyFormatException>(() => NpyMatrix.Parse(huge, "huge.npy")).Message);
+    }
+
+    [Fact]
+    public void A_directory_or_a_device_is_refused_at_once_without_reading_it()
+    {
+        Assert.Contains("is a directory", Assert.Throws<NpyFormatException>(() => NpyMatrix.Read(Path.GetTempPath())).Message);
+        Assert.Contains("not a NumPy .npy file", Assert.Throws<NpyFormatException>(() => NpyMatrix.Read("/dev/zero")).Message); // endless zeros
     }
 
     private static byte[] NpyBytes(string descr, bool fortran, string shape, byte[] data, int version = 1)

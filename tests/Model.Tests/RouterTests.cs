@@ -25,6 +25,21 @@ public class RouterTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(AllKinds))]
+    public void Equal_scores_spread_over_the_experts_the_same_way_every_time(RouterKind kind)
+    {
+        using var scope = NewDisposeScope();
+        var scores = full(256, 8, 0.125f); // a fresh or saturated gate: every expert scores the same
+
+        var decision = Routers.Create(kind, new RouterConfig(8, 2)).Route(scores);
+        var again = Routers.Create(kind, new RouterConfig(8, 2)).Route(scores);
+
+        Assert.True(BalanceMeasures.FromLoads(decision.Loads).MaxVio <= 0.1, $"{kind}: loads {string.Join(" ", TestScores.ToLongs(decision.Loads))}");
+        Assert.Equal(TestScores.ToLongs(decision.Experts), TestScores.ToLongs(again.Experts)); // the same batch routes the same way
+        Assert.True(decision.Weights.allclose(full(256, 2, 0.5f)), "ties change the order only, never the gate weights");
+    }
+
     [Fact]
     public void Bip_warm_starts_q_across_steps_and_takes_it_back_from_a_checkpoint()
     {

@@ -14,7 +14,7 @@ public sealed class DirectoryBlobStoreTests : BlobStoreContract
     [Theory]
     [InlineData("flip")]
     [InlineData("truncate")]
-    public async Task A_damaged_blob_is_refused_removed_and_never_written_out(string damage)
+    public async Task A_damaged_blob_is_refused_kept_in_quarantine_and_never_written_out(string damage)
     {
         var store = Files;
         var blob = await store.PutAsync(Source(100_000), TestContext.Current.CancellationToken);
@@ -33,7 +33,11 @@ public sealed class DirectoryBlobStoreTests : BlobStoreContract
         Assert.Contains(blob.Sha256[..12], error.Message, StringComparison.Ordinal);
         Assert.False(File.Exists(destination));
         Assert.Empty(Directory.GetFiles(Temp.Path, "*.partial"));
-        Assert.False(File.Exists(path)); // removed, so that the next put of that content repairs it
+        Assert.False(File.Exists(path)); // out of the way, so that the next put of that content repairs it
+        var kept = Assert.Single(Directory.GetFiles(store.QuarantineFolder));
+        Assert.Equal(bytes, File.ReadAllBytes(kept)); // the evidence stays
+        Assert.Equal(blob, await store.PutAsync(Source(100_000), TestContext.Current.CancellationToken));
+        Assert.True(File.Exists(path));
     }
 
     [Fact]

@@ -1,0 +1,85 @@
+using System.Net;
+using System.Net.Sockets;
+using Moe.Actors.Hosting;
+using Moe.Testing;
+
+namespace Moe.Cluster.Host.Tests;
+
+/// <summary>Permanent problems stop a command before any node starts: one line naming what is wrong, a distinct exit code.</summary>
+public sealed class FailFastTests : IDisposable
+{
+    private readonly TempDirectory _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    private static async Task<(int Code, string Error)> Run(params string[] args)
+    {
+        var error = new StringWriter();
+        var code = await Cli.RunAsync(args, TextWriter.Null, error, TestContext.Current.CancellationToken);
+        return (code, error.ToString());
+    }
+
+    private static void OneLine(string error, string expected)
+    {
+        Assert.Contains(expected, error, StringComparison.Ordinal);
+        Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_missing_training_text_is_named_before_the_job_starts()
+    {
+        var (code, error) = await Run("train", "--preset", "tiny", "--text", "/nonexistent.txt", "--data-dir", _temp.Path);
+
+        Assert.Equal(ExitCodes.BadInput, code);
+        OneLine(error, "Job:TextPath (--text) /nonexistent.txt does not exist");
+    }
+
+    [Fact]
+    public async Task An_unknown_configuration_section_is_refused_like_an_unknown_key()
+    {
+        var settings = Path.Combine(_temp.Path, "settings.json");
+        File.WriteAllText(settings, """{ "Jobs": { "Rounds": 3 } }""");
+
+        var (code, error) = await Run("train", "--config", settings, "--data-dir", _temp.Path);
+
+        Assert.Equal(ExitCodes.BadInput, code);
+        OneLine(error, "Configuration section Jobs");
+    }
+
+    [Fact]
+    public async Task A_second_process_on_a_data_directory_is_refused_with_the_holder_named()
+    {
+        using var held = DataDirectoryLock.Acquire(_temp.Path); // as another process would hold it
+
+        var (code, error) = await Run("train", "--preset", "tiny", "--data-dir", _temp.Path);
+
+        Assert.Equal(ExitCodes.BadInput, code);
+        OneLine(error, $"is in use by process {Environment.ProcessId}");
+    }
+
+    [Theory]
+    [InlineData("--http", "Node:HttpUrl")]
+    [InlineData("--port", "Node:Port")]
+    public async Task A_port_in_use_is_named_with_its_setting(string flag, string setting)
+    {
+        using var holder = new TcpListener(IPAddress.Loopback, 0);
+        holder.Start();
+        var port = ((IPEndPoint)holder.LocalEndpoint).Port;
+        var value = flag == "--http" ? $"http://127.0.0.1:{port}" : $"{port}";
+
+        var (code, error) = await Run("node", flag, value, "--data-dir", _temp.Path);
+
+        Assert.Equal(ExitCodes.Environment, code);
+        OneLine(error, $"Port {port} of {setting}");
+    }
+
+    [Fact]
+    public async Task An_http_address_of_another_scheme_is_refused()
+    {
+        var (code, error) = await Run("node", "--http", "ftp://127.0.0.1:21", "--data-dir", _temp.Path);
+
+        Assert.Equal(ExitCodes.BadInput, code);
+        OneLine(error, "Node:HttpUrl \"ftp://127.0.0.1:21\" is invalid");
+    }
+}
