@@ -3,11 +3,6 @@ using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Event;
 using Moe.Actors.Balancing;
 using Moe.Actors.Blobs;
-using Moe.Model.Data;
-using Moe.Model.Training;
-using Moe.Model.Training.Rounds;
-using Moe.Observability;
-using Tensor = TorchSharp.torch.Tensor;
 
 namespace Moe.Actors.Training;
 

@@ -5,8 +5,6 @@ using Moe.Actors.Hosting;
 using Moe.Actors.Training;
 using Moe.Cluster.Host.Configuration;
 using Moe.Cluster.Host.Hosting;
-using Moe.Model.Network;
-using Moe.Model.Training;
 using Spectre.Console;
 
 namespace Moe.Cluster.Host.Commands;

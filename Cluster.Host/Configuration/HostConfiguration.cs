@@ -42,7 +42,8 @@ public static class HostConfiguration
         {
             throw new ArgumentException($"Configuration file {file ?? "appsettings.json"} is not valid JSON: {e.GetBaseException().Message}");
         }
-        foreach (var section in configuration.GetChildren())
+        // A section has keys (Section:Key, MOE_Section__Key); a lone MOE_SOMETHING variable is none of ours.
+        foreach (var section in configuration.GetChildren().Where(c => c.GetChildren().Any()))
         {
             if (!Sections.Contains(section.Key, StringComparer.OrdinalIgnoreCase))
                 throw new ArgumentException($"Configuration section {section.Key} (from {file ?? "appsettings.json"} or a {EnvironmentPrefix}{section.Key}__... variable) is unknown: use {string.Join(", ", Sections)} (see docs/cli.md).");

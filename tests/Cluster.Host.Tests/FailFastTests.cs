@@ -36,6 +36,23 @@ public sealed class FailFastTests : IDisposable
     }
 
     [Fact]
+    public async Task A_variable_of_the_prefix_that_names_no_section_is_not_a_setting()
+    {
+        Environment.SetEnvironmentVariable("MOE_UNRELATED", "1"); // as MOE_TEST_POSTGRES or MOE_TEST_LOG are
+        try
+        {
+            var (code, error) = await Run("train", "--preset", "tiny", "--text", "/nonexistent.txt", "--data-dir", _temp.Path);
+
+            Assert.Equal(ExitCodes.BadInput, code);
+            OneLine(error, "Job:TextPath"); // it got past the configuration
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("MOE_UNRELATED", null);
+        }
+    }
+
+    [Fact]
     public async Task An_unknown_configuration_section_is_refused_like_an_unknown_key()
     {
         var settings = Path.Combine(_temp.Path, "settings.json");
