@@ -31,17 +31,26 @@ public static class Cli
             await error.WriteLineAsync($"Run '{parse.CommandResult.Command.Name} --help' for usage.");
             return ExitCodes.BadInput;
         }
-        using var signals = StopSignals.Watch();
+        using var signals = new StopSignals(cancellation);
         try
         {
-            // Ctrl-C and SIGTERM cancel the command, which then shuts its node down; leave time for the hand-over.
-            return await parse.InvokeAsync(new InvocationConfiguration
+            // Ctrl-C and SIGTERM cancel the command, which then shuts its node down; it has ShutdownTimeout for the
+            // hand-over, and the process goes regardless after that.
+            var invocation = parse.InvokeAsync(new InvocationConfiguration
             {
                 Output = output,
                 Error = error,
-                ProcessTerminationTimeout = ShutdownTimeout,
+                ProcessTerminationTimeout = null, // the signals are ours (StopSignals), to tell SIGTERM from Ctrl-C
                 EnableDefaultExceptionHandler = false,
-            }, cancellation);
+            }, signals.Token);
+            var overdue = signals.Signalled.ContinueWith(_ => Task.Delay(ShutdownTimeout), TaskScheduler.Default).Unwrap();
+            if (await Task.WhenAny(invocation, overdue) != invocation)
+            {
+                await error.WriteLineAsync($"error: the command did not stop within {ShutdownTimeout.TotalSeconds:F0} s of the signal; exiting.");
+                return signals.ExitCode;
+            }
+            var code = await invocation;
+            return code == ExitCodes.Interrupted ? signals.ExitCode : code;
         }
         catch (Exception e) when (BadData(e) is { } bad)
         {
@@ -52,7 +61,7 @@ public static class Cli
         catch (OperationCanceledException)
         {
             await error.WriteLineAsync("Cancelled.");
-            return StopSignals.ExitCode;
+            return signals.ExitCode;
         }
         catch (Exception e) when (Environmental(e) is { } environment)
         {

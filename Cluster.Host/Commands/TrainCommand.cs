@@ -105,7 +105,7 @@ public static class TrainCommand
         // From the journal, as `report` does: the report shows what was committed, nothing else.
         var history = await JobRecords.ReadAsync(settings, CancellationToken.None);
         await ReportCommand.Print(output, history, ReportCommand.Write(settings, history, ReportCommand.DefaultFolder(settings, job.JobId)));
-        return finished.Finished ? ExitCodes.Success : StopSignals.ExitCode;
+        return finished.Finished ? ExitCodes.Success : ExitCodes.Interrupted; // the command line tells SIGTERM apart
     }
 
     private static async Task<JobStatus> Follow(IAnsiConsole console, IActorRef coordinator, IActorRef balancers, JobSpec job, JobStatus start,
