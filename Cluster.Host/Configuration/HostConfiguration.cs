@@ -1,4 +1,6 @@
+using System.Reflection;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Microsoft.Extensions.Configuration;
 using Moe.Actors.Balancing;
 using Moe.Actors.Blobs;
@@ -13,7 +15,7 @@ namespace Moe.Cluster.Host.Configuration;
 /// and validated before anything starts: a bad value stops the program with one line naming the key, the value
 /// and what is allowed.
 /// </summary>
-public static class HostConfiguration
+public static partial class HostConfiguration
 {
     public const string EnvironmentPrefix = "MOE_";
 
@@ -98,9 +100,18 @@ public static class HostConfiguration
         {
             // The binder names the key and the value it could not convert, or the keys it does not know.
             var unknown = e.Message.Split("were not found on the instance of ", 2);
-            throw new ArgumentException(unknown.Length == 2
-                ? $"Configuration section {section} has unknown keys: {unknown[1][(unknown[1].IndexOf(':') + 1)..].Trim()} (see docs/cli.md)."
-                : $"Configuration section {section}: {e.Message} {e.InnerException?.Message}".TrimEnd());
+            if (unknown.Length == 2)
+                throw new ArgumentException($"Configuration section {section} has unknown keys: {unknown[1][(unknown[1].IndexOf(':') + 1)..].Trim()} (see docs/cli.md).");
+            var failed = ConversionFailure().Match(e.Message);
+            if (failed.Success && typeof(T).GetProperty(failed.Groups["key"].Value.Split(':')[^1], BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase)
+                    is { PropertyType.IsEnum: true } property)
+            {
+                throw new ArgumentException($"{failed.Groups["key"].Value} = {failed.Groups["value"].Value} is invalid: use {string.Join(", ", Enum.GetNames(property.PropertyType))}.");
+            }
+            throw new ArgumentException($"Configuration section {section}: {e.Message} {e.InnerException?.Message}".TrimEnd());
         }
     }
+
+    [GeneratedRegex(@"value '(?<value>[^']*)' at '(?<key>[^']+)'")]
+    private static partial Regex ConversionFailure();
 }

@@ -92,6 +92,22 @@ public sealed class FailFastTests : IDisposable
     }
 
     [Fact]
+    public async Task An_unknown_router_lists_the_ones_there_are()
+    {
+        var (code, error) = await Run("train", "--preset", "tiny", "--data-dir", _temp.Path, "--config", Settings("""{ "Job": { "Router": "fancy" } }"""));
+
+        Assert.Equal(ExitCodes.BadInput, code);
+        OneLine(error, "Job:Router = fancy is invalid: use TopK, Bip, QuantileBalancing,");
+    }
+
+    private string Settings(string json)
+    {
+        var path = Path.Combine(_temp.Path, $"settings-{Guid.NewGuid():N}.json");
+        File.WriteAllText(path, json);
+        return path;
+    }
+
+    [Fact]
     public async Task An_http_address_of_another_scheme_is_refused()
     {
         var (code, error) = await Run("node", "--http", "ftp://127.0.0.1:21", "--data-dir", _temp.Path);
