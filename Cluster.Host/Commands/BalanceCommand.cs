@@ -65,6 +65,9 @@ public static class BalanceCommand
         if (matrix.Rows == 0 || matrix.Columns == 0)
             throw new ArgumentException($"{path}: the batch is empty (shape {matrix.Rows} x {matrix.Columns}).");
 
+        if (Array.FindIndex(matrix.Values, v => !float.IsFinite(v)) is var bad and >= 0)
+            throw new ArgumentException($"{path}: score [{bad / matrix.Columns}, {bad % matrix.Columns}] is {matrix.Values[bad]}; router scores must be finite.");
+
         using var scope = NewDisposeScope();
         var scores = tensor(matrix.Values, [matrix.Rows, matrix.Columns]);
         var router = Routers.Create(method, new RouterConfig(matrix.Columns, topK, Iterations: iterations));

@@ -6,6 +6,7 @@ public static class Corpus
     /// <summary>Loads (or reads from the cache) the tokenised dataset; logs what was loaded and skipped.</summary>
     public static TokenDataset Load(string? textPath, string cacheDirectory, int vocabSize, Action<string> log)
     {
+        using var single = CacheLock.Acquire(cacheDirectory, TimeSpan.FromMinutes(30)); // one fetch and one tokenisation per cache
         IReadOnlyList<string> documents;
         TextLoadReport? report = null;
         if (textPath is null)

@@ -101,7 +101,7 @@ public sealed class BalanceCommandTests : IDisposable
             { "fortran", Npy("<f4", true, "(2, 2)", 16), "Fortran-ordered" },
             { "truncated", Npy("<f4", false, "(2, 2)", 10), "truncated" },
             { "empty", Npy("<f4", false, "(0, 4)", 0), "empty" },
-            { "nan", NanScores(), "NaN" },
+            { "nan", NanScores(), "nan.npy: score [0, 1] is NaN" },
         };
     }
 

@@ -139,4 +139,39 @@ public sealed class DataTests : IDisposable
         Assert.Equal("new", File.ReadAllText(path));
         Assert.Single(Directory.GetFiles(_directory));
     }
+
+    [Fact]
+    public async Task Trainers_sharing_a_cache_fill_it_one_at_a_time()
+    {
+        var cache = Path.Combine(Path.GetTempPath(), "moe-cache-" + Guid.NewGuid().ToString("N"));
+        var inside = 0;
+        var most = 0;
+        var done = 0;
+        try
+        {
+            await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(() =>
+            {
+                using var held = CacheLock.Acquire(cache, TimeSpan.FromMinutes(1));
+                var now = Interlocked.Increment(ref inside);
+                InterlockedMax(ref most, now);
+                Thread.SpinWait(200_000); // the fetch and tokenisation the lock protects
+                Interlocked.Decrement(ref inside);
+                Interlocked.Increment(ref done);
+            }, TestContext.Current.CancellationToken)));
+        }
+        finally
+        {
+            Directory.Delete(cache, recursive: true);
+        }
+
+        Assert.Equal(4, done);
+        Assert.Equal(1, most);
+    }
+
+    private static void InterlockedMax(ref int target, int value)
+    {
+        var seen = Volatile.Read(ref target);
+        while (value > seen && Interlocked.CompareExchange(ref target, value, seen) is var actual && actual != seen)
+            seen = actual;
+    }
 }
