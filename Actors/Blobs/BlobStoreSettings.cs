@@ -61,6 +61,12 @@ public sealed record BlobStoreSettings
     /// </summary>
     public string? AdminToken { get; init; }
 
+    /// <summary>
+    /// Committed rounds whose parameters and momentum the coordinator keeps: when the latest does not read back, the
+    /// job goes on from the newest kept one that does.
+    /// </summary>
+    public int KeepRounds { get; init; } = 2;
+
     /// <summary>The largest upload a blob server accepts, in bytes; larger ones are refused (413) before their body is read.</summary>
     public long MaxUploadBytes { get; init; } = 8L << 30;
 
@@ -95,6 +101,8 @@ public sealed record BlobStoreSettings
         var token = ResolveToken();
         if (ServeUrl is not null && token is null && !IsLoopback(new Uri(ServeUrl)))
             throw new ArgumentException($"Blobs:ServeUrl {ServeUrl} is reachable from other machines but no Blobs:Token or Blobs:TokenFile is set: set a shared secret, or serve on 127.0.0.1.");
+        if (KeepRounds < 1)
+            throw new ArgumentException($"Blobs:KeepRounds = {KeepRounds} is invalid: use 1 or more.");
         if (MaxUploadBytes < 1)
             throw new ArgumentException($"Blobs:MaxUploadBytes must be positive, got {MaxUploadBytes}.");
         if (AttemptTimeout <= TimeSpan.Zero)

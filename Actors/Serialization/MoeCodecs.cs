@@ -87,15 +87,24 @@ public static class MoeCodecs
         .Add<GetJobStatus>("tgst",
             (_, _) => { },
             (ref PayloadReader _) => GetJobStatus.Instance)
-        .Add<JobStatus>("tst",
+        .Add<JobStatus>("tst2",
             (w, m) =>
             {
                 w.Text(m.JobId); w.I32(m.CommittedRounds); w.I32(m.TotalRounds); w.Flag(m.Finished); OptionalBlob(w, m.Parameters);
                 w.Strings(m.Members); w.Strings(m.LastContributors); w.F64(m.LastLoss); w.I64(m.LastTokens);
-                w.F64(m.LastRoundSeconds); w.F64(m.LastWorstMaxVio);
+                w.F64(m.LastRoundSeconds); w.F64(m.LastWorstMaxVio); w.Text(m.Problem ?? "");
             },
             (ref PayloadReader x) => new JobStatus(
-                x.Text(), x.I32(), x.I32(), x.Flag(), OptionalBlob(ref x), x.Strings(), x.Strings(), x.F64(), x.I64(), x.F64(), x.F64()))
+                x.Text(), x.I32(), x.I32(), x.Flag(), OptionalBlob(ref x), x.Strings(), x.Strings(), x.F64(), x.I64(), x.F64(), x.F64())
+            {
+                Problem = x.Text() is { Length: > 0 } problem ? problem : null,
+            })
+        // Coordinators before problems were reported.
+        .AddLegacy("tst", (ref PayloadReader x) => new JobStatus(
+            x.Text(), x.I32(), x.I32(), x.Flag(), OptionalBlob(ref x), x.Strings(), x.Strings(), x.F64(), x.I64(), x.F64(), x.F64()))
+        .Add<RoundsRolledBackEvent>("e-troll",
+            (w, m) => { w.I32(m.ToRound); w.Text(m.Problem); },
+            (ref PayloadReader x) => new RoundsRolledBackEvent(x.I32(), x.Text()))
         .Add<RegisterTrainer>("treg",
             (w, m) => w.Text(m.TrainerId),
             (ref PayloadReader x) => new RegisterTrainer(x.Text()))

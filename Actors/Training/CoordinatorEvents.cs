@@ -6,6 +6,12 @@ namespace Moe.Actors.Training;
 public sealed record JobStartedEvent(JobSpec Spec, BlobRef Parameters) : IMoeMessage;
 
 /// <summary>
+/// Persisted: the checkpoints after round <paramref name="ToRound"/> (-1: the job's start) could not be read back
+/// (<paramref name="Problem"/> says why); the job goes on from that round, and the rounds after it run again.
+/// </summary>
+public sealed record RoundsRolledBackEvent(int ToRound, string Problem) : IMoeMessage;
+
+/// <summary>
 /// Persisted: round <paramref name="Round"/> committed. Its parameters and outer momentum are the checkpoint (a job
 /// with outer momentum 0 keeps none); the shard plan says which data is done; the parts are what each contributing trainer measured, in trainer order.
 /// Once written, the round is never lost, and the job's report is read from these events.

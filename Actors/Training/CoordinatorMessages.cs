@@ -42,6 +42,9 @@ public sealed record JobStatus(
     double LastWorstMaxVio) : IMoeMessage
 {
     public static JobStatus None { get; } = new("", 0, 0, false, null, [], [], double.NaN, 0, double.NaN, double.NaN);
+
+    /// <summary>Why the job cannot go on (no kept checkpoint could be read back); null while it can.</summary>
+    public string? Problem { get; init; }
 }
 
 /// <summary>

@@ -9,23 +9,27 @@ namespace Moe.Actors.Training;
 
 /// <summary>
 /// A job as its coordinator's journal records it: the spec, the initial parameters and every committed round in
-/// order. It is what reports are made of, read from the database rather than from logs or a live coordinator.
+/// order (a rollback to an earlier checkpoint takes the rounds after it out: they ran again). It is what reports are made of, read from the database rather than from logs or a live coordinator.
 /// </summary>
 public sealed record JobHistory(JobSpec Spec, BlobRef InitialParameters, IReadOnlyList<RoundCommittedEvent> Rounds)
 {
     public bool Finished => Rounds.Count >= Spec.Rounds;
+
+    /// <summary>Each time the job went back to an earlier checkpoint, and why.</summary>
+    public IReadOnlyList<RoundsRolledBackEvent> Rollbacks { get; init; } = [];
 
     /// <summary>Folds the coordinator's events; null when no job was started.</summary>
     public static JobHistory? From(IEnumerable<object> events)
     {
         JobHistory? history = null;
         var rounds = new List<RoundCommittedEvent>();
+        var rollbacks = new List<RoundsRolledBackEvent>();
         foreach (var e in events)
         {
             switch (e)
             {
                 case JobStartedEvent started:
-                    history = new JobHistory(started.Spec, started.Parameters, rounds);
+                    history = new JobHistory(started.Spec, started.Parameters, rounds) { Rollbacks = rollbacks };
                     break;
                 case RoundCommittedEvent round when history is null:
                     throw new InvalidDataException($"The job journal has round {round.Round} before the job's start: it is damaged.");
@@ -33,6 +37,10 @@ public sealed record JobHistory(JobSpec Spec, BlobRef InitialParameters, IReadOn
                     throw new InvalidDataException($"The job journal has round {round.Round} where round {rounds.Count} belongs: it is damaged.");
                 case RoundCommittedEvent round:
                     rounds.Add(round);
+                    break;
+                case RoundsRolledBackEvent rollback when history is not null && rollback.ToRound < rounds.Count:
+                    rounds.RemoveRange(rollback.ToRound + 1, rounds.Count - rollback.ToRound - 1); // they run again
+                    rollbacks.Add(rollback);
                     break;
             }
         }

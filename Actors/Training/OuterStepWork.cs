@@ -92,6 +92,41 @@ internal sealed class OuterStepWork(IBlobStore blobs, TensorHandoff? handoff) : 
         }
     }
 
+    /// <summary>
+    /// Reads back each checkpoint's blobs, newest first, until one is whole: its round (null if none is), and what
+    /// was wrong with the newer ones. A damaged blob goes to the store's quarantine as it is read.
+    /// </summary>
+    public async Task<(int? Round, string Problem)> Verify(IReadOnlyList<Protocol.Checkpoint> newestFirst, CancellationToken token)
+    {
+        var problems = new List<string>();
+        foreach (var checkpoint in newestFirst)
+        {
+            var problem = await Damage(checkpoint.Parameters, "parameters", token).ConfigureAwait(false)
+                ?? (checkpoint.Momentum is { } momentum ? await Damage(momentum, "momentum", token).ConfigureAwait(false) : null);
+            if (problem is null)
+                return (checkpoint.Round, string.Join("; ", problems));
+            problems.Add($"round {checkpoint.Round}: {problem}");
+        }
+        return (null, string.Join("; ", problems));
+    }
+
+    private async Task<string?> Damage(BlobRef blob, string what, CancellationToken token)
+    {
+        try
+        {
+            await blobs.ReadAsync(blob, async (stream, cancel) =>
+            {
+                await stream.CopyToAsync(Stream.Null, cancel).ConfigureAwait(false);
+                return 0;
+            }, token).ConfigureAwait(false);
+            return null;
+        }
+        catch (Exception e) when (e is BlobCorruptedException or FileNotFoundException)
+        {
+            return $"{what} {blob.Sha256} {(e is FileNotFoundException ? "is missing" : "is damaged")}";
+        }
+    }
+
     public void Dispose()
     {
         lock (_lock)

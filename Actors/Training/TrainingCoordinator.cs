@@ -25,10 +25,11 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<string, IActorRef> _members = [];
     private readonly JobAdmission _admission = new();
-    private RoundProtocolState _state = RoundProtocolState.Start(Guid.NewGuid().ToString("N")[..8]);
+    private RoundProtocolState _state;
 
-    public TrainingCoordinator(IBlobStore blobs, TensorHandoff? handoff, IActorRef balancers, NodeMetrics metrics)
+    public TrainingCoordinator(IBlobStore blobs, TensorHandoff? handoff, IActorRef balancers, NodeMetrics metrics, int keepRounds)
     {
+        _state = RoundProtocolState.Start(Guid.NewGuid().ToString("N")[..8], keepRounds);
         _blobs = blobs;
         _balancers = balancers;
         _metrics = metrics;
@@ -36,6 +37,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
 
         Recover<JobStartedEvent>(e => _state = _state with { Journal = _state.Journal.Apply(e) });
         Recover<RoundCommittedEvent>(e => _state = _state with { Journal = _state.Journal.Apply(e) });
+        Recover<RoundsRolledBackEvent>(e => _state = _state with { Journal = _state.Journal.Apply(e) });
 
         Command<StartJob>(start => Admit(start, Sender));
         Command<JobCreated>(OnJobCreated);
@@ -65,8 +67,9 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     /// Where trainers on this node leave their deltas and find the new parameters; null: all through the store, which
     /// the node's trainers then use too (both follow Blobs:LocalHandoff).
     /// </param>
-    public static Props Props(IBlobStore blobs, TensorHandoff? handoff, IActorRef balancers, NodeMetrics metrics) =>
-        Akka.Actor.Props.Create(() => new TrainingCoordinator(blobs, handoff, balancers, metrics));
+    /// <param name="keepRounds">Checkpoints kept to go back to when the latest does not read back (Blobs:KeepRounds).</param>
+    public static Props Props(IBlobStore blobs, TensorHandoff? handoff, IActorRef balancers, NodeMetrics metrics, int keepRounds) =>
+        Akka.Actor.Props.Create(() => new TrainingCoordinator(blobs, handoff, balancers, metrics, keepRounds));
 
     private string JobLabel => _state.Spec?.JobId ?? "";
 
@@ -82,6 +85,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         Timers.StartPeriodicTimer("tick", Tick.Instance, TimeSpan.FromSeconds(1));
         if (_state.Spec is { } spec)
             _log.Info("Coordinator recovered job {0} at round {1} of {2}", spec.JobId, _state.Journal.CommittedRounds, spec.Rounds);
+        Decide(Recovered.Instance);
     }
 
     private void Decide(ICoordinatorInput input)
@@ -128,6 +132,20 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
             case PersistRound p:
                 Persist(p.Event, e => Decide(new RoundPersisted(e)));
                 break;
+            case VerifyCheckpoints v:
+                _work.Verify(v.NewestFirst, CancellationToken.None).PipeTo(Self,
+                    success: r => new CheckpointsVerified(r.Round, r.Problem),
+                    failure: e =>
+                    {
+                        _log.Warning("Could not read back the checkpoints: {0}; trying again", e.GetBaseException().Message);
+                        return VerificationFailed.Instance;
+                    });
+                break;
+            case PersistRollback r:
+                Persist(r.Event, e => Decide(new RollbackPersisted(e)));
+                break;
+            case FailJob:
+                break; // the status carries the problem to whoever follows the job
             case RoundCommitted c:
                 _metrics.RoundCommitted(JobLabel, c.Event.Seconds, c.Event.MeanLoss, c.CommittedRounds, c.CheckpointSeconds, c.Event.Parameters.Size);
                 _log.Info("Round {0} committed: {1} trainers, loss {2:F4}, {3:F1} s", c.Event.Round, c.Event.Parts.Length, c.Event.MeanLoss, c.Event.Seconds);
@@ -135,6 +153,9 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
             case DeleteBlobs d:
                 foreach (var blob in d.Blobs)
                     Forget(blob);
+                break;
+            case Log { Level: Protocol.LogLevel.Error } l:
+                _log.Error(l.Message);
                 break;
             case Log { Level: Protocol.LogLevel.Warning } l:
                 _log.Warning(l.Message);
@@ -233,7 +254,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         }
     }
 
-    private JobStatus CurrentStatus() => _state.Journal.Status([.. _members.Keys.Order(StringComparer.Ordinal)]);
+    private JobStatus CurrentStatus() => _state.Journal.Status([.. _members.Keys.Order(StringComparer.Ordinal)], _state.Problem);
 
     private sealed record JobCreated(JobSpec Spec, BlobRef Parameters, IActorRef ReplyTo);
 

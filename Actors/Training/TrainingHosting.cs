@@ -34,7 +34,7 @@ public static class TrainingHosting
             CoordinatorName,
             (system, registry, _) => BackoffSupervisor.Props(
                 Backoff.OnStop(
-                        TrainingCoordinator.Props(blobs, Handoff(system, node), registry.Get<LayerBalancerRegion>(), metrics),
+                        TrainingCoordinator.Props(blobs, Handoff(system, node), registry.Get<LayerBalancerRegion>(), metrics, node.Blobs.KeepRounds),
                         "coordinator",
                         node.Balancer.MinBackoff,
                         node.Balancer.MaxBackoff,

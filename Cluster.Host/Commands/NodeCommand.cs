@@ -123,7 +123,7 @@ public static class NodeCommand
         var jobId = job.Spec.JobId;
         await output.WriteLineAsync($"Job {jobId}: round {status.CommittedRounds} of {status.TotalRounds}.");
         var reported = status.CommittedRounds;
-        while (!status.Finished)
+        while (!status.Finished && status.Problem is null)
         {
             await Task.Delay(1000, cancellation);
             try
@@ -140,6 +140,8 @@ public static class NodeCommand
                 await output.WriteLineAsync($"Job {jobId}: round {status.CommittedRounds} of {status.TotalRounds}, loss {status.LastLoss:F4}, trainers {string.Join(" ", status.LastContributors)}");
             }
         }
+        if (status.Problem is { } problem)
+            throw new JobRefusedException(problem); // reported like a refusal: the node stays
         await output.WriteLineAsync($"Job {jobId} finished: {status.CommittedRounds} rounds. Final parameters: {JobClient.Locate(node.Settings, status.Parameters!)}");
     }
 }

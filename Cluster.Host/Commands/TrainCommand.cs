@@ -87,6 +87,12 @@ public static class TrainCommand
             console.MarkupLineInterpolated($"Resuming at round {status.CommittedRounds} of {status.TotalRounds}.");
 
         var finished = await Follow(console, coordinator, node.Registry.Get<LayerBalancerRegion>(), job, status, cancellation);
+        if (finished.Problem is { } problem)
+        {
+            await node.DisposeAsync();
+            await error.WriteLineAsync($"error: {problem}");
+            return ExitCodes.BadInput;
+        }
         if (finished.Finished)
         {
             console.MarkupLineInterpolated($"Job {job.JobId} finished: {finished.CommittedRounds} rounds, last loss {finished.LastLoss:F4} (perplexity {Math.Exp(finished.LastLoss):F1}).");
@@ -140,7 +146,7 @@ public static class TrainCommand
                         steps.Value = step;
                         steps.Description = Markup.Escape($"step {step}/{job.Rounds * job.InnerSteps}");
                     }
-                    if (last.Finished)
+                    if (last.Finished || last.Problem is not null)
                         break;
                     try
                     {

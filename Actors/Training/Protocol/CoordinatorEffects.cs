@@ -27,6 +27,15 @@ public sealed record CancelRoundTimer : ICoordinatorEffect
 /// <summary>Average the deltas, take the outer step, store the result; <see cref="OuterStepDone"/> or <see cref="OuterStepFailed"/> follows.</summary>
 public sealed record RunOuterStep(string Attempt, JobSpec Spec, BlobRef Parameters, BlobRef? Momentum, ImmutableArray<RoundResult> Results) : ICoordinatorEffect;
 
+/// <summary>Read back the blobs of these checkpoints, newest first, until one is whole; <see cref="CheckpointsVerified"/> follows.</summary>
+public sealed record VerifyCheckpoints(ImmutableArray<Checkpoint> NewestFirst) : ICoordinatorEffect;
+
+/// <summary>Write the rollback to the journal; <see cref="RollbackPersisted"/> follows.</summary>
+public sealed record PersistRollback(RoundsRolledBackEvent Event) : ICoordinatorEffect;
+
+/// <summary>The job cannot go on: say so where its status is read.</summary>
+public sealed record FailJob(string Problem) : ICoordinatorEffect;
+
 /// <summary>Write the round's commit to the journal; <see cref="RoundPersisted"/> follows.</summary>
 public sealed record PersistRound(RoundCommittedEvent Event) : ICoordinatorEffect;
 
@@ -41,6 +50,7 @@ public enum LogLevel
 {
     Info,
     Warning,
+    Error,
 }
 
 public sealed record Log(LogLevel Level, string Message) : ICoordinatorEffect;

@@ -40,3 +40,24 @@ public sealed record JobPersisted(JobStartedEvent Event) : ICoordinatorInput;
 
 /// <summary>The journal holds the round's commit.</summary>
 public sealed record RoundPersisted(RoundCommittedEvent Event) : ICoordinatorInput;
+
+/// <summary>The coordinator replayed its journal (it started, restarted or moved to another node).</summary>
+public sealed record Recovered : ICoordinatorInput
+{
+    public static Recovered Instance { get; } = new();
+}
+
+/// <summary>
+/// The kept checkpoints were read back: <paramref name="Round"/> is the newest whose blobs are whole (null: none),
+/// <paramref name="Problem"/> what was wrong with the newer ones.
+/// </summary>
+public sealed record CheckpointsVerified(int? Round, string Problem) : ICoordinatorInput;
+
+/// <summary>The check could not run (the store did not answer): it runs again at the next tick.</summary>
+public sealed record VerificationFailed : ICoordinatorInput
+{
+    public static VerificationFailed Instance { get; } = new();
+}
+
+/// <summary>The journal holds the rollback to an earlier checkpoint.</summary>
+public sealed record RollbackPersisted(RoundsRolledBackEvent Event) : ICoordinatorInput;

@@ -25,7 +25,7 @@ public static class RoundProtocol
                 ? run.Drop(state with { Members = state.Members.Remove(l.TrainerId) }, l.TrainerId, state.Running?.Attempt, "the trainer stopped or its node left the cluster")
                 : state,
             BalancersReady => run.TryStart(state with { BalancersReady = true }),
-            Tick => run.TryStart(run.ConfigureIfNeeded(state)),
+            Tick => run.TryStart(run.Verify(run.ConfigureIfNeeded(state))),
             ResultReceived r => run.Received(state, r.Result),
             PartFailed f => run.Drop(state, f.TrainerId, f.Attempt, f.Reason),
             RoundTimedOut t => run.TimedOut(state, t.Attempt),
@@ -33,6 +33,10 @@ public static class RoundProtocol
             OuterStepFailed f => run.StepFailed(state, f.Attempt),
             JobPersisted p => run.JobStarted(state, p.Event),
             RoundPersisted p => run.Committed(state, p.Event),
+            Recovered => run.Verify(state),
+            CheckpointsVerified v => run.Verified(state, v),
+            VerificationFailed => state with { Verifying = false }, // the next tick checks again
+            RollbackPersisted p => run.RolledBack(state, p.Event),
             _ => throw new ArgumentException($"Unknown coordinator input {input.GetType().Name}.", nameof(input)),
         };
         return new Decision(next, [.. run.Effects]);
@@ -61,14 +65,49 @@ public static class RoundProtocol
         {
             Effects.Add(new Log(LogLevel.Info, $"Job {e.Spec.JobId} started: {e.Spec.Rounds} rounds of {e.Spec.InnerSteps} inner steps"));
             Effects.Add(new ConfigureBalancers(e.Spec));
-            return state with { Journal = state.Journal.Apply(e) };
+            return state with { Journal = state.Journal.Apply(e), Verified = true }; // its parameters were just written
+        }
+
+        /// <summary>A recovered job checks that its latest checkpoint reads back before any round starts from it.</summary>
+        public RoundProtocolState Verify(RoundProtocolState state)
+        {
+            if (state.Spec is null || state.Verified || state.Verifying || state.Problem is not null)
+                return state;
+            Effects.Add(new VerifyCheckpoints([.. state.Kept]));
+            return state with { Verifying = true };
+        }
+
+        public RoundProtocolState Verified(RoundProtocolState state, CheckpointsVerified verified)
+        {
+            state = state with { Verifying = false };
+            var latest = state.Journal.Latest!.Round;
+            if (verified.Round == latest)
+                return TryStart(state with { Verified = true });
+            if (verified.Round is { } earlier)
+            {
+                Effects.Add(new PersistRollback(new RoundsRolledBackEvent(earlier, verified.Problem)));
+                return state;
+            }
+            var problem = $"no kept checkpoint of job {state.Spec!.JobId} reads back ({verified.Problem}); restore the blobs, or start a new job id";
+            Effects.Add(new Log(LogLevel.Error, problem));
+            Effects.Add(new FailJob(problem));
+            return state with { Problem = problem };
+        }
+
+        public RoundProtocolState RolledBack(RoundProtocolState state, RoundsRolledBackEvent e)
+        {
+            Effects.Add(new Log(LogLevel.Warning, $"Resuming from round {e.ToRound} (the rounds after it run again): {e.Problem}"));
+            return TryStart(state with { Journal = state.Journal.Apply(e), Verified = true });
         }
 
         /// <summary>Starts the next round if the job, the balancers and a quorum of trainers are ready.</summary>
         public RoundProtocolState TryStart(RoundProtocolState state)
         {
-            if (state.Spec is not { } spec || state.Running is not null || !state.BalancersReady || state.Journal.Finished || state.Members.Count < spec.Quorum)
+            if (state.Spec is not { } spec || state.Running is not null || !state.BalancersReady || !state.Verified || state.Problem is not null
+                || state.Journal.Finished || state.Members.Count < spec.Quorum)
+            {
                 return state;
+            }
             int number;
             ShardPlan planBefore;
             BlobRef? parameters;
@@ -171,10 +210,12 @@ public static class RoundProtocol
         {
             if (state.Committing is not { } round || round.Number != e.Round)
                 throw new InvalidOperationException($"Round {e.Round} was persisted while round {state.Committing?.Number.ToString() ?? "none"} was committing.");
-            var (parameters, momentum) = (state.Journal.Parameters, state.Journal.Momentum);
             state = state with { Journal = state.Journal.Apply(e), Committing = null };
             Effects.Add(new RoundCommitted(e, (now - round.CommitStarted).TotalSeconds, state.Journal.CommittedRounds));
-            state = DeleteUnreferenced(state, round.Deltas.Append(parameters).Append(momentum).OfType<BlobRef>());
+            // The checkpoint that is no longer kept goes with the round's deltas.
+            var checkpoints = state.Journal.Checkpoints;
+            var dropped = checkpoints.Count > state.KeepRounds ? checkpoints[checkpoints.Count - 1 - state.KeepRounds] : null;
+            state = DeleteUnreferenced(state, round.Deltas.Append(dropped?.Parameters).Append(dropped?.Momentum).OfType<BlobRef>());
             if (state.Journal.Finished)
             {
                 Effects.Add(new AnnounceFinished(new JobFinished(state.Spec!.JobId, state.Journal.CommittedRounds)));
@@ -193,13 +234,13 @@ public static class RoundProtocol
         }
 
         // Content addressing makes equal content one blob: with one trainer, the first momentum equals its delta, and
-        // two rounds may deliver equal deltas. Only blobs that neither the committed state nor a round still running
-        // or committing points at may go.
+        // two rounds may deliver equal deltas. Only blobs that neither a kept checkpoint nor a round still running or
+        // committing points at may go.
         private RoundProtocolState DeleteUnreferenced(RoundProtocolState state, IEnumerable<BlobRef> blobs)
         {
+            var kept = state.Kept.SelectMany(c => new[] { c.Parameters, c.Momentum }).OfType<BlobRef>().ToHashSet();
             var unreferenced = blobs.Distinct()
-                .Where(b => b != state.Journal.Parameters && b != state.Journal.Momentum
-                    && state.Running?.Deltas.Contains(b) != true && state.Committing?.Deltas.Contains(b) != true)
+                .Where(b => !kept.Contains(b) && state.Running?.Deltas.Contains(b) != true && state.Committing?.Deltas.Contains(b) != true)
                 .ToImmutableArray();
             if (!unreferenced.IsEmpty)
                 Effects.Add(new DeleteBlobs(unreferenced));

@@ -11,6 +11,7 @@ namespace Moe.Actors.Training.Protocol;
 /// <param name="Committing">The round whose outer step and journal write are under way.</param>
 /// <param name="Incarnation">Tells this coordinator's round attempts from those of an earlier one.</param>
 /// <param name="Attempts">Round attempts started so far by this incarnation.</param>
+/// <param name="KeepRounds">Checkpoints whose blobs are kept: the latest and the ones before it, to go back to.</param>
 public sealed record RoundProtocolState(
     CoordinatorState Journal,
     ImmutableSortedSet<string> Members,
@@ -18,10 +19,23 @@ public sealed record RoundProtocolState(
     Round? Running,
     Round? Committing,
     string Incarnation,
-    int Attempts)
+    int Attempts,
+    int KeepRounds)
 {
-    public static RoundProtocolState Start(string incarnation) =>
-        new(CoordinatorState.Empty, ImmutableSortedSet.Create<string>(StringComparer.Ordinal), false, null, null, incarnation, 0);
+    public static RoundProtocolState Start(string incarnation, int keepRounds) =>
+        new(CoordinatorState.Empty, ImmutableSortedSet.Create<string>(StringComparer.Ordinal), false, null, null, incarnation, 0, keepRounds);
 
     public JobSpec? Spec => Journal.Spec;
+
+    /// <summary>The latest checkpoint reads back (a new job's, or a recovered one once checked): rounds may start.</summary>
+    public bool Verified { get; init; }
+
+    /// <summary>A check of the kept checkpoints is under way.</summary>
+    public bool Verifying { get; init; }
+
+    /// <summary>Why the job cannot go on; rounds no longer start.</summary>
+    public string? Problem { get; init; }
+
+    /// <summary>The checkpoints whose blobs are kept, newest first.</summary>
+    public IEnumerable<Checkpoint> Kept => Journal.Checkpoints.TakeLast(KeepRounds).Reverse();
 }

@@ -44,6 +44,8 @@ internal static class MessageSamples
         yield return GetJobStatus.Instance;
         yield return new JobStatus("job-1", 3, 7, false, Blob, ["a", "b"], ["a"], 4.25, 8192, 1.5, 0.125);
         yield return JobStatus.None;
+        yield return JobStatus.None with { JobId = "job-1", Problem = "no kept checkpoint could be read back" };
+        yield return new RoundsRolledBackEvent(2, "the parameters of round 3 are damaged");
         yield return new RegisterTrainer("10.0.0.1:4053/trainer-0");
         yield return new RoundStart(Job, 3, "abc123", Blob, 17, 2);
         yield return new RoundStart(Job, 4, "def456", null, 18, 2);

@@ -32,4 +32,14 @@ public sealed class JobHistoryTests
         Assert.Contains("before the job's start", early.Message, StringComparison.Ordinal);
         Assert.Contains("round 2 where round 1 belongs", gap.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void A_rollback_takes_out_the_rounds_after_its_checkpoint_which_then_run_again()
+    {
+        var history = JobHistory.From([new JobStartedEvent(Spec, Blob), Round(0), Round(1), new RoundsRolledBackEvent(0, "round 1 damaged"), Round(1), Round(2)]);
+
+        Assert.Equal([0, 1, 2], history!.Rounds.Select(r => r.Round));
+        Assert.True(history.Finished);
+        Assert.Equal("round 1 damaged", Assert.Single(history.Rollbacks).Problem);
+    }
 }

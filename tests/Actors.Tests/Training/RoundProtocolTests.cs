@@ -19,15 +19,17 @@ public sealed class RoundProtocolTests
     /// <summary>Feeds inputs to the protocol one after the other, a second apart, and keeps the last decision's effects.</summary>
     private sealed class Driver
     {
-        public RoundProtocolState State { get; private set; } = RoundProtocolState.Start("test");
+        public RoundProtocolState State { get; set; } = RoundProtocolState.Start("test", keepRounds: 1);
 
         public ImmutableArray<ICoordinatorEffect> Effects { get; private set; } = [];
 
         public DateTime Now { get; private set; } = Start;
 
-        public static Driver ForJob(JobSpec spec, params string[] trainers)
+        public static Driver ForJob(JobSpec spec, params string[] trainers) => ForJob(spec, keepRounds: 1, trainers);
+
+        public static Driver ForJob(JobSpec spec, int keepRounds, params string[] trainers)
         {
-            var driver = new Driver();
+            var driver = new Driver { State = RoundProtocolState.Start("test", keepRounds) };
             driver.Send(new JobPersisted(new JobStartedEvent(spec, Initial)));
             foreach (var trainer in trainers)
                 driver.Send(new TrainerJoined(trainer));
@@ -227,5 +229,75 @@ public sealed class RoundProtocolTests
         driver.Send(new RoundPersisted(driver.Single<PersistRound>().Event));
 
         Assert.Equal([Initial], driver.Single<DeleteBlobs>().Blobs);
+    }
+
+    [Fact]
+    public void Kept_checkpoints_are_deleted_only_once_they_fall_out_of_the_kept_rounds()
+    {
+        var driver = Driver.ForJob(Spec(rounds: 5), keepRounds: 2, "a");
+        driver.Send(new ResultReceived(driver.Result("a", 'd'))).Commit('p');
+        Assert.Equal([Blob('d')], driver.Single<DeleteBlobs>().Blobs); // the start's parameters are still kept
+
+        driver.Send(new ResultReceived(driver.Result("a", 'e'))).Commit('q');
+        Assert.Equal([Blob('e'), Initial], driver.Single<DeleteBlobs>().Blobs);
+        Assert.Equal([1, 0], driver.State.Kept.Select(c => c.Round));
+    }
+
+    /// <summary>A coordinator that recovered a job with rounds 0 and 1 committed, keeping two checkpoints.</summary>
+    private static Driver RecoveredJob(params string[] trainers)
+    {
+        var spec = Spec(rounds: 5);
+        RoundCommittedEvent Round(int round, char parameters) =>
+            new(round, Blob(parameters), null, new ShardPlan(round + 1, []), [new PartStats("a", 10, 1.0, 1, 0, 0, [0.1], 0.2)], Start.AddMinutes(round), 1);
+        var journal = CoordinatorState.Empty.Apply(new JobStartedEvent(spec, Initial)).Apply(Round(0, 'p')).Apply(Round(1, 'q'));
+        var driver = new Driver { State = RoundProtocolState.Start("test", keepRounds: 2) with { Journal = journal } };
+        foreach (var trainer in trainers)
+            driver.Send(new TrainerJoined(trainer));
+        return driver.Send(BalancersReady.Instance);
+    }
+
+    [Fact]
+    public void A_recovered_job_starts_no_round_until_its_latest_checkpoint_reads_back()
+    {
+        var driver = RecoveredJob("a");
+        Assert.Null(driver.State.Running);
+
+        driver.Send(Recovered.Instance);
+        Assert.Equal([1, 0], driver.Single<VerifyCheckpoints>().NewestFirst.Select(c => c.Round));
+        driver.Send(Tick.Instance);
+        Assert.Empty(driver.All<VerifyCheckpoints>()); // one check at a time
+
+        driver.Send(new CheckpointsVerified(1, ""));
+        Assert.Equal((2, Blob('q')), (driver.Single<SendRoundStart>().Start.Round, driver.Single<SendRoundStart>().Start.Parameters));
+    }
+
+    [Fact]
+    public void A_damaged_latest_checkpoint_rolls_the_job_back_to_the_newest_that_reads_back()
+    {
+        var driver = RecoveredJob("a").Send(Recovered.Instance);
+
+        driver.Send(new CheckpointsVerified(0, "round 1: parameters are damaged"));
+        var rollback = driver.Single<PersistRollback>().Event;
+        Assert.Equal((0, "round 1: parameters are damaged"), (rollback.ToRound, rollback.Problem));
+        Assert.Null(driver.State.Running);
+
+        driver.Send(new RollbackPersisted(rollback));
+        var start = driver.Single<SendRoundStart>().Start;
+        Assert.Equal((1, Blob('p'), 1L), (start.Round, start.Parameters, start.Shard)); // round 1 again, from round 0's checkpoint
+        Assert.Contains(driver.Effects, e => e is Log { Level: LogLevel.Warning } l && l.Message.Contains("Resuming from round 0", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_job_with_no_checkpoint_that_reads_back_stops_and_says_why()
+    {
+        var driver = RecoveredJob("a").Send(Recovered.Instance);
+
+        driver.Send(new CheckpointsVerified(null, "round 1: parameters abc is missing; round 0: parameters def is missing"));
+
+        Assert.Contains("parameters abc is missing", driver.Single<FailJob>().Problem, StringComparison.Ordinal);
+        driver.Send(Tick.Instance);
+        Assert.Empty(driver.All<SendRoundStart>());
+        Assert.Empty(driver.All<VerifyCheckpoints>());
+        Assert.Contains("no kept checkpoint", driver.State.Journal.Status([], driver.State.Problem).Problem, StringComparison.Ordinal);
     }
 }

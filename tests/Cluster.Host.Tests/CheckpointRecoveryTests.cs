@@ -1,0 +1,89 @@
+using Moe.Actors.Blobs;
+using Moe.Actors.Hosting;
+using Moe.Actors.Training;
+using Moe.Testing;
+
+namespace Moe.Cluster.Host.Tests;
+
+/// <summary>A job whose latest checkpoint is damaged or gone goes on from the newest kept one that reads back.</summary>
+[Trait("Category", "Integration")]
+public sealed class CheckpointRecoveryTests : IDisposable
+{
+    private readonly TempDirectory _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    private string Data => Path.Combine(_temp.Path, "data");
+
+    private async Task<(int Code, string Output, string Error)> Train(int rounds, CancellationToken cancellation)
+    {
+        var (output, error) = (new StringWriter(), new StringWriter());
+        var code = await Cli.RunAsync(["train", "--preset", "tiny", "--rounds", $"{rounds}", "--inner-steps", "2", "--trainers", "1",
+            "--text", SampleText.Write(_temp.Path), "--data-dir", Data], TextWriter.Synchronized(output), TextWriter.Synchronized(error), cancellation);
+        return (code, output.ToString(), error.ToString());
+    }
+
+    private Task<JobHistory> History() => JobRecords.ReadAsync(new NodeSettings { DataDirectory = Data }, TestContext.Current.CancellationToken);
+
+    private async Task<int> Committed()
+    {
+        try
+        {
+            return (await History()).Rounds.Count;
+        }
+        catch (Exception e) when (e is FileNotFoundException or InvalidDataException)
+        {
+            return 0; // no database or no job yet
+        }
+    }
+
+    private const int Rounds = 40;
+
+    /// <summary>Trains until two rounds are committed, then stops the job as Ctrl-C would (long before its end).</summary>
+    private async Task TwoRoundsOrMore()
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        var train = Train(Rounds, stop.Token);
+        await Eventually.Until(async () => await Committed() >= 2, TimeSpan.FromSeconds(120), "two committed rounds", TestContext.Current.CancellationToken);
+        await stop.CancelAsync();
+        await train;
+    }
+
+    [Fact]
+    public async Task A_damaged_latest_checkpoint_is_quarantined_and_the_job_finishes_from_the_one_before()
+    {
+        await TwoRoundsOrMore();
+        var before = await History();
+        var store = new DirectoryBlobStore(Path.Combine(Data, "blobs"));
+        var latest = store.PathOf(before.Rounds[^1].Parameters);
+        var bytes = File.ReadAllBytes(latest);
+        bytes[bytes.Length / 2] ^= 0x20;
+        File.WriteAllBytes(latest, bytes);
+
+        var (code, output, error) = await Train(Rounds, TestContext.Current.CancellationToken);
+
+        Assert.True(code == 0, error + output);
+        var after = await History();
+        Assert.Equal(Enumerable.Range(0, Rounds), after.Rounds.Select(r => r.Round)); // every round once: the damaged one ran again
+        var rollback = Assert.Single(after.Rollbacks);
+        Assert.Equal(before.Rounds.Count - 2, rollback.ToRound);
+        Assert.Contains($"round {before.Rounds.Count - 1}: parameters {before.Rounds[^1].Parameters.Sha256} is damaged", rollback.Problem, StringComparison.Ordinal);
+        Assert.Single(Directory.GetFiles(store.QuarantineFolder)); // the damaged bytes are kept
+    }
+
+    [Fact]
+    public async Task A_job_none_of_whose_kept_checkpoints_reads_back_stops_with_one_line_naming_them()
+    {
+        await TwoRoundsOrMore();
+        var store = new DirectoryBlobStore(Path.Combine(Data, "blobs"));
+        foreach (var round in (await History()).Rounds)
+            await store.DeleteAsync(round.Parameters, TestContext.Current.CancellationToken);
+
+        var (code, _, error) = await Train(Rounds, TestContext.Current.CancellationToken);
+
+        Assert.Equal(ExitCodes.BadInput, code);
+        var line = Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("no kept checkpoint of job train-tiny reads back", line, StringComparison.Ordinal);
+        Assert.Contains("is missing", line, StringComparison.Ordinal);
+    }
+}
