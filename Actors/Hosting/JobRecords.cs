@@ -39,6 +39,10 @@ public static class JobRecords
             return await JobHistory.ReadAsync(host.Services.GetRequiredService<ActorSystem>(), cancellation)
                 ?? throw new InvalidDataException($"No job is recorded in {Describe(node)}: start one with train or node --job-id.");
         }
+        catch (Exception e) when (e.GetBaseException() is System.Runtime.Serialization.SerializationException damaged)
+        {
+            throw new InvalidDataException($"The job journal ({TrainingCoordinator.JournalId}) in {Describe(node)} holds a damaged entry: {damaged.Message}", e);
+        }
         finally
         {
             await host.StopAsync(CancellationToken.None);

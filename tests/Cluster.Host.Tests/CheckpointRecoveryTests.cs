@@ -86,4 +86,37 @@ public sealed class CheckpointRecoveryTests : IDisposable
         Assert.Contains("no kept checkpoint of job train-tiny reads back", line, StringComparison.Ordinal);
         Assert.Contains("is missing", line, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_damaged_journal_entry_is_refused_by_its_checksum_with_one_line()
+    {
+        await TwoRoundsOrMore();
+        using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(Data, "cluster.db")};Pooling=False"))
+        {
+            connection.Open();
+            using var read = connection.CreateCommand();
+            read.CommandText = "select ordering, message from journal where persistence_id = 'training-coordinator' order by ordering desc limit 1";
+            long ordering;
+            byte[] message;
+            using (var reader = read.ExecuteReader())
+            {
+                Assert.True(reader.Read());
+                (ordering, message) = (reader.GetInt64(0), (byte[])reader.GetValue(1));
+            }
+            message[message.Length / 2] ^= 0x01; // one byte of the newest round's event: one of its figures would change
+            using var write = connection.CreateCommand();
+            write.CommandText = "update journal set message = $message where ordering = $ordering";
+            write.Parameters.AddWithValue("$message", message);
+            write.Parameters.AddWithValue("$ordering", ordering);
+            Assert.Equal(1, write.ExecuteNonQuery());
+        }
+        var (output, error) = (new StringWriter(), new StringWriter());
+
+        var code = await Cli.RunAsync(["report", "--data-dir", Data], output, error, TestContext.Current.CancellationToken);
+
+        Assert.Equal(ExitCodes.BadInput, code);
+        var line = Assert.Single(error.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("holds a damaged entry", line, StringComparison.Ordinal);
+        Assert.Contains("fails its checksum", line, StringComparison.Ordinal);
+    }
 }

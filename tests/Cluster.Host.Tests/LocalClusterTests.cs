@@ -53,6 +53,9 @@ public sealed partial class LocalClusterTests : IDisposable
         var doomed = Start("b", trainer);
 
         await seed.WaitFor(l => Round().Match(l) is { Success: true } m && int.Parse(m.Groups[1].Value) >= 3, TimeSpan.FromMinutes(3));
+        // Both trainers in a round: all three members are up, so the split brain resolver keeps the majority (with two
+        // members up, a tie, it could keep the killed one's side and down the seed).
+        await seed.WaitFor(l => l.Contains("started with 2 trainers", StringComparison.Ordinal), TimeSpan.FromMinutes(2));
         doomed.Kill();
         var newcomer = Start("c", trainer);
         var newcomerId = (await newcomer.WaitFor(l => l.StartsWith("Node akka.tcp://", StringComparison.Ordinal), TimeSpan.FromMinutes(1)))
