@@ -97,7 +97,9 @@ public static class RoundProtocol
         public RoundProtocolState RolledBack(RoundProtocolState state, RoundsRolledBackEvent e)
         {
             Effects.Add(new Log(LogLevel.Warning, $"Resuming from round {e.ToRound} (the rounds after it run again): {e.Problem}"));
-            return TryStart(state with { Journal = state.Journal.Apply(e), Verified = true });
+            var abandoned = state.Journal.Checkpoints.Where(c => c.Round > e.ToRound).SelectMany(c => new[] { c.Parameters, c.Momentum }).OfType<BlobRef>().ToList();
+            state = DeleteUnreferenced(state with { Journal = state.Journal.Apply(e), Verified = true }, abandoned);
+            return TryStart(state);
         }
 
         /// <summary>Starts the next round if the job, the balancers and a quorum of trainers are ready.</summary>

@@ -282,6 +282,7 @@ public sealed class RoundProtocolTests
         Assert.Null(driver.State.Running);
 
         driver.Send(new RollbackPersisted(rollback));
+        Assert.Equal([Blob('q')], driver.Single<DeleteBlobs>().Blobs); // the abandoned checkpoint's blobs go
         var start = driver.Single<SendRoundStart>().Start;
         Assert.Equal((1, Blob('p'), 1L), (start.Round, start.Parameters, start.Shard)); // round 1 again, from round 0's checkpoint
         Assert.Contains(driver.Effects, e => e is Log { Level: LogLevel.Warning } l && l.Message.Contains("Resuming from round 0", StringComparison.Ordinal));
