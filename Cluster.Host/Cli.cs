@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Moe.Actors.Faults;
 using Moe.Actors.Hosting;
 using Moe.Cluster.Host.Commands;
 using Moe.Cluster.Host.Hosting;
@@ -51,6 +52,11 @@ public static class Cli
             }
             var code = await invocation;
             return code == ExitCodes.Interrupted ? signals.ExitCode : code;
+        }
+        catch (PermanentFailureException e)
+        {
+            await error.WriteLineAsync($"error: {e.Message}");
+            return ExitCodes.Of(e.Kind);
         }
         catch (Exception e) when (BadData(e) is { } bad)
         {

@@ -1,3 +1,5 @@
+using Moe.Actors.Faults;
+
 namespace Moe.Cluster.Host;
 
 public static class ExitCodes
@@ -12,6 +14,8 @@ public static class ExitCodes
 
     /// <summary>The environment is not as the command needs it (a port taken); the one-line message says what to free.</summary>
     public const int Environment = 3;
+
+    public static int Of(FailureKind kind) => kind == FailureKind.Environment ? Environment : BadInput;
 
     /// <summary>Stopped by Ctrl-C (128 + SIGINT, as shells report it), after persisting what was committed.</summary>
     public const int Interrupted = 130;

@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Event;
 using Akka.Persistence;
+using Moe.Actors.Faults;
 using Moe.Model.Balancing;
 using Moe.Observability;
 
@@ -19,6 +20,7 @@ public sealed class LayerBalancer : ReceivePersistentActor, IWithTimers
     private readonly LayerKey _key;
     private readonly BalancerSettings _settings;
     private readonly NodeMetrics _metrics;
+    private readonly NodeFailures _failures;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly IActorRef _mediator;
 
@@ -30,11 +32,12 @@ public sealed class LayerBalancer : ReceivePersistentActor, IWithTimers
     private long _accepted, _ignored, _rejected;
     private long _commitsSinceSnapshot;
 
-    public LayerBalancer(LayerKey key, BalancerSettings settings, NodeMetrics metrics)
+    public LayerBalancer(LayerKey key, BalancerSettings settings, NodeMetrics metrics, NodeFailures failures)
     {
         _key = key;
         _settings = settings;
         _metrics = metrics;
+        _failures = failures;
         _mediator = DistributedPubSub.Get(Context.System).Mediator;
         PersistenceId = key.PersistenceId;
 
@@ -72,14 +75,26 @@ public sealed class LayerBalancer : ReceivePersistentActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(LayerKey key, BalancerSettings settings, NodeMetrics metrics) =>
-        Akka.Actor.Props.Create(() => new LayerBalancer(key, settings, metrics));
+    public static Props Props(LayerKey key, BalancerSettings settings, NodeMetrics metrics, NodeFailures failures) =>
+        Akka.Actor.Props.Create(() => new LayerBalancer(key, settings, metrics, failures));
 
     // Its gauges go with it: a balancer that moved to another node is exported there.
     protected override void PostStop()
     {
         _metrics.LayerStopped(_key.JobId, _key.Layer);
         base.PostStop();
+    }
+
+    protected override void OnRecoveryFailure(Exception reason, object? message = null)
+    {
+        _failures.RecoveryFailed(Context.System, PersistenceId, reason);
+        base.OnRecoveryFailure(reason, message);
+    }
+
+    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
+    {
+        _failures.WriteFailed(PersistenceId, sequenceNr, cause);
+        base.OnPersistFailure(cause, @event, sequenceNr);
     }
 
     protected override void OnReplaySuccess()
@@ -159,6 +174,7 @@ public sealed class LayerBalancer : ReceivePersistentActor, IWithTimers
         }
         PersistAllAsync(events, e =>
         {
+            _failures.Succeeded(PersistenceId);
             Acknowledge(e.Step, e.Q);
             var (loads, contributors) = published[e.Step];
             _metrics.LayerCommitted(_key.JobId, _key.Layer, loads, e.Q, BalanceMeasures.FromLoads(loads).MaxVio);

@@ -3,6 +3,7 @@ using Akka.Cluster.Hosting;
 using Akka.Cluster.Sharding;
 using Akka.Hosting;
 using Akka.Pattern;
+using Moe.Actors.Faults;
 using Moe.Actors.Hosting;
 using Moe.Observability;
 
@@ -19,7 +20,7 @@ public static class LayerBalancerHosting
     /// Hosts the layer balancer shards on balancer nodes and a proxy elsewhere. Each entity runs under a backoff
     /// supervisor: a journal failure stops the balancer, which then restarts and recovers its acknowledged q.
     /// </summary>
-    public static AkkaConfigurationBuilder WithLayerBalancers(this AkkaConfigurationBuilder builder, NodeSettings node, NodeMetrics metrics)
+    public static AkkaConfigurationBuilder WithLayerBalancers(this AkkaConfigurationBuilder builder, NodeSettings node, NodeMetrics metrics, NodeFailures failures)
     {
         var extractor = new BalancerMessageExtractor();
         if (!node.Has(NodeRoles.Balancer))
@@ -30,7 +31,7 @@ public static class LayerBalancerHosting
             TypeName,
             entityId => BackoffSupervisor.Props(
                 Backoff.OnStop(
-                        LayerBalancer.Props(LayerKey.Parse(entityId), settings, metrics),
+                        LayerBalancer.Props(LayerKey.Parse(entityId), settings, metrics, failures),
                         "balancer",
                         settings.MinBackoff,
                         settings.MaxBackoff,

@@ -8,6 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Moe.Actors.Blobs;
+using Moe.Actors.Faults;
 using Moe.Actors.Hosting.Bootstrap;
 using Moe.Observability;
 
@@ -23,13 +24,16 @@ public static class MoeNodeHost
         Action<ILoggingBuilder>? logging = null, NodeWeb? web = null)
     {
         var metrics = new NodeMetrics();
+        var failures = new NodeFailures(settings.MaxRetries, settings.DataDirectory,
+            (system, persistenceId) => DamagedEntries.Find(system, settings, persistenceId, CancellationToken.None));
 
         void AddAkka(IServiceCollection services)
         {
             services.AddSingleton(metrics); // disposed with the host
+            services.AddSingleton(failures);
             services.AddAkka(settings.SystemName, akka =>
             {
-                akka.AddMoeNode(settings, boundPort, metrics);
+                akka.AddMoeNode(settings, boundPort, metrics, failures);
                 configure?.Invoke(akka);
             });
         }

@@ -5,6 +5,7 @@ using Akka.Persistence.Sql.Hosting;
 using Akka.Remote.Hosting;
 using Akka.Remote.Transport.DotNetty;
 using Moe.Actors.Balancing;
+using Moe.Actors.Faults;
 using Moe.Actors.Hosting.Bootstrap;
 using Moe.Actors.Serialization;
 using Moe.Actors.Training;
@@ -22,7 +23,9 @@ public static class MoeNodeHosting
     public const int MaxFrameSizeBytes = 4 * 1024 * 1024;
 
     /// <param name="metrics">What this node's actors record (one instance per node).</param>
-    public static AkkaConfigurationBuilder AddMoeNode(this AkkaConfigurationBuilder builder, NodeSettings node, int boundPort, NodeMetrics metrics)
+    /// <param name="failures">Where they report failures that retrying does not mend (one instance per node).</param>
+    public static AkkaConfigurationBuilder AddMoeNode(this AkkaConfigurationBuilder builder, NodeSettings node, int boundPort, NodeMetrics metrics,
+        NodeFailures failures)
     {
         node.Validate();
         Directory.CreateDirectory(node.DataDirectory);
@@ -51,9 +54,9 @@ public static class MoeNodeHosting
             .WithDistributedPubSub(null!)
             .WithMoeSerializer()
             .WithMoePersistence(node)
-            .WithLayerBalancers(node, metrics)
-            .WithTrainingCoordinator(node, metrics)
-            .WithTrainers(node, boundPort, metrics);
+            .WithLayerBalancers(node, metrics, failures)
+            .WithTrainingCoordinator(node, metrics, failures)
+            .WithTrainers(node, boundPort, metrics, failures);
     }
 
     // Peers must present the very certificate this node has (pinned by thumbprint), mutually; no host names (pod IPs).

@@ -51,6 +51,9 @@ public sealed record NodeSettings
 
     public RemotingTlsSettings Tls { get; init; } = new();
 
+    /// <summary>Failures of one kind in a row (a journal write, a round) after which a transient failure counts as permanent.</summary>
+    public int MaxRetries { get; init; } = 10;
+
     public bool Has(string role) => Roles.Contains(role);
 
     public void Validate()
@@ -76,6 +79,8 @@ public sealed record NodeSettings
             throw new ArgumentException($"Node:PublicHostname is required when Node:Hostname \"{Hostname}\" binds every interface: peers need an address to reach this node (on Kubernetes, the pod IP).");
         if (HttpUrl is not null && !(Uri.TryCreate(HttpUrl, UriKind.Absolute, out var http) && http.Scheme is "http" or "https"))
             throw new ArgumentException($"Node:HttpUrl \"{HttpUrl}\" is invalid: use an absolute http address such as http://0.0.0.0:9464.");
+        if (MaxRetries < 1)
+            throw new ArgumentException($"Node:MaxRetries {MaxRetries} is invalid: use 1 or more.");
         _ = Persistence.ResolveConnectionString(DataDirectory);
         Balancer.Validate();
         Blobs.Validate();

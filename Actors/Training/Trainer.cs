@@ -3,6 +3,7 @@ using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Event;
 using Moe.Actors.Balancing;
 using Moe.Actors.Blobs;
+using Moe.Actors.Faults;
 
 namespace Moe.Actors.Training;
 
@@ -22,6 +23,7 @@ public sealed class Trainer : ReceiveActor, IWithTimers
     private readonly TensorHandoff? _handoff;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly TrainerPart _part;
+    private readonly NodeFailures _failures;
 
     private QBoard? _board;
     private string? _subscribedJob;
@@ -38,6 +40,7 @@ public sealed class Trainer : ReceiveActor, IWithTimers
         _coordinator = coordinator;
         _balancers = balancers;
         _handoff = setup.Handoff;
+        _failures = setup.Failures;
         var log = _log;
         _part = new TrainerPart(setup.Id, setup.Device, setup.Settings, setup.IntraOpThreads, setup.Blobs, setup.Handoff, setup.CacheDirectory,
             setup.Metrics, message => log.Info("{0}", message));
@@ -127,10 +130,11 @@ public sealed class Trainer : ReceiveActor, IWithTimers
         _running = null;
         _runningAttempt = null;
         var start = done.Start;
-        var cause = done.Error?.GetBaseException();
+        var cause = done.Error?.GetBaseException() ?? new InvalidOperationException("The round's part ended without a result.");
         if (done.Result is { } result)
         {
             _finished = (start.Spec.JobId, start.Round);
+            _failures.Succeeded(_id);
             _coordinator.Tell(result);
         }
         else if (cause is OperationCanceledException)
@@ -140,7 +144,9 @@ public sealed class Trainer : ReceiveActor, IWithTimers
         else
         {
             _log.Error(cause, "Round {0} failed on trainer {1}", start.Round, _id);
-            _coordinator.Tell(new RoundFailed(start.Spec.JobId, start.Round, start.Attempt, _id, cause?.Message ?? "unknown error"));
+            // A permanent failure ends this node; the round goes on without this trainer either way.
+            _failures.Failed(_id, $"Trainer {_id} in round {start.Round} of job {start.Spec.JobId}", done.Error ?? cause);
+            _coordinator.Tell(new RoundFailed(start.Spec.JobId, start.Round, start.Attempt, _id, cause.Message));
         }
         if (_next is { } next)
         {

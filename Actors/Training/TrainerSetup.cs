@@ -1,4 +1,5 @@
 using Moe.Actors.Blobs;
+using Moe.Actors.Faults;
 using Moe.Observability;
 
 namespace Moe.Actors.Training;
@@ -17,4 +18,5 @@ public sealed record TrainerSetup(
     IBlobStore Blobs,
     TensorHandoff? Handoff,
     string CacheDirectory,
-    NodeMetrics Metrics);
+    NodeMetrics Metrics,
+    NodeFailures Failures);

@@ -3,6 +3,7 @@ using Akka.Event;
 using Akka.Persistence;
 using Moe.Actors.Balancing;
 using Moe.Actors.Blobs;
+using Moe.Actors.Faults;
 using Moe.Actors.Training.Protocol;
 using Moe.Observability;
 
@@ -17,22 +18,26 @@ namespace Moe.Actors.Training;
 public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
 {
     private const string RoundTimer = "round-timeout";
+    private const string OuterStep = "training-coordinator/outer-step";
+    private const string ReadBack = "training-coordinator/read-back";
 
     private readonly IBlobStore _blobs;
     private readonly IActorRef _balancers;
     private readonly OuterStepWork _work;
     private readonly NodeMetrics _metrics;
+    private readonly NodeFailures _failures;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<string, IActorRef> _members = [];
     private readonly JobAdmission _admission = new();
     private RoundProtocolState _state;
 
-    public TrainingCoordinator(IBlobStore blobs, TensorHandoff? handoff, IActorRef balancers, NodeMetrics metrics, int keepRounds)
+    public TrainingCoordinator(IBlobStore blobs, TensorHandoff? handoff, IActorRef balancers, NodeMetrics metrics, NodeFailures failures, int keepRounds)
     {
         _state = RoundProtocolState.Start(Guid.NewGuid().ToString("N")[..8], keepRounds);
         _blobs = blobs;
         _balancers = balancers;
         _metrics = metrics;
+        _failures = failures;
         _work = new OuterStepWork(blobs, handoff);
 
         Recover<JobStartedEvent>(e => _state = _state with { Journal = _state.Journal.Apply(e) });
@@ -50,6 +55,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         Command<StepFailed>(f =>
         {
             _log.Error(f.Cause, "The outer step of attempt {0} failed", f.Input.Attempt);
+            _failures.Failed(OuterStep, "The outer step", f.Cause);
             Decide(f.Input);
         });
         Command<ICoordinatorInput>(Decide);
@@ -68,8 +74,8 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     /// the node's trainers then use too (both follow Blobs:LocalHandoff).
     /// </param>
     /// <param name="keepRounds">Checkpoints kept to go back to when the latest does not read back (Blobs:KeepRounds).</param>
-    public static Props Props(IBlobStore blobs, TensorHandoff? handoff, IActorRef balancers, NodeMetrics metrics, int keepRounds) =>
-        Akka.Actor.Props.Create(() => new TrainingCoordinator(blobs, handoff, balancers, metrics, keepRounds));
+    public static Props Props(IBlobStore blobs, TensorHandoff? handoff, IActorRef balancers, NodeMetrics metrics, NodeFailures failures, int keepRounds) =>
+        Akka.Actor.Props.Create(() => new TrainingCoordinator(blobs, handoff, balancers, metrics, failures, keepRounds));
 
     private string JobLabel => _state.Spec?.JobId ?? "";
 
@@ -78,6 +84,18 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         _metrics.CoordinatorStopped(JobLabel);
         _work.Dispose();
         base.PostStop();
+    }
+
+    protected override void OnRecoveryFailure(Exception reason, object? message = null)
+    {
+        _failures.RecoveryFailed(Context.System, PersistenceId, reason);
+        base.OnRecoveryFailure(reason, message);
+    }
+
+    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
+    {
+        _failures.WriteFailed(PersistenceId, sequenceNr, cause);
+        base.OnPersistFailure(cause, @event, sequenceNr);
     }
 
     protected override void OnReplaySuccess()
@@ -130,14 +148,24 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
                     failure: e => new StepFailed(new OuterStepFailed(step.Attempt), e));
                 break;
             case PersistRound p:
-                Persist(p.Event, e => Decide(new RoundPersisted(e)));
+                Persist(p.Event, e =>
+                {
+                    _failures.Succeeded(PersistenceId);
+                    _failures.Succeeded(OuterStep);
+                    Decide(new RoundPersisted(e));
+                });
                 break;
             case VerifyCheckpoints v:
                 _work.Verify(v.NewestFirst, CancellationToken.None).PipeTo(Self,
-                    success: r => new CheckpointsVerified(r.Round, r.Problem),
+                    success: r =>
+                    {
+                        _failures.Succeeded(ReadBack);
+                        return new CheckpointsVerified(r.Round, r.Problem);
+                    },
                     failure: e =>
                     {
                         _log.Warning("Could not read back the checkpoints: {0}; trying again", e.GetBaseException().Message);
+                        _failures.Failed(ReadBack, "Reading back the kept checkpoints", e);
                         return VerificationFailed.Instance;
                     });
                 break;

@@ -4,6 +4,7 @@ using Akka.Hosting;
 using Akka.Pattern;
 using Moe.Actors.Balancing;
 using Moe.Actors.Blobs;
+using Moe.Actors.Faults;
 using Moe.Actors.Hosting;
 using Moe.Observability;
 
@@ -20,7 +21,7 @@ public static class TrainingHosting
     public const string CoordinatorName = "training-coordinator";
 
     /// <summary>The coordinator singleton on coordinator nodes (with a proxy everywhere, through which trainers talk to it).</summary>
-    public static AkkaConfigurationBuilder WithTrainingCoordinator(this AkkaConfigurationBuilder builder, NodeSettings node, NodeMetrics metrics)
+    public static AkkaConfigurationBuilder WithTrainingCoordinator(this AkkaConfigurationBuilder builder, NodeSettings node, NodeMetrics metrics, NodeFailures failures)
     {
         // Akka 1.5.73 logs "failed to find the singleton after 30 seconds" within the first second; our own
         // callers time out with a clearer message, so that noise is off.
@@ -34,7 +35,7 @@ public static class TrainingHosting
             CoordinatorName,
             (system, registry, _) => BackoffSupervisor.Props(
                 Backoff.OnStop(
-                        TrainingCoordinator.Props(blobs, Handoff(system, node), registry.Get<LayerBalancerRegion>(), metrics, node.Blobs.KeepRounds),
+                        TrainingCoordinator.Props(blobs, Handoff(system, node), registry.Get<LayerBalancerRegion>(), metrics, failures, node.Blobs.KeepRounds),
                         "coordinator",
                         node.Balancer.MinBackoff,
                         node.Balancer.MaxBackoff,
@@ -46,7 +47,7 @@ public static class TrainingHosting
     }
 
     /// <summary>The trainer actors of a trainer node, as <see cref="DevicePolicy"/> places them.</summary>
-    public static AkkaConfigurationBuilder WithTrainers(this AkkaConfigurationBuilder builder, NodeSettings node, int boundPort, NodeMetrics metrics)
+    public static AkkaConfigurationBuilder WithTrainers(this AkkaConfigurationBuilder builder, NodeSettings node, int boundPort, NodeMetrics metrics, NodeFailures failures)
     {
         if (!node.Has(NodeRoles.Trainer))
             return builder;
@@ -57,7 +58,7 @@ public static class TrainingHosting
             for (var k = 0; k < trainers.Count; k++)
             {
                 var setup = new TrainerSetup($"{node.PublicHostname ?? node.Hostname}:{boundPort}/trainer-{k}", trainers[k].Device, node.Trainer,
-                    trainers[k].IntraOpThreads, blobs, Handoff(system, node), Path.Combine(node.DataDirectory, "cache"), metrics);
+                    trainers[k].IntraOpThreads, blobs, Handoff(system, node), Path.Combine(node.DataDirectory, "cache"), metrics, failures);
                 var trainer = system.ActorOf(Trainer.Props(setup, registry.Get<TrainingCoordinatorKey>(), registry.Get<LayerBalancerRegion>()), $"trainer-{k}");
                 if (k == 0)
                     registry.Register<TrainersKey>(trainer);

@@ -75,16 +75,18 @@ public static class NodeCommand
                 (settings.Discovery.Method == DiscoveryMethod.Kubernetes ? $"looks for its peers ({settings.Discovery.PodLabelSelector}) through the Kubernetes API."
                 : settings.Seeds.Count == 0 ? "forms a new cluster."
                 : $"joins the cluster of {string.Join(", ", settings.Seeds)}."));
+            using var running = CancellationTokenSource.CreateLinkedTokenSource(cancellation, node.Failed); // a permanent failure ends the node
             try
             {
-                await node.WaitUpAsync(TimeSpan.FromMinutes(2), cancellation);
+                await node.WaitUpAsync(TimeSpan.FromMinutes(2), running.Token);
                 await output.WriteLineAsync("Member of the cluster. Ctrl-C or SIGTERM leaves it cleanly.");
                 if (job is not null)
-                    await FollowJobOrReport(node, job, output, error, cancellation);
-                await Task.Delay(Timeout.Infinite, cancellation);
+                    await FollowJobOrReport(node, job, output, error, running.Token);
+                await Task.Delay(Timeout.Infinite, running.Token);
             }
             catch (OperationCanceledException)
             {
+                await node.ThrowIfFailed();
             }
             catch (InvalidOperationException e)
             {

@@ -71,22 +71,29 @@ public static class TrainCommand
         var job = start.Spec;
         console.MarkupLineInterpolated($"Job [bold]{job.JobId}[/]: preset {job.Preset}, {job.Rounds} rounds x {job.InnerSteps} inner steps, {DevicePolicy.Trainers(settings.Trainer, DevicePolicy.Gpus, Environment.ProcessorCount).Count} local trainers, data in {Path.GetFullPath(settings.DataDirectory)}");
         await using var node = await RunningNode.StartAsync(settings, "WARNING", cancellation);
+        using var running = CancellationTokenSource.CreateLinkedTokenSource(cancellation, node.Failed); // a permanent failure ends the job
         var coordinator = node.Registry.Get<TrainingCoordinatorKey>();
         JobStatus status;
         try
         {
-            await node.WaitUpAsync(TimeSpan.FromSeconds(60), cancellation);
-            status = await JobClient.StartAsync(coordinator, start, cancellation);
+            await node.WaitUpAsync(TimeSpan.FromSeconds(60), running.Token);
+            status = await JobClient.StartAsync(coordinator, start, running.Token);
         }
         catch (JobRefusedException e)
         {
             await error.WriteLineAsync($"error: {e.Message}");
             return ExitCodes.BadInput;
         }
+        catch (OperationCanceledException) when (node.Failed.IsCancellationRequested)
+        {
+            await node.ThrowIfFailed();
+            throw;
+        }
         if (status.CommittedRounds > 0)
             console.MarkupLineInterpolated($"Resuming at round {status.CommittedRounds} of {status.TotalRounds}.");
 
-        var finished = await Follow(console, coordinator, node.Registry.Get<LayerBalancerRegion>(), job, status, cancellation);
+        var finished = await Follow(console, coordinator, node.Registry.Get<LayerBalancerRegion>(), job, status, running.Token);
+        await node.ThrowIfFailed();
         if (finished.Problem is { } problem)
         {
             await node.DisposeAsync();

@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Moe.Actors.Faults;
 using Moe.Actors.Hosting;
 
 namespace Moe.Cluster.Host.Hosting;
@@ -11,6 +12,8 @@ internal sealed class RunningNode : IAsyncDisposable
 {
     private readonly IHost _host;
     private readonly DataDirectoryLock _lock;
+    private readonly NodeFailures _failures;
+    private readonly CancellationTokenSource _failed = new();
     private bool _stopped;
 
     private RunningNode(IHost host, DataDirectoryLock held, NodeSettings settings, int port)
@@ -21,6 +24,8 @@ internal sealed class RunningNode : IAsyncDisposable
         Port = port;
         System = host.Services.GetRequiredService<ActorSystem>();
         Registry = host.Services.GetRequiredService<IActorRegistry>();
+        _failures = host.Services.GetRequiredService<NodeFailures>();
+        _failures.Stopped.ContinueWith(_ => _failed.Cancel(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
     public NodeSettings Settings { get; }
@@ -30,6 +35,19 @@ internal sealed class RunningNode : IAsyncDisposable
     public ActorSystem System { get; }
 
     public IActorRegistry Registry { get; }
+
+    /// <summary>Cancelled when one of the node's actors reports a permanent failure: the command then ends (see <see cref="ThrowIfFailed"/>).</summary>
+    public CancellationToken Failed => _failed.Token;
+
+    /// <summary>Stops the node and throws the permanent failure one of its actors reported, if one did.</summary>
+    public async Task ThrowIfFailed()
+    {
+        if (!_failures.Stopped.IsCompleted)
+            return;
+        var failure = await _failures.Stopped;
+        await DisposeAsync();
+        throw new PermanentFailureException(failure.Kind, failure.Message);
+    }
 
     public string Address => $"{Settings.Protocol}://{Settings.SystemName}@{Settings.PublicHostname ?? Settings.Hostname}:{Port}";
 
@@ -84,5 +102,6 @@ internal sealed class RunningNode : IAsyncDisposable
         await _host.StopAsync(CancellationToken.None);
         _host.Dispose();
         _lock.Dispose();
+        _failed.Dispose();
     }
 }

@@ -87,29 +87,35 @@ public sealed class CheckpointRecoveryTests : IDisposable
         Assert.Contains("is missing", line, StringComparison.Ordinal);
     }
 
+    /// <summary>Flips one byte of the coordinator's newest event (a round's: one of its figures would change).</summary>
+    /// <returns>The entry's sequence number.</returns>
+    private long DamageNewestEvent()
+    {
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(Data, "cluster.db")};Pooling=False");
+        connection.Open();
+        using var read = connection.CreateCommand();
+        read.CommandText = "select ordering, sequence_number, message from journal where persistence_id = 'training-coordinator' order by ordering desc limit 1";
+        long ordering, sequenceNr;
+        byte[] message;
+        using (var reader = read.ExecuteReader())
+        {
+            Assert.True(reader.Read());
+            (ordering, sequenceNr, message) = (reader.GetInt64(0), reader.GetInt64(1), (byte[])reader.GetValue(2));
+        }
+        message[message.Length / 2] ^= 0x01;
+        using var write = connection.CreateCommand();
+        write.CommandText = "update journal set message = $message where ordering = $ordering";
+        write.Parameters.AddWithValue("$message", message);
+        write.Parameters.AddWithValue("$ordering", ordering);
+        Assert.Equal(1, write.ExecuteNonQuery());
+        return sequenceNr;
+    }
+
     [Fact]
     public async Task A_damaged_journal_entry_is_refused_by_its_checksum_with_one_line()
     {
         await TwoRoundsOrMore();
-        using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(Data, "cluster.db")};Pooling=False"))
-        {
-            connection.Open();
-            using var read = connection.CreateCommand();
-            read.CommandText = "select ordering, message from journal where persistence_id = 'training-coordinator' order by ordering desc limit 1";
-            long ordering;
-            byte[] message;
-            using (var reader = read.ExecuteReader())
-            {
-                Assert.True(reader.Read());
-                (ordering, message) = (reader.GetInt64(0), (byte[])reader.GetValue(1));
-            }
-            message[message.Length / 2] ^= 0x01; // one byte of the newest round's event: one of its figures would change
-            using var write = connection.CreateCommand();
-            write.CommandText = "update journal set message = $message where ordering = $ordering";
-            write.Parameters.AddWithValue("$message", message);
-            write.Parameters.AddWithValue("$ordering", ordering);
-            Assert.Equal(1, write.ExecuteNonQuery());
-        }
+        DamageNewestEvent();
         var (output, error) = (new StringWriter(), new StringWriter());
 
         var code = await Cli.RunAsync(["report", "--data-dir", Data], output, error, TestContext.Current.CancellationToken);
@@ -117,6 +123,20 @@ public sealed class CheckpointRecoveryTests : IDisposable
         Assert.Equal(ExitCodes.BadInput, code);
         var line = Assert.Single(error.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.Contains("holds a damaged entry", line, StringComparison.Ordinal);
+        Assert.Contains("fails its checksum", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_damaged_journal_entry_stops_the_job_with_one_line_naming_the_entry()
+    {
+        await TwoRoundsOrMore();
+        var sequenceNr = DamageNewestEvent();
+
+        var (code, _, error) = await Train(Rounds, TestContext.Current.CancellationToken);
+
+        Assert.Equal(ExitCodes.BadInput, code);
+        var line = Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.True(line.Contains($"persistence id training-coordinator at sequence number {sequenceNr} does not read back", StringComparison.Ordinal), line);
         Assert.Contains("fails its checksum", line, StringComparison.Ordinal);
     }
 }

@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using Akka.Actor;
 using Moe.Actors.Blobs;
+using Moe.Actors.Faults;
 using Moe.Actors.Hosting;
 using Moe.Actors.Tests.Support;
 using Moe.Actors.Training;
@@ -10,7 +11,7 @@ using Moe.Testing;
 namespace Moe.Actors.Tests.Training;
 
 [Trait("Category", "Integration")]
-public sealed class TrainerDeltaTests : IDisposable
+public sealed class TrainerTests : IDisposable
 {
     private readonly TempDirectory _data = new();
 
@@ -32,7 +33,7 @@ public sealed class TrainerDeltaTests : IDisposable
         var inbox = Channel.CreateUnbounded<object>();
         var coordinator = node.System.ActorOf(Props.Create(() => new Inbox(inbox.Writer))); // on the trainer's node
         var setup = new TrainerSetup("t0", "cpu", new TrainerSettings { StalenessWait = TimeSpan.FromSeconds(1) }, 1, store, handed,
-            Path.Combine(_data.Path, "cache"), new Moe.Observability.NodeMetrics());
+            Path.Combine(_data.Path, "cache"), new Moe.Observability.NodeMetrics(), new NodeFailures(10, _data.Path));
         var trainer = node.System.ActorOf(Trainer.Props(setup, coordinator, node.Balancers));
         Assert.IsType<RegisterTrainer>(await inbox.Reader.ReadAsync(token));
         var filesBefore = BlobFiles(store);
@@ -55,6 +56,35 @@ public sealed class TrainerDeltaTests : IDisposable
         }
         await trainer.GracefulStop(TimeSpan.FromSeconds(10));
         handed?.Dispose();
+    }
+
+    [Fact]
+    public async Task A_trainer_whose_text_is_missing_reports_a_permanent_failure_of_the_input_and_the_round_fails()
+    {
+        var token = TestContext.Current.CancellationToken;
+        var spec = new JobSpec { JobId = "missing", Preset = "tiny", TextPath = SampleText.Write(_data.Path), Rounds = 1, InnerSteps = 1 };
+        await using var node = await ClusterNode.StartAsync(ClusterNode.Settings(Path.Combine(_data.Path, "node"), NodeRoles.Balancer), cancellation: token);
+        var store = new DirectoryBlobStore(Path.Combine(_data.Path, "blobs"));
+        BlobRef parameters;
+        using (var work = new OuterStepWork(store, handoff: null))
+            parameters = await work.InitialParameters(spec, token);
+        File.Delete(spec.TextPath!); // gone on this trainer's machine
+        var failures = new NodeFailures(10, _data.Path);
+        var inbox = Channel.CreateUnbounded<object>();
+        var coordinator = node.System.ActorOf(Props.Create(() => new Inbox(inbox.Writer)));
+        var setup = new TrainerSetup("t0", "cpu", new TrainerSettings(), 1, store, null, Path.Combine(_data.Path, "cache"), new Moe.Observability.NodeMetrics(), failures);
+        var trainer = node.System.ActorOf(Trainer.Props(setup, coordinator, node.Balancers));
+
+        trainer.Tell(new RoundStart(spec, 0, "attempt-0", parameters, 0, 1), coordinator);
+        var failure = await failures.Stopped.WaitAsync(TimeSpan.FromSeconds(60), token);
+
+        Assert.Equal(FailureKind.Input, failure.Kind);
+        Assert.Contains("Trainer t0 in round 0 of job missing", failure.Message, StringComparison.Ordinal);
+        Assert.Contains(spec.TextPath!, failure.Message, StringComparison.Ordinal);
+        while (await inbox.Reader.ReadAsync(token) is not RoundFailed) // the coordinator hears of it too
+        {
+        }
+        await trainer.GracefulStop(TimeSpan.FromSeconds(10));
     }
 
     private static string[] BlobFiles(DirectoryBlobStore store) =>
