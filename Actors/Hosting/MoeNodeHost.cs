@@ -52,6 +52,11 @@ public static class MoeNodeHost
         webBuilder.Logging.ClearProviders();
         logging?.Invoke(webBuilder.Logging);
         webBuilder.WebHost.UseUrls(urls);
+        if (settings.Tls.Enabled)
+        {
+            webBuilder.WebHost.UseKestrelHttpsConfiguration(); // the slim builder leaves HTTPS out unless asked
+            webBuilder.WebHost.ConfigureKestrel(kestrel => kestrel.ConfigureHttpsDefaults(https => https.ServerCertificate = settings.Tls.Load()));
+        }
         // Before Akka: hosted services start in order, and metrics recorded before the meter provider listens are lost.
         web?.Services(webBuilder.Services, metrics);
         AddAkka(webBuilder.Services);

@@ -79,6 +79,8 @@ public sealed record NodeSettings
             throw new ArgumentException($"Node:PublicHostname is required when Node:Hostname \"{Hostname}\" binds every interface: peers need an address to reach this node (on Kubernetes, the pod IP).");
         if (HttpUrl is not null && !(Uri.TryCreate(HttpUrl, UriKind.Absolute, out var http) && http.Scheme is "http" or "https"))
             throw new ArgumentException($"Node:HttpUrl \"{HttpUrl}\" is invalid: use an absolute http address such as http://0.0.0.0:9464.");
+        if (HttpUrl is not null && new Uri(HttpUrl).Scheme == "https" && !Tls.Enabled)
+            throw new ArgumentException($"Node:HttpUrl {HttpUrl} is https, which needs the cluster certificate: set Node:Tls:CertificatePath, or serve http.");
         if (MaxRetries < 1)
             throw new ArgumentException($"Node:MaxRetries {MaxRetries} is invalid: use 1 or more.");
         _ = Persistence.ResolveConnectionString(DataDirectory);
@@ -88,7 +90,19 @@ public sealed record NodeSettings
         Discovery.Validate(this);
         if (Tls.Enabled)
             Tls.Load().Dispose();
+        if (Blobs.ServeUrl is { } serve && new Uri(serve).Scheme != (Tls.Enabled ? "https" : "http"))
+        {
+            throw new ArgumentException(Tls.Enabled
+                ? $"Blobs:ServeUrl {serve} is plain http while Node:Tls is set: use https (the blob server then presents the cluster certificate)."
+                : $"Blobs:ServeUrl {serve} is https, which needs the cluster certificate: set Node:Tls:CertificatePath, or serve http.");
+        }
+        if (Tls.Enabled && Blobs is { Kind: BlobStoreKind.Http, Url.Scheme: "http" })
+            throw new ArgumentException($"Blobs:Url {Blobs.Url} is plain http while Node:Tls is set: use https, as the cluster's blob servers do.");
     }
+
+    /// <summary>The node's blob store; over HTTPS within a TLS cluster, trusting exactly the cluster certificate.</summary>
+    public IBlobStore CreateBlobStore() =>
+        Blobs.Create(DataDirectory, Tls.Enabled && Blobs.Kind == BlobStoreKind.Http ? new HttpClient(Tls.PinnedHandler()) : null);
 
     /// <summary>The configured seeds; none at all under Cluster Bootstrap, which joins the node itself.</summary>
     public string[] SeedAddresses(int boundPort) =>

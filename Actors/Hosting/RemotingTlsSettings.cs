@@ -4,9 +4,10 @@ using System.Security.Cryptography.X509Certificates;
 namespace Moe.Actors.Hosting;
 
 /// <summary>
-/// Optional TLS for Akka remoting (section "Node:Tls"). Every node presents the same cluster certificate (a
-/// PKCS#12 file, e.g. mounted from a Kubernetes Secret) and accepts only peers that present it too (pinned by
-/// thumbprint, mutual): a private CA or a self-signed certificate works, and host names are not checked (pod IPs).
+/// Optional TLS for Akka remoting and the blob server (section "Node:Tls"). Every node presents the same cluster
+/// certificate (a PKCS#12 file, e.g. mounted from a Kubernetes Secret) and accepts only peers that present it too
+/// (pinned, mutual for remoting): a private CA or a self-signed certificate works, and host names are not checked
+/// (pod IPs).
 /// </summary>
 public sealed record RemotingTlsSettings
 {
@@ -34,5 +35,16 @@ public sealed record RemotingTlsSettings
         {
             throw new ArgumentException($"Node:Tls:CertificatePath \"{CertificatePath}\" could not be read as PKCS#12 with the given password: {e.Message}");
         }
+    }
+
+    /// <summary>An HTTP handler that trusts exactly the cluster certificate: how nodes reach each other's blob servers.</summary>
+    public SocketsHttpHandler PinnedHandler()
+    {
+        using var certificate = Load();
+        var pinned = certificate.GetCertHash(HashAlgorithmName.SHA256);
+        var handler = new SocketsHttpHandler();
+        handler.SslOptions.RemoteCertificateValidationCallback = (_, presented, _, _) =>
+            presented is not null && presented.GetCertHash(HashAlgorithmName.SHA256).AsSpan().SequenceEqual(pinned);
+        return handler;
     }
 }

@@ -28,7 +28,7 @@ public static class TrainingHosting
         var options = new ClusterSingletonOptions { Role = NodeRoles.Coordinator, LogSingletonIdentificationFailure = false };
         if (!node.Has(NodeRoles.Coordinator))
             return builder.WithSingletonProxy<TrainingCoordinatorKey>(CoordinatorName, options);
-        var blobs = node.Blobs.Create(node.DataDirectory);
+        var blobs = node.CreateBlobStore();
         // A failed journal write stops a persistent actor; the supervisor starts it again (it recovers from the
         // journal) instead of leaving the cluster without a coordinator until the node restarts.
         return builder.WithSingleton<TrainingCoordinatorKey>(
@@ -51,7 +51,7 @@ public static class TrainingHosting
     {
         if (!node.Has(NodeRoles.Trainer))
             return builder;
-        var blobs = node.Blobs.Create(node.DataDirectory);
+        var blobs = node.CreateBlobStore();
         return builder.WithActors((system, registry) =>
         {
             var trainers = DevicePolicy.Trainers(node.Trainer, DevicePolicy.Gpus, Environment.ProcessorCount);

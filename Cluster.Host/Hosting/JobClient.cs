@@ -32,7 +32,7 @@ internal static class JobClient
 
     /// <summary>Where the final parameters are, for a directory store; else the blob id.</summary>
     public static string Locate(NodeSettings settings, BlobRef parameters) =>
-        settings.Blobs.Create(settings.DataDirectory) is DirectoryBlobStore store ? store.PathOf(parameters) : parameters.Sha256;
+        settings.CreateBlobStore() is DirectoryBlobStore store ? store.PathOf(parameters) : parameters.Sha256;
 }
 
 /// <summary>The coordinator refused the job; the message says why.</summary>

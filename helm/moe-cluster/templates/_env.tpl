@@ -5,7 +5,7 @@
   value: "/blobs"
 {{- else }}
 - name: MOE_Blobs__ServeUrl
-  value: {{ printf "http://0.0.0.0:%v" .Values.blobs.httpPort | quote }}
+  value: {{ printf "%s://0.0.0.0:%v" (ternary "https" "http" .Values.tls.enabled) .Values.blobs.httpPort | quote }}
 - name: MOE_Blobs__MaxUploadBytes
   value: {{ .Values.blobs.maxUploadBytes | quote }}
 - name: MOE_Blobs__Token
@@ -43,7 +43,7 @@
 - name: MOE_Blobs__Kind
   value: "Http"
 - name: MOE_Blobs__Url
-  value: {{ printf "http://%s:%v" (include "moe-cluster.component" (dict "root" . "component" "blobs")) .Values.blobs.httpPort | quote }}
+  value: {{ printf "%s://%s:%v" (ternary "https" "http" .Values.tls.enabled) (include "moe-cluster.component" (dict "root" . "component" "blobs")) .Values.blobs.httpPort | quote }}
 - name: MOE_Blobs__Token
   valueFrom:
     secretKeyRef:

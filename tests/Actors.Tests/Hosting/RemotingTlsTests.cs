@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
 using Akka.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -13,22 +11,12 @@ namespace Moe.Actors.Tests.Hosting;
 [Trait("Category", "Integration")]
 public sealed class RemotingTlsTests
 {
-    private static string Certificate(string folder, string name)
-    {
-        using var key = RSA.Create(2048);
-        var request = new CertificateRequest($"CN={name}", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
-        var path = Path.Combine(folder, $"{name}.pfx");
-        File.WriteAllBytes(path, certificate.Export(X509ContentType.Pkcs12, "secret"));
-        return path;
-    }
-
     [Fact]
     public async Task Nodes_with_the_cluster_certificate_form_a_cluster_over_tls_and_a_node_with_another_is_kept_out()
     {
         using var data = new TempDirectory();
-        var tls = new RemotingTlsSettings { CertificatePath = Certificate(data.Path, "moe-cluster"), CertificatePassword = "secret" };
-        var stranger = tls with { CertificatePath = Certificate(data.Path, "stranger") };
+        var tls = new RemotingTlsSettings { CertificatePath = TestCertificates.Write(data.Path, "moe-cluster"), CertificatePassword = TestCertificates.Password };
+        var stranger = tls with { CertificatePath = TestCertificates.Write(data.Path, "stranger") };
 
         await using var first = await ClusterNode.StartAsync(ClusterNode.Settings(Path.Combine(data.Path, "a")) with { Tls = tls }, cancellation: TestContext.Current.CancellationToken);
         await using var second = await ClusterNode.StartAsync(ClusterNode.Settings(Path.Combine(data.Path, "b"), NodeRoles.Trainer) with
@@ -61,7 +49,7 @@ public sealed class RemotingTlsTests
         var missing = ClusterNode.Settings(data.Path) with { Tls = new RemotingTlsSettings { CertificatePath = Path.Combine(data.Path, "none.pfx") } };
         var wrongPassword = ClusterNode.Settings(data.Path) with
         {
-            Tls = new RemotingTlsSettings { CertificatePath = Certificate(data.Path, "x"), CertificatePassword = "wrong" },
+            Tls = new RemotingTlsSettings { CertificatePath = TestCertificates.Write(data.Path, "x"), CertificatePassword = "wrong" },
         };
 
         Assert.Contains("does not exist", Assert.Throws<ArgumentException>(missing.Validate).Message, StringComparison.Ordinal);

@@ -135,8 +135,8 @@ public sealed partial class ChartTests
             ["MOE_Persistence__ConnectionString"] = "Host=pg;Username=moe;Password=x",
             ["MOE_Node__Tls__CertificatePath"] = certificate.Path,
             ["MOE_Node__Tls__CertificatePassword"] = TempCertificate.Password,
-            ["MOE_Blobs__ServeUrl"] = "http://0.0.0.0:8080",
-            ["MOE_Blobs__Url"] = "http://r-moe-cluster-blobs:8080",
+            ["MOE_Blobs__ServeUrl"] = "https://0.0.0.0:8080", // tls.enabled: blobs over https
+            ["MOE_Blobs__Url"] = "https://r-moe-cluster-blobs:8080",
             ["MOE_Blobs__Token"] = "generated-by-the-chart",
             ["MOE_Blobs__MaxUploadBytes"] = "8589934592",
             ["MOE_Job__JobId"] = "moe-job",
@@ -170,6 +170,12 @@ public sealed partial class ChartTests
             Assert.Equal((50, 2), (job.Rounds, job.OverlapSteps));
         }
     }
+
+    [Theory]
+    [InlineData("moe-cluster.coordinatorEnv")]
+    [InlineData("moe-cluster.trainerEnv")]
+    public void Blobs_go_over_https_when_the_cluster_has_tls(string define) =>
+        Assert.Contains("(ternary \"https\" \"http\" .Values.tls.enabled)", ChartFiles.Define(define), StringComparison.Ordinal);
 
     [Fact]
     public void The_dashboard_config_map_ships_the_repositorys_dashboard_for_the_grafana_sidecar()
