@@ -26,6 +26,10 @@ switch (args)
             innerSteps: args.Length > 2 ? int.Parse(args[2]) : 10, rounds: args.Length > 3 ? int.Parse(args[3]) : 6,
             cycles: args.Length > 4 ? int.Parse(args[4]) : 3, overlap: args.Length > 5 ? args[5] : "on");
         return;
+    case ["soak", ..]:
+        Environment.ExitCode = await SoakBench.Run(BenchDirectory(), faults: args.Length > 1 ? int.Parse(args[1]) : 50,
+            rounds: args.Length > 2 ? int.Parse(args[2]) : 600, seed: args.Length > 3 ? int.Parse(args[3]) : 1);
+        return;
     case ["openmp-teams"]:
         OpenMpTeamsBench.Run();
         return;
@@ -42,7 +46,7 @@ switch (args)
 var config = ManualConfig.Create(DefaultConfig.Instance)
     .AddJob(Job.ShortRun.WithToolchain(InProcessEmitToolchain.Instance))
     .WithOptions(ConfigOptions.JoinSummary);
-BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, config);
+BenchmarkSwitcher.FromAssembly(typeof(RoutingBenchmarks).Assembly).Run(args, config);
 
 static string BenchDirectory() =>
     Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), "moe-bench-" + Guid.NewGuid().ToString("N")[..8])).FullName;
