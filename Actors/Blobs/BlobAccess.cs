@@ -10,7 +10,7 @@ namespace Moe.Actors.Blobs;
 /// </summary>
 public sealed record BlobAccess(string? Token, string? AdminToken, long MaxUploadBytes)
 {
-    public static BlobAccess From(BlobStoreSettings settings) => new(settings.ResolveToken(), settings.AdminToken, settings.MaxUploadBytes);
+    public static BlobAccess From(BlobStoreSettings settings) => new(settings.ResolveToken(), settings.AdminToken, settings.MaxUploadBytes ?? BlobStoreSettings.DefaultMaxUploadBytes);
 
     /// <summary>Null when <paramref name="request"/> may go on, else the answer that refuses it.</summary>
     public IResult? Refusal(HttpRequest request)

@@ -67,8 +67,16 @@ public sealed record BlobStoreSettings
     /// </summary>
     public int KeepRounds { get; init; } = 2;
 
-    /// <summary>The largest upload a blob server accepts, in bytes; larger ones are refused (413) before their body is read.</summary>
-    public long MaxUploadBytes { get; init; } = 8L << 30;
+    /// <summary>
+    /// The largest upload a blob server accepts, in bytes; larger ones are refused (413) before their body is read.
+    /// Null: <see cref="UploadLimitFor"/> the job, on a node started with one, else <see cref="DefaultMaxUploadBytes"/>.
+    /// </summary>
+    public long? MaxUploadBytes { get; init; }
+
+    public const long DefaultMaxUploadBytes = 8L << 30;
+
+    /// <summary>Four times a job's parameters in float32 (a delta, the parameters and the momentum are each one), and room for headers.</summary>
+    public static long UploadLimitFor(long parameterCount) => (4 * sizeof(float) * parameterCount) + (1 << 20);
 
     /// <summary>The shared secret: <see cref="Token"/>, else the content of <see cref="TokenFile"/>, else null.</summary>
     public string? ResolveToken()
@@ -103,7 +111,7 @@ public sealed record BlobStoreSettings
             throw new ArgumentException($"Blobs:ServeUrl {ServeUrl} is reachable from other machines but no Blobs:Token or Blobs:TokenFile is set: set a shared secret, or serve on 127.0.0.1.");
         if (KeepRounds < 1)
             throw new ArgumentException($"Blobs:KeepRounds = {KeepRounds} is invalid: use 1 or more.");
-        if (MaxUploadBytes < 1)
+        if (MaxUploadBytes is < 1)
             throw new ArgumentException($"Blobs:MaxUploadBytes must be positive, got {MaxUploadBytes}.");
         if (AttemptTimeout <= TimeSpan.Zero)
             throw new ArgumentException($"Blobs:AttemptTimeout must be positive, got {AttemptTimeout}.");

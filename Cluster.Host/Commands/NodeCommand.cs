@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Akka.Actor;
 using Microsoft.Extensions.Configuration;
+using Moe.Actors.Blobs;
 using Moe.Actors.Hosting;
 using Moe.Actors.Training;
 using Moe.Cluster.Host.Configuration;
@@ -58,6 +59,8 @@ public static class NodeCommand
                 settings = HostConfiguration.Node(configuration);
                 if (configuration.GetSection("Job").Exists())
                     job = HostConfiguration.Job(configuration, new JobSpec { JobId = "job" });
+                if (job is not null && settings.Blobs is { ServeUrl: not null, MaxUploadBytes: null })
+                    settings = settings with { Blobs = settings.Blobs with { MaxUploadBytes = BlobStoreSettings.UploadLimitFor(job.Spec.Model.ParameterCount) } };
                 if (job is not null && !settings.Has(NodeRoles.Coordinator) && settings.Seeds.Count == 0 && settings.Discovery.Method != DiscoveryMethod.Kubernetes)
                 {
                     await error.WriteLineAsync($"warning: this node has no coordinator role and no --seed, so it forms a cluster of its own where job {job.Spec.JobId} " +

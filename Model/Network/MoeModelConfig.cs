@@ -55,6 +55,23 @@ public sealed record MoeModelConfig
     [JsonIgnore]
     public int HeadDim => Dim / Heads;
 
+    /// <summary>
+    /// Trainable parameters: the embedding (tied to the output head), per block the attention's four d x d
+    /// matrices and two norms, the feed-forwards (SwiGLU: three matrices each), the MoE gates, and the final norm.
+    /// </summary>
+    [JsonIgnore]
+    public long ParameterCount
+    {
+        get
+        {
+            long d = Dim;
+            var attention = (4 * d * d) + (2 * d);
+            var dense = 3 * d * DenseHidden;
+            var moe = (d * Experts) + ((Experts + (SharedExpert ? 1 : 0)) * 3 * d * ExpertHidden);
+            return (VocabSize * d) + (Layers * attention) + (DenseLayers * dense) + ((Layers - DenseLayers) * moe) + d;
+        }
+    }
+
     [JsonIgnore]
     public RouterConfig RouterConfig => new(Experts, TopK, ScoreFunction, NormalizeTopK, BalanceIterations,
         BiasUpdateRate, AuxLossAlpha);

@@ -28,7 +28,7 @@ switch (args)
         return;
     case ["soak", ..]:
         Environment.ExitCode = await SoakBench.Run(BenchDirectory(), faults: args.Length > 1 ? int.Parse(args[1]) : 50,
-            rounds: args.Length > 2 ? int.Parse(args[2]) : 600, seed: args.Length > 3 ? int.Parse(args[3]) : 1);
+            rounds: args.Length > 2 ? int.Parse(args[2]) : 1500, seed: args.Length > 3 ? int.Parse(args[3]) : 1);
         return;
     case ["openmp-teams"]:
         OpenMpTeamsBench.Run();

@@ -144,6 +144,48 @@ public sealed class TrainCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task A_node_serving_blobs_for_a_job_refuses_uploads_over_four_times_its_parameters()
+    {
+        var token = TestContext.Current.CancellationToken;
+        var url = new Uri($"http://127.0.0.1:{Moe.Actors.Hosting.MoeNodeHost.FreePort()}");
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(token);
+        var node = Cli.RunAsync(["node", "--port", "0", "--roles", "coordinator,balancer", "--serve-blobs", url.ToString(), "--job-id", "j", "--preset", "tiny",
+            "--text", Text(), "--data-dir", Path.Combine(_directory, "data")], TextWriter.Null, TextWriter.Null, stop.Token);
+        var limit = Moe.Actors.Blobs.BlobStoreSettings.UploadLimitFor(Moe.Model.Network.ModelPresets.Get("tiny").Model.ParameterCount);
+        using var http = new HttpClient();
+        http.DefaultRequestHeaders.ExpectContinue = true; // the server answers before the body
+
+        async Task<System.Net.HttpStatusCode> Put(long length)
+        {
+            using var content = new StreamContent(new Unreadable());
+            content.Headers.ContentLength = length;
+            using var response = await http.PutAsync(new Uri(url, "/blobs/" + new string('e', 64)), content, token);
+            return response.StatusCode;
+        }
+
+        var status = await Eventually.Answer<System.Net.HttpStatusCode, HttpRequestException>(() => Put(limit + 1), _ => true, TimeSpan.FromSeconds(60), "the blob server", token);
+        await stop.CancelAsync();
+        await node;
+
+        Assert.Equal(System.Net.HttpStatusCode.RequestEntityTooLarge, status); // the fixed default would have taken it
+    }
+
+    /// <summary>A body that must never be read: the server refuses it first.</summary>
+    private sealed class Unreadable : Stream
+    {
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => 0; set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => throw new InvalidOperationException("the body was read");
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
+    [Fact]
     public async Task A_node_that_has_not_joined_a_cluster_is_live_but_not_ready()
     {
         var url = $"http://127.0.0.1:{Moe.Actors.Hosting.MoeNodeHost.FreePort()}";

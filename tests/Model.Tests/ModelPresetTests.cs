@@ -54,5 +54,16 @@ public class ModelPresetTests
         var perLayer = (4 * d * d) + (2 * d) + (d * m) + (m * 3 * d * h);
         var expected = (config.VocabSize * d) + (config.Layers * perLayer) + d;
         Assert.Equal(expected, model.parameters().Sum(p => p.numel()));
+        Assert.Equal(expected, config.ParameterCount);
+    }
+
+    [Fact]
+    public void Parameter_count_holds_with_dense_layers_and_a_shared_expert()
+    {
+        using var scope = NewDisposeScope();
+        var config = ModelPresets.Get("tiny").Model with { Layers = 3, DenseLayers = 1, SharedExpert = true };
+        using var model = new MoeTransformer(config);
+
+        Assert.Equal(model.parameters().Sum(p => p.numel()), config.ParameterCount);
     }
 }

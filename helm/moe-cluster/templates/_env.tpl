@@ -6,8 +6,10 @@
 {{- else }}
 - name: MOE_Blobs__ServeUrl
   value: {{ printf "%s://0.0.0.0:%v" (ternary "https" "http" .Values.tls.enabled) .Values.blobs.httpPort | quote }}
+{{- if .Values.blobs.maxUploadBytes }}
 - name: MOE_Blobs__MaxUploadBytes
   value: {{ .Values.blobs.maxUploadBytes | quote }}
+{{- end }}
 - name: MOE_Blobs__Token
   valueFrom:
     secretKeyRef:
