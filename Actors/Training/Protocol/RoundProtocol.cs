@@ -68,10 +68,14 @@ public static class RoundProtocol
             return state with { Journal = state.Journal.Apply(e), Verified = true }; // its parameters were just written
         }
 
-        /// <summary>A recovered job checks that its latest checkpoint reads back before any round starts from it.</summary>
+        /// <summary>
+        /// A recovered job checks that its latest checkpoint reads back before any round starts from it; so does a job
+        /// whose round or outer step failed, since a damaged checkpoint fails every round that starts from it.
+        /// </summary>
         public RoundProtocolState Verify(RoundProtocolState state)
         {
-            if (state.Spec is null || state.Verified || state.Verifying || state.Problem is not null)
+            // Not while a round commits: the check would not know of the checkpoint being written.
+            if (state.Spec is null || state.Verified || state.Verifying || state.Problem is not null || state.Committing is not null)
                 return state;
             Effects.Add(new VerifyCheckpoints([.. state.Kept]));
             return state with { Verifying = true };
@@ -164,8 +168,8 @@ public static class RoundProtocol
             var quorum = state.Spec!.Quorum;
             if (round.Results.Count < quorum)
             {
-                Effects.Add(new Log(LogLevel.Warning, $"Round {round.Number} has {round.Results.Count} results, quorum is {quorum}: running it again"));
-                return DeleteUnreferenced(state with { Running = null }, round.Deltas); // the next tick starts it again
+                Effects.Add(new Log(LogLevel.Warning, $"Round {round.Number} has {round.Results.Count} results, quorum is {quorum}: running it again once its checkpoint reads back"));
+                return DeleteUnreferenced(state with { Running = null, Verified = false }, round.Deltas); // the next tick checks, then starts it again
             }
             Effects.Add(CancelRoundTimer.Instance);
             return state.Committing is not null
@@ -200,8 +204,8 @@ public static class RoundProtocol
         {
             if (state.Committing is not { } round || round.Attempt != attempt)
                 return state;
-            Effects.Add(new Log(LogLevel.Warning, $"Round {round.Number} runs again: its outer step failed"));
-            state = DeleteUnreferenced(state with { Committing = null }, round.Deltas);
+            Effects.Add(new Log(LogLevel.Warning, $"Round {round.Number} runs again once its checkpoint reads back: its outer step failed"));
+            state = DeleteUnreferenced(state with { Committing = null, Verified = false }, round.Deltas);
             if (state.Running is not { } overlapped)
                 return state;
             Effects.Add(CancelRoundTimer.Instance);

@@ -133,7 +133,7 @@ public sealed class RoundProtocolTests
         Assert.Empty(driver.All<RunOuterStep>());
         Assert.Equal([Blob('d')], driver.Single<DeleteBlobs>().Blobs);
 
-        driver.Send(Tick.Instance);
+        driver.Send(Tick.Instance).Send(new CheckpointsVerified(driver.Single<VerifyCheckpoints>().NewestFirst[0].Round, ""));
         Assert.Equal(0, driver.Running.Number);
         Assert.NotEqual(attempt, driver.Running.Attempt);
         Assert.Equal(2, driver.All<SendRoundStart>().Count());
@@ -203,7 +203,7 @@ public sealed class RoundProtocolTests
         Assert.Null(driver.State.Committing);
         Assert.Null(driver.State.Running);
         Assert.Equal([[Blob('d')], [Blob('e')]], driver.All<DeleteBlobs>().Select(d => d.Blobs.ToArray()));
-        driver.Send(Tick.Instance);
+        driver.Send(Tick.Instance).Send(new CheckpointsVerified(-1, ""));
         Assert.Equal((0, Initial), (driver.Single<SendRoundStart>().Start.Round, driver.Single<SendRoundStart>().Start.Parameters));
     }
 
@@ -300,5 +300,35 @@ public sealed class RoundProtocolTests
         Assert.Empty(driver.All<SendRoundStart>());
         Assert.Empty(driver.All<VerifyCheckpoints>());
         Assert.Contains("no kept checkpoint", driver.State.Journal.Status([], driver.State.Problem).Problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_round_that_fails_below_quorum_runs_again_only_after_its_checkpoint_reads_back()
+    {
+        var driver = Driver.ForJob(Spec(rounds: 5), keepRounds: 2, "a");
+        driver.Send(new ResultReceived(driver.Result("a", 'd'))).Commit('p');
+        driver.Send(new ResultReceived(driver.Result("a", 'e'))).Commit('q');
+
+        driver.Send(new PartFailed("a", driver.Running.Attempt, "blob q is damaged"));
+        Assert.Empty(driver.All<SendRoundStart>());
+        driver.Send(Tick.Instance);
+        Assert.Equal([1, 0], driver.Single<VerifyCheckpoints>().NewestFirst.Select(c => c.Round));
+        driver.Send(new CheckpointsVerified(0, "round 1: parameters q is damaged"));
+
+        Assert.Equal(0, driver.Single<PersistRollback>().Event.ToRound); // mid-run, as after a restart
+    }
+
+    [Fact]
+    public void A_failed_outer_step_checks_the_checkpoint_before_the_round_runs_again()
+    {
+        var driver = Driver.ForJob(Spec(rounds: 5), keepRounds: 2, "a");
+        driver.Send(new ResultReceived(driver.Result("a", 'd')));
+        driver.Send(new OuterStepFailed(driver.State.Committing!.Attempt));
+        driver.Send(Tick.Instance);
+        Assert.Equal([-1], driver.Single<VerifyCheckpoints>().NewestFirst.Select(c => c.Round));
+
+        driver.Send(new CheckpointsVerified(-1, ""));
+
+        Assert.Equal(0, driver.Single<SendRoundStart>().Start.Round);
     }
 }
