@@ -12,16 +12,24 @@ public static class DevicePolicy
     public static int Gpus => cuda.is_available() ? cuda.device_count() : 0;
 
     /// <summary>
-    /// One entry per trainer: Trainer:Count of them, or for 0 one per GPU, else one per core. With auto or cuda and
-    /// several GPUs, trainer k takes GPU k (modulo their number). Each computes with Trainer:IntraOpThreads threads,
-    /// or for 0 the node's cores shared out among its trainers (at least one each).
+    /// One entry per trainer: Trainer:Count of them, or for 0 one per device (per GPU, else per core). With auto or
+    /// cuda and GPUs present, trainer k takes GPU k, and more trainers than GPUs are refused (several trainers share
+    /// a GPU only when it is named, cuda:k). Each computes with Trainer:IntraOpThreads threads, or for 0 the node's
+    /// cores shared out among its trainers (at least one each).
     /// </summary>
+    /// <param name="gpus">The GPUs the node sees (<see cref="Gpus"/>; tests pass any number).</param>
+    /// <exception cref="ArgumentException">More trainers than GPUs on auto or cuda.</exception>
     public static IReadOnlyList<(string Device, int IntraOpThreads)> Trainers(TrainerSettings settings, int gpus, int cores)
     {
+        var spread = gpus > 0 && (Is(settings.Device, "auto") || Is(settings.Device, "cuda"));
+        if (spread && settings.Count > gpus)
+        {
+            throw new ArgumentException($"Trainer:Count = {settings.Count} is more than the {gpus} GPU{(gpus == 1 ? "" : "s")} this node sees: " +
+                $"use 0 (one trainer per GPU) or at most {gpus}, or name one GPU (Trainer:Device = cuda:K) for trainers that share it.");
+        }
         var count = settings.Count > 0 ? settings.Count : gpus > 0 ? gpus : cores;
         var threads = settings.IntraOpThreads > 0 ? settings.IntraOpThreads : Math.Max(1, cores / count);
-        var spread = gpus > 1 && (Is(settings.Device, "auto") || Is(settings.Device, "cuda"));
-        return [.. Enumerable.Range(0, count).Select(k => (spread ? $"cuda:{k % gpus}" : settings.Device, threads))];
+        return [.. Enumerable.Range(0, count).Select(k => (spread ? $"cuda:{k}" : settings.Device, threads))];
     }
 
     /// <summary>

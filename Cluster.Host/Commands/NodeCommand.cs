@@ -57,6 +57,8 @@ public static class NodeCommand
                     .Blobs(result.GetValue(blobs));
                 var configuration = HostConfiguration.Build(result.GetValue(config), flags.Values);
                 settings = HostConfiguration.Node(configuration);
+                if (settings.Has(NodeRoles.Trainer))
+                    _ = DevicePolicy.Trainers(settings.Trainer, DevicePolicy.Gpus, Environment.ProcessorCount); // refuses more trainers than GPUs
                 if (configuration.GetSection("Job").Exists())
                     job = HostConfiguration.Job(configuration, new JobSpec { JobId = "job" });
                 if (job is not null && settings.Blobs is { ServeUrl: not null, MaxUploadBytes: null })

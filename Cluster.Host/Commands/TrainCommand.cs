@@ -36,6 +36,7 @@ public static class TrainCommand
             var error = result.InvocationConfiguration.Error;
             NodeSettings node;
             StartJob start;
+            int localTrainers;
             try
             {
                 var flags = job.Set(new Flags(), result)
@@ -51,6 +52,7 @@ public static class TrainCommand
                     JobId = $"train-{configuration["Job:Preset"] ?? "small-16e"}",
                     OverlapSteps = DevicePolicy.DefaultOverlapSteps(node.Trainer.Device, DevicePolicy.Gpus),
                 });
+                localTrainers = DevicePolicy.Trainers(node.Trainer, DevicePolicy.Gpus, Environment.ProcessorCount).Count;
                 if (start.Spec.TextPath is { } text && !File.Exists(text) && !Directory.Exists(text))
                     throw new ArgumentException($"Job:TextPath (--text) {text} does not exist: give a .txt file, a folder of .txt files or a .jsonl file.");
             }
@@ -61,15 +63,16 @@ public static class TrainCommand
             }
             var output = result.InvocationConfiguration.Output;
             var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output) });
-            return await Run(console, output, error, node, start, cancellation);
+            return await Run(console, output, error, node, start, localTrainers, cancellation);
         });
         return command;
     }
 
-    private static async Task<int> Run(IAnsiConsole console, TextWriter output, TextWriter error, NodeSettings settings, StartJob start, CancellationToken cancellation)
+    private static async Task<int> Run(IAnsiConsole console, TextWriter output, TextWriter error, NodeSettings settings, StartJob start, int localTrainers,
+        CancellationToken cancellation)
     {
         var job = start.Spec;
-        console.MarkupLineInterpolated($"Job [bold]{job.JobId}[/]: preset {job.Preset}, {job.Rounds} rounds x {job.InnerSteps} inner steps, {DevicePolicy.Trainers(settings.Trainer, DevicePolicy.Gpus, Environment.ProcessorCount).Count} local trainers, data in {Path.GetFullPath(settings.DataDirectory)}");
+        console.MarkupLineInterpolated($"Job [bold]{job.JobId}[/]: preset {job.Preset}, {job.Rounds} rounds x {job.InnerSteps} inner steps, {localTrainers} local trainers, data in {Path.GetFullPath(settings.DataDirectory)}");
         await using var node = await RunningNode.StartAsync(settings, "WARNING", cancellation);
         using var running = CancellationTokenSource.CreateLinkedTokenSource(cancellation, node.Failed); // a permanent failure ends the job
         var coordinator = node.Registry.Get<TrainingCoordinatorKey>();

@@ -35,7 +35,7 @@
 {{/* Environment of trainer pods: local trainer actors, device, and where the blobs are. */}}
 {{- define "moe-cluster.trainerEnv" -}}
 - name: MOE_Trainer__Count
-  value: {{ .Values.trainer.trainersPerPod | quote }}
+  value: {{ ternary .Values.trainer.gpu.count .Values.trainer.trainersPerPod .Values.trainer.gpu.enabled | quote }}
 - name: MOE_Trainer__Device
   value: {{ ternary "cuda" "cpu" .Values.trainer.gpu.enabled | quote }}
 {{- if eq .Values.blobs.mode "shared" }}

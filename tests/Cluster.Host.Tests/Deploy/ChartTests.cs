@@ -171,6 +171,10 @@ public sealed partial class ChartTests
         }
     }
 
+    [Fact]
+    public void A_gpu_pod_runs_one_trainer_per_gpu() =>
+        Assert.Contains("ternary .Values.trainer.gpu.count .Values.trainer.trainersPerPod .Values.trainer.gpu.enabled", ChartFiles.Define("moe-cluster.trainerEnv"), StringComparison.Ordinal);
+
     [Theory]
     [InlineData("moe-cluster.coordinatorEnv")]
     [InlineData("moe-cluster.trainerEnv")]
