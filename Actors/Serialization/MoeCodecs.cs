@@ -77,10 +77,12 @@ public static class MoeCodecs
             (ref PayloadReader x) => new BalancerSnapshot(Spec(ref x), x.I64(), x.Floats()));
 
     private static void AddTraining(CodecRegistry r) => r
-        .Add<StartJob>("tjob3",
+        .Add<StartJob>("tjob4",
             (w, m) => { Job(w, m.Spec); w.Strings(m.Explicit); },
             (ref PayloadReader x) => new StartJob(Job(ref x), x.Strings()))
-        .AddLegacy("tjob2", (ref PayloadReader x) => new StartJob(Job(ref x, resolvedFields: false)))
+        // Jobs described before the model's shape was a job setting.
+        .AddLegacy("tjob3", (ref PayloadReader x) => new StartJob(Job(ref x, shapeField: false), x.Strings()))
+        .AddLegacy("tjob2", (ref PayloadReader x) => new StartJob(Job(ref x, shapeField: false, resolvedFields: false)))
         .Add<JobRejected>("tjrej",
             (w, m) => { w.Text(m.JobId); w.Text(m.Reason); },
             (ref PayloadReader x) => new JobRejected(x.Text(), x.Text()))
@@ -108,10 +110,11 @@ public static class MoeCodecs
         .Add<RegisterTrainer>("treg",
             (w, m) => w.Text(m.TrainerId),
             (ref PayloadReader x) => new RegisterTrainer(x.Text()))
-        .Add<RoundStart>("trs3",
+        .Add<RoundStart>("trs4",
             (w, m) => { Job(w, m.Spec); w.I32(m.Round); w.Text(m.Attempt); OptionalBlob(w, m.Parameters); w.I64(m.Shard); w.I32(m.Contributors); },
             (ref PayloadReader x) => new RoundStart(Job(ref x), x.I32(), x.Text(), OptionalBlob(ref x), x.I64(), x.I32()))
-        .AddLegacy("trs2", (ref PayloadReader x) => new RoundStart(Job(ref x, resolvedFields: false), x.I32(), x.Text(), OptionalBlob(ref x), x.I64(), x.I32()))
+        .AddLegacy("trs3", (ref PayloadReader x) => new RoundStart(Job(ref x, shapeField: false), x.I32(), x.Text(), OptionalBlob(ref x), x.I64(), x.I32()))
+        .AddLegacy("trs2", (ref PayloadReader x) => new RoundStart(Job(ref x, shapeField: false, resolvedFields: false), x.I32(), x.Text(), OptionalBlob(ref x), x.I64(), x.I32()))
         .Add<RoundParameters>("trp",
             (w, m) => { w.Text(m.JobId); w.I32(m.Round); w.Text(m.Attempt); Blob(w, m.Parameters); },
             (ref PayloadReader x) => new RoundParameters(x.Text(), x.I32(), x.Text(), Blob(ref x)))
@@ -126,13 +129,15 @@ public static class MoeCodecs
         .Add<JobFinished>("tfin",
             (w, m) => { w.Text(m.JobId); w.I32(m.Rounds); },
             (ref PayloadReader x) => new JobFinished(x.Text(), x.I32()))
-        .Add<JobStartedEvent>("e-tjob3",
+        .Add<JobStartedEvent>("e-tjob4",
             (w, m) => { Job(w, m.Spec); Blob(w, m.Parameters); },
             (ref PayloadReader x) => new JobStartedEvent(Job(ref x), Blob(ref x)))
+        // Jobs started before the model's shape was a job setting: their resolved model has it.
+        .AddLegacy("e-tjob3", (ref PayloadReader x) => new JobStartedEvent(Job(ref x, shapeField: false), Blob(ref x)))
         // Jobs started before they recorded their resolved configuration: resolved from their preset as it is now.
-        .AddLegacy("e-tjob2", (ref PayloadReader x) => new JobStartedEvent(Job(ref x, resolvedFields: false).Resolve(), Blob(ref x)))
+        .AddLegacy("e-tjob2", (ref PayloadReader x) => new JobStartedEvent(Job(ref x, shapeField: false, resolvedFields: false).Resolve(), Blob(ref x)))
         // Jobs started before rounds could overlap: they go on without overlapping.
-        .AddLegacy("e-tjob", (ref PayloadReader x) => new JobStartedEvent(Job(ref x, overlapField: false, resolvedFields: false).Resolve(), Blob(ref x)))
+        .AddLegacy("e-tjob", (ref PayloadReader x) => new JobStartedEvent(Job(ref x, overlapField: false, shapeField: false, resolvedFields: false).Resolve(), Blob(ref x)))
         .Add<RoundCommittedEvent>("e-tround3",
             (w, m) =>
             {
@@ -207,14 +212,17 @@ public static class MoeCodecs
         w.I32(spec.HistogramBins);
         w.I32(spec.MaxStaleness);
         w.I32(spec.OverlapSteps);
+        w.Text(JsonSerializer.Serialize(Shape.Of(spec), Shape.Json));
         // The resolved configuration as JSON: a setting added later reads back as its default from older payloads.
         w.Text(spec.ResolvedModel is null ? "" : JsonSerializer.Serialize(spec.ResolvedModel));
         w.Text(spec.ResolvedTraining is null ? "" : JsonSerializer.Serialize(spec.ResolvedTraining));
     }
 
-    private static JobSpec Job(ref PayloadReader x, bool overlapField = true, bool resolvedFields = true)
+    private static JobSpec Job(ref PayloadReader x, bool overlapField = true, bool shapeField = true, bool resolvedFields = true)
     {
         var spec = JobSettings(ref x, overlapField);
+        if (shapeField)
+            spec = (JsonSerializer.Deserialize<Shape>(x.Text(), Shape.Json) ?? throw new System.Runtime.Serialization.SerializationException("A job's shape is null.")).On(spec);
         if (!resolvedFields)
             return spec;
         var (model, training) = (x.Text(), x.Text());
@@ -244,6 +252,31 @@ public static class MoeCodecs
         MaxStaleness = x.I32(),
         OverlapSteps = overlapField ? x.I32() : 0,
     };
+
+    /// <summary>
+    /// The model's shape and optimiser settings of a job, as JSON: those not given are left out, and a setting added
+    /// later reads back as not given (the preset's) from older payloads.
+    /// </summary>
+    private sealed record Shape(int? Layers, int? Dim, int? Heads, int? VocabSize, int? ContextLength, int? DenseLayers, int? Experts, int? TopK,
+        int? ExpertHidden, bool? SharedExpert, ScoreFunction? ScoreFunction, double? CapacityFactor, int? WarmupSteps, double? WeightDecay,
+        double? GradientClip)
+    {
+        public static readonly JsonSerializerOptions Json = new()
+        {
+            DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
+            Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() },
+        };
+
+        public static Shape Of(JobSpec s) => new(s.Layers, s.Dim, s.Heads, s.VocabSize, s.ContextLength, s.DenseLayers, s.Experts, s.TopK,
+            s.ExpertHidden, s.SharedExpert, s.ScoreFunction, s.CapacityFactor, s.WarmupSteps, s.WeightDecay, s.GradientClip);
+
+        public JobSpec On(JobSpec spec) => spec with
+        {
+            Layers = Layers, Dim = Dim, Heads = Heads, VocabSize = VocabSize, ContextLength = ContextLength, DenseLayers = DenseLayers,
+            Experts = Experts, TopK = TopK, ExpertHidden = ExpertHidden, SharedExpert = SharedExpert, ScoreFunction = ScoreFunction,
+            CapacityFactor = CapacityFactor, WarmupSteps = WarmupSteps, WeightDecay = WeightDecay, GradientClip = GradientClip,
+        };
+    }
 
     // Indices as gaps: small numbers, one varint byte each for a dense stretch of bins.
     private static void Sparse(PayloadWriter w, SparseCounts counts)

@@ -67,6 +67,41 @@ public sealed record JobSpec
     /// <summary>Rounds overlap only when they are longer than the overlap: H = 1 stays synchronous data parallelism.</summary>
     public bool Overlaps => OverlapSteps > 0 && OverlapSteps < InnerSteps;
 
+    // The model's shape and the inner optimiser; null: the preset's.
+
+    public int? Layers { get; init; }
+
+    public int? Dim { get; init; }
+
+    public int? Heads { get; init; }
+
+    public int? VocabSize { get; init; }
+
+    public int? ContextLength { get; init; }
+
+    /// <summary>Leading blocks with a dense feed-forward instead of experts.</summary>
+    public int? DenseLayers { get; init; }
+
+    public int? Experts { get; init; }
+
+    /// <summary>K: experts per token.</summary>
+    public int? TopK { get; init; }
+
+    public int? ExpertHidden { get; init; }
+
+    public bool? SharedExpert { get; init; }
+
+    public ScoreFunction? ScoreFunction { get; init; }
+
+    /// <summary>Tokens an expert takes per step, as a multiple of its fair share; 0: no limit.</summary>
+    public double? CapacityFactor { get; init; }
+
+    public int? WarmupSteps { get; init; }
+
+    public double? WeightDecay { get; init; }
+
+    public double? GradientClip { get; init; }
+
     /// <summary>Every model setting, as recorded when the job started; null: not resolved yet (see <see cref="Model"/>).</summary>
     public MoeModelConfig? ResolvedModel { get; init; }
 
@@ -88,7 +123,23 @@ public sealed record JobSpec
 
     public ModelPresets.Preset PresetDefinition => ModelPresets.Get(Preset);
 
-    public MoeModelConfig Model => ResolvedModel ?? PresetDefinition.Model with { Router = Router };
+    public MoeModelConfig Model => ResolvedModel ?? Shaped(PresetDefinition.Model) with { Router = Router };
+
+    private MoeModelConfig Shaped(MoeModelConfig preset) => preset with
+    {
+        Layers = Layers ?? preset.Layers,
+        Dim = Dim ?? preset.Dim,
+        Heads = Heads ?? preset.Heads,
+        VocabSize = VocabSize ?? preset.VocabSize,
+        ContextLength = ContextLength ?? preset.ContextLength,
+        DenseLayers = DenseLayers ?? preset.DenseLayers,
+        Experts = Experts ?? preset.Experts,
+        TopK = TopK ?? preset.TopK,
+        ExpertHidden = ExpertHidden ?? preset.ExpertHidden,
+        SharedExpert = SharedExpert ?? preset.SharedExpert,
+        ScoreFunction = ScoreFunction ?? preset.ScoreFunction,
+        CapacityFactor = CapacityFactor ?? preset.CapacityFactor,
+    };
 
     public int MoeLayers => Model.Layers - Model.DenseLayers;
 
@@ -104,7 +155,9 @@ public sealed record JobSpec
                 Steps = Rounds * InnerSteps,
                 BatchSize = BatchSize > 0 ? BatchSize : preset.BatchSize,
                 LearningRate = InnerLearningRate > 0 ? InnerLearningRate : preset.LearningRate,
-                WarmupSteps = Math.Min(preset.WarmupSteps, Math.Max(1, (Rounds * InnerSteps) / 10)),
+                WarmupSteps = WarmupSteps ?? Math.Min(preset.WarmupSteps, Math.Max(1, (Rounds * InnerSteps) / 10)),
+                WeightDecay = WeightDecay ?? preset.WeightDecay,
+                GradientClip = GradientClip ?? preset.GradientClip,
                 Seed = Seed,
                 EvaluationInterval = 0,
             };
@@ -133,6 +186,29 @@ public sealed record JobSpec
         Check(HistogramBins >= 2, nameof(HistogramBins), HistogramBins, "at least 2");
         Check(MaxStaleness >= 0, nameof(MaxStaleness), MaxStaleness, "0 or more");
         Check(OverlapSteps >= 0, nameof(OverlapSteps), OverlapSteps, "0 (rounds do not overlap) or more");
+        if (ResolvedModel is null)
+            ValidateShape();
+    }
+
+    // The model's and the optimiser's rules are theirs; the message names the job's key.
+    private void ValidateShape()
+    {
+        try
+        {
+            Model.Validate();
+            Training.Validate();
+        }
+        catch (ArgumentException e) when (e.ParamName is { } name)
+        {
+            var key = name switch
+            {
+                "topK" => nameof(TopK),
+                nameof(TrainingConfig.LearningRate) => nameof(InnerLearningRate),
+                _ => name,
+            };
+            throw new ArgumentException($"Job:{key}: {e.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal)}", e);
+        }
+        Check(Model.DenseLayers < Model.Layers, nameof(DenseLayers), Model.DenseLayers, $"fewer than the {Model.Layers} layers: a job balances at least one MoE layer");
     }
 
     private static void Check(bool ok, string field, object value, string allowed)

@@ -14,6 +14,12 @@ public sealed class TokenDataset
     public const int EndOfText = 0;
     public const int Unknown = 1;
     private const int Gpt2EndOfText = 50256;
+
+    /// <summary>End of text, unknown, and one more id.</summary>
+    public const int MinVocabSize = 3;
+
+    /// <summary>Every GPT-2 id (the largest is end of text) and the unknown id.</summary>
+    public const int MaxVocabSize = Gpt2EndOfText + 2;
     private const string Magic = "MOETOKENS1";
 
     private TokenDataset(int vocabSize, int[] train, int[] validation, int[] gpt2Ids, TextLoadReport? report)
@@ -44,8 +50,8 @@ public sealed class TokenDataset
     public static TokenDataset LoadOrBuild(IReadOnlyList<string> documents, int vocabSize, string cacheDirectory,
         TextLoadReport? report = null, Action<string>? log = null)
     {
-        if (vocabSize < 3)
-            throw new ArgumentException($"The vocabulary needs at least 3 entries, got {vocabSize}.", nameof(vocabSize));
+        if (vocabSize < MinVocabSize)
+            throw new ArgumentException($"The vocabulary needs at least {MinVocabSize} entries, got {vocabSize}.", nameof(vocabSize));
         Directory.CreateDirectory(cacheDirectory);
         var path = Path.Combine(cacheDirectory, $"tokens-{Key(documents, vocabSize)}.bin");
         if (File.Exists(path))

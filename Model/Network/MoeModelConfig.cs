@@ -84,7 +84,11 @@ public sealed record MoeModelConfig
                 throw new ArgumentException($"{name} must be at least 1, got {value}.", name);
         }
 
-        Positive(VocabSize, nameof(VocabSize));
+        if (VocabSize is < Data.TokenDataset.MinVocabSize or > Data.TokenDataset.MaxVocabSize)
+        {
+            throw new ArgumentException($"VocabSize must be between {Data.TokenDataset.MinVocabSize} and {Data.TokenDataset.MaxVocabSize} " +
+                $"(the GPT-2 tokenizer's ids and two of ours), got {VocabSize}.", nameof(VocabSize));
+        }
         Positive(ContextLength, nameof(ContextLength));
         Positive(Dim, nameof(Dim));
         Positive(Layers, nameof(Layers));

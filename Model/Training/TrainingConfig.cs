@@ -39,8 +39,12 @@ public sealed record TrainingConfig
             throw new ArgumentException($"LearningRate must be positive and finite, got {LearningRate}.", nameof(LearningRate));
         if (MinLearningRateRatio is < 0 or > 1)
             throw new ArgumentException($"MinLearningRateRatio must be in [0, 1], got {MinLearningRateRatio}.", nameof(MinLearningRateRatio));
-        if (WarmupSteps < 0 || EvaluationInterval < 0 || EvaluationBatches < 1)
-            throw new ArgumentException("WarmupSteps and EvaluationInterval must be >= 0 and EvaluationBatches >= 1.");
+        if (WarmupSteps < 0)
+            throw new ArgumentException($"WarmupSteps must be 0 or more, got {WarmupSteps}.", nameof(WarmupSteps));
+        if (EvaluationInterval < 0 || EvaluationBatches < 1)
+            throw new ArgumentException("EvaluationInterval must be >= 0 and EvaluationBatches >= 1.");
+        if (!(WeightDecay >= 0) || double.IsInfinity(WeightDecay))
+            throw new ArgumentException($"WeightDecay must be 0 or more and finite, got {WeightDecay}.", nameof(WeightDecay));
         TrainingDevice.Resolve(Device);
         if (!(GradientClip > 0))
             throw new ArgumentException($"GradientClip must be positive, got {GradientClip}.", nameof(GradientClip));

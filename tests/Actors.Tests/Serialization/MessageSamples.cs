@@ -31,6 +31,13 @@ internal static class MessageSamples
         OverlapSteps = 3,
     };
 
+    private static readonly JobSpec Shaped = Job with
+    {
+        Layers = 3, Dim = 96, Heads = 6, VocabSize = 4096, ContextLength = 64, DenseLayers = 1, Experts = 16, TopK = 4, ExpertHidden = 48,
+        SharedExpert = true, ScoreFunction = Moe.Model.Routing.ScoreFunction.Sigmoid, CapacityFactor = 1.25, WarmupSteps = 5, WeightDecay = 0.05,
+        GradientClip = 0.5,
+    };
+
     private static readonly BlobRef Blob = BlobRef.Create(new string('e', 64), 123_456_789);
 
     private static PartStats Part(string trainer) => new(trainer, 4096, 5.5, 1.25, 0.0625, 1, [0.5, 0.25, double.NaN], 0.75);
@@ -40,6 +47,7 @@ internal static class MessageSamples
         yield return new StartJob(Job);
         yield return new StartJob(Job with { TextPath = null, OverlapSteps = 0 }, ["Rounds", "Preset"]);
         yield return new StartJob(Job.Resolve(), []);
+        yield return new StartJob(Shaped, ["Layers", "Experts"]);
         yield return new JobRejected("job-1", "job \"x\" is running");
         yield return GetJobStatus.Instance;
         yield return new JobStatus("job-1", 3, 7, false, Blob, ["a", "b"], ["a"], 4.25, 8192, 1.5, 0.125);
@@ -55,6 +63,7 @@ internal static class MessageSamples
         yield return new JobFinished("job-1", 7);
         yield return new JobStartedEvent(Job, Blob);
         yield return new JobStartedEvent(Job.Resolve(), Blob);
+        yield return new JobStartedEvent(Shaped.Resolve(), Blob);
         yield return new RoundCommittedEvent(3, Blob, Blob with { Size = 7 }, new ShardPlan(12, [4, 9]), [Part("t0"), Part("t1") with { LayerMaxVio = [] }],
             new DateTime(2026, 11, 28, 21, 30, 0, DateTimeKind.Utc), 12.5);
         yield return new RoundCommittedEvent(4, Blob, null, new ShardPlan(13, []), [Part("t0")], new DateTime(2026, 11, 29, 2, 0, 0, DateTimeKind.Utc), 1.5);

@@ -121,8 +121,9 @@ public sealed class MoeSerializerTests
     [Fact]
     public void A_job_started_before_rounds_could_overlap_replays_without_overlap_and_resolved_from_its_preset()
     {
-        // "e-tjob" is "e-tjob2" without the overlap steps, and "e-tjob2" is "e-tjob3" without the resolved model and
-        // training configuration (two empty texts of one byte each when unresolved); the parameters follow.
+        // "e-tjob3" is "e-tjob4" without the shape (a JSON text, "{}" when none is given); "e-tjob2" is "e-tjob3"
+        // without the resolved model and training configuration (two empty texts of one byte each when unresolved);
+        // "e-tjob" is "e-tjob2" without the overlap steps. The parameters follow.
         var parameters = BlobRef.Create(new string('c', 64), 1234);
         var unresolved = new JobStartedEvent(new JobSpec { JobId = "old", OverlapSteps = 0 }, parameters);
         var tail = new PayloadWriter();
@@ -130,7 +131,10 @@ public sealed class MoeSerializerTests
         tail.I64(parameters.Size);
         var bytes = Unchecked(MoeCodecs.Registry.Write(unresolved)).ToList();
         var end = bytes.Count - tail.ToArray().Length;
-        Assert.Equal([0, 0, 0], bytes[(end - 3)..end]);
+        Assert.Equal([0, 4, (byte)'{', (byte)'}', 0, 0], bytes[(end - 6)..end]); // lengths are zigzag varints: 2 is 4
+        bytes.RemoveRange(end - 5, 3);
+        Assert.Equal(unresolved, MoeCodecs.Registry.Read(bytes.ToArray(), "e-tjob3"));
+        end -= 3;
         bytes.RemoveRange(end - 2, 2);
         var resolved = unresolved with { Spec = unresolved.Spec.Resolve() };
 
