@@ -1,5 +1,7 @@
 using System.CommandLine;
 using Moe.Cluster.Host.Reports;
+using Moe.Actors.Training;
+using Moe.Cluster.Host.Configuration;
 using Moe.Model.Data;
 using Moe.Model.Network;
 using Moe.Model.Routing;
@@ -38,10 +40,13 @@ public static class CompareCommand
         var device = new Option<string>("--device") { Description = "auto (a GPU when TorchSharp finds one), cpu, cuda or cuda:N.", DefaultValueFactory = _ => "auto" };
         var output = new Option<string?>("--out") { Description = "Folder for the report (default: runs/compare-PRESET-seedN)." };
 
+        var shape = new ModelShapeOptions();
+
         var command = new Command("compare", "Train one model per routing method side by side and compare balance, perplexity and speed.")
         {
             preset, methods, seed, steps, iterations, text, dataDirectory, device, output,
         };
+        shape.AddTo(command);
         command.SetAction((result, cancellation) =>
         {
             var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(result.InvocationConfiguration.Output) });
@@ -49,7 +54,7 @@ public static class CompareCommand
                 console.Profile.Width = 160; // logs and files: room for the whole table
             try
             {
-                var chosen = ModelPresets.Get(result.GetValue(preset)!);
+                var chosen = Shaped(ModelPresets.Get(result.GetValue(preset)!), shape.Set(new Flags(), result));
                 if (result.GetValue(iterations) is { } t)
                     chosen = chosen with { Model = chosen.Model with { BalanceIterations = t } };
                 var kinds = result.GetValue(methods)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
@@ -74,6 +79,24 @@ public static class CompareCommand
         return command;
     }
 
+    /// <summary>The preset with the shape the flags give, resolved and validated as a job's is.</summary>
+    private static ModelPresets.Preset Shaped(ModelPresets.Preset preset, Flags flags)
+    {
+        var job = HostConfiguration.Job(HostConfiguration.Build(null, flags.Values), new JobSpec { JobId = "compare", Preset = preset.Name }).Spec;
+        return preset with
+        {
+            Model = job.Model,
+            Training = preset.Training with
+            {
+                BatchSize = job.Training.BatchSize,
+                LearningRate = job.Training.LearningRate,
+                WarmupSteps = job.WarmupSteps ?? preset.Training.WarmupSteps,
+                WeightDecay = job.Training.WeightDecay,
+                GradientClip = job.Training.GradientClip,
+            },
+        };
+    }
+
     private static void Run(IAnsiConsole console, ModelPresets.Preset preset, TrainingConfig training, RouterKind[] methods,
         string? text, string dataDirectory, string folder, CancellationToken cancellation)
     {
@@ -81,6 +104,7 @@ public static class CompareCommand
         var model = preset.Model with { VocabSize = data.VocabSize };
         console.MarkupLineInterpolated(
             $"Comparing {string.Join(", ", methods.Select(m => m.ShortName()))} on [bold]{preset.Name}[/]: {training.Steps} steps of {training.BatchSize} x {model.ContextLength} tokens, seed {training.Seed}, T = {model.BalanceIterations}.");
+        console.MarkupLineInterpolated($"Model: {model.Describe()}.");
 
         IReadOnlyList<MethodRun> runs = [];
         console.Progress()

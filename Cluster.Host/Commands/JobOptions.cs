@@ -25,14 +25,18 @@ internal sealed class JobOptions(string jobIdDescription)
 
     private readonly Option<string?> _text = new("--text") { Description = "Training text: a .txt file, a folder of them or a .jsonl file (default: the Brown Corpus)." };
 
+    /// <summary>The model's shape and the inner optimiser.</summary>
+    public ModelShapeOptions Shape { get; } = new();
+
     public void AddTo(Command command)
     {
         foreach (var option in new Option[] { _jobId, _preset, _rounds, _innerSteps, _overlapSteps, _text })
             command.Options.Add(option);
+        Shape.AddTo(command);
     }
 
     /// <summary>The flags the user gave, as keys of section Job.</summary>
-    public Flags Set(Flags flags, ParseResult result) => flags
+    public Flags Set(Flags flags, ParseResult result) => Shape.Set(flags, result)
         .Set("Job:JobId", result.GetValue(_jobId))
         .Set("Job:Preset", result.GetValue(_preset))
         .Set("Job:Rounds", result.GetValue(_rounds))

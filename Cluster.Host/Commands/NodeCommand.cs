@@ -57,6 +57,11 @@ public static class NodeCommand
                     .Blobs(result.GetValue(blobs));
                 var configuration = HostConfiguration.Build(result.GetValue(config), flags.Values);
                 settings = HostConfiguration.Node(configuration);
+                if (!settings.Has(NodeRoles.Coordinator) && jobOptions.Shape.Given(result).ToList() is [_, ..] shape)
+                {
+                    throw new ArgumentException($"{string.Join(", ", shape)} shape a job's model, which comes from the coordinator: give them to the node " +
+                        "with the coordinator role (or to train), not to this one.");
+                }
                 if (settings.Has(NodeRoles.Trainer))
                     _ = DevicePolicy.Trainers(settings.Trainer, DevicePolicy.Gpus, Environment.ProcessorCount); // refuses more trainers than GPUs
                 if (configuration.GetSection("Job").Exists())

@@ -68,6 +68,7 @@ public static class ReportCommand
     public static async Task Print(TextWriter output, JobHistory history, IReadOnlyList<string> files)
     {
         await output.WriteLineAsync($"Report of job {history.Spec.JobId} ({history.Rounds.Count} of {history.Spec.Rounds} rounds) in {Path.GetDirectoryName(files[0])}:");
+        await output.WriteLineAsync($"  model: {history.Spec.Model.Describe()}");
         foreach (var file in files)
             await output.WriteLineAsync($"  {Path.GetFileName(file)}");
     }

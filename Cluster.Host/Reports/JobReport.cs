@@ -38,7 +38,9 @@ public static class JobReport
         text.AppendLine(Invariant, $"# Job {spec.JobId}").AppendLine();
         text.AppendLine(Invariant, $"{(history.Finished ? "Finished" : "Not finished")}: {s.CommittedRounds} of {spec.Rounds} rounds committed.").AppendLine();
         text.AppendLine("| setting | value |").AppendLine("|---|---|");
-        Row(text, "preset", $"{spec.Preset} ({spec.Model.Experts} experts, top-{spec.Model.TopK}, {spec.MoeLayers} MoE layers)");
+        Row(text, "preset", spec.Preset);
+        Row(text, "model", spec.Model.Describe());
+        Row(text, "optimiser", string.Create(Invariant, $"AdamW, learning rate {spec.Training.LearningRate}, warm-up {spec.Training.WarmupSteps} steps, weight decay {spec.Training.WeightDecay}, gradient clip {spec.Training.GradientClip}"));
         Row(text, "router", spec.Router.ToString());
         Row(text, "data", spec.TextPath ?? "Brown Corpus");
         Row(text, "round", $"{spec.InnerSteps} inner steps of batch {spec.Training.BatchSize}, quorum {spec.Quorum}, timeout {spec.RoundTimeout.TotalSeconds:F0} s");

@@ -72,6 +72,12 @@ public sealed record MoeModelConfig
         }
     }
 
+    /// <summary>The shape on one line, e.g. for reports.</summary>
+    public string Describe() => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+        $"{Layers} layers{(DenseLayers > 0 ? $" ({DenseLayers} dense)" : "")} of d {Dim} with {Heads} heads, {Experts} experts of hidden {ExpertHidden}, top-{TopK}" +
+        $"{(SharedExpert ? " and a shared expert" : "")}, {ScoreFunction.ToString().ToLowerInvariant()} scores" +
+        $"{(CapacityFactor > 0 ? $", capacity factor {CapacityFactor}" : "")}, vocabulary {VocabSize}, context {ContextLength}; {ParameterCount / 1e6:F1} M parameters");
+
     [JsonIgnore]
     public RouterConfig RouterConfig => new(Experts, TopK, ScoreFunction, NormalizeTopK, BalanceIterations,
         BiasUpdateRate, AuxLossAlpha);

@@ -24,7 +24,7 @@ public sealed class CompareCommandTests : IDisposable
         var stderr = new StringWriter();
 
         var code = await Cli.RunAsync(
-            ["compare", "--preset", "tiny", "--methods", "topk,bip", "--steps", "12", "--text", WriteText(),
+            ["compare", "--preset", "tiny", "--methods", "topk,bip", "--steps", "12", "--experts", "6", "--top-k", "3", "--text", WriteText(),
              "--data-dir", Path.Combine(_directory, "data"), "--out", output], stdout, stderr, TestContext.Current.CancellationToken);
 
         Assert.True(code == 0, stderr.ToString());
@@ -41,6 +41,8 @@ public sealed class CompareCommandTests : IDisposable
             Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, bytes[..4]);
         }
         Assert.Contains("AvgMaxVio_batch", stdout.ToString());
+        Assert.Contains("6 experts of hidden", stdout.ToString()); // the shape given over the preset's
+        Assert.Contains("top-3", stdout.ToString());
         Assert.Contains("Report:", stdout.ToString());
     }
 

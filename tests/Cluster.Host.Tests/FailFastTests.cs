@@ -115,4 +115,23 @@ public sealed class FailFastTests : IDisposable
         Assert.Equal(ExitCodes.BadInput, code);
         OneLine(error, "Node:HttpUrl \"ftp://127.0.0.1:21\" is invalid");
     }
+
+    [Fact]
+    public async Task A_shape_that_cannot_be_built_is_refused_naming_the_key_the_value_and_the_rule()
+    {
+        var (code, error) = await Run("train", "--preset", "tiny", "--heads", "3", "--data-dir", _temp.Path);
+
+        Assert.Equal(ExitCodes.BadInput, code);
+        OneLine(error, "Job:Dim: Dim (32) must split into 3 heads of an even size for rotary embeddings.");
+    }
+
+    [Fact]
+    public async Task Shape_flags_on_a_node_without_the_coordinator_role_are_refused()
+    {
+        var (code, error) = await Run("node", "--roles", "trainer", "--seed", "127.0.0.1:1", "--job-id", "j", "--experts", "32", "--top-k", "4", "--data-dir", _temp.Path);
+
+        Assert.Equal(ExitCodes.BadInput, code);
+        OneLine(error, "--experts, --top-k shape a job's model, which comes from the coordinator");
+    }
 }
+

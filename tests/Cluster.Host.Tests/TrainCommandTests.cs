@@ -1,4 +1,5 @@
 using System.Globalization;
+using Moe.Model.Network;
 using Moe.Testing;
 
 namespace Moe.Cluster.Host.Tests;
@@ -183,6 +184,31 @@ public sealed class TrainCommandTests : IDisposable
         public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
         public override void SetLength(long value) => throw new NotSupportedException();
         public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
+    [Fact]
+    public async Task A_job_trains_the_shape_given_records_it_and_refuses_another_on_resume()
+    {
+        var data = Path.Combine(_directory, "data");
+        string[] args = ["train", "--preset", "tiny", "--layers", "3", "--dense-layers", "1", "--dim", "48", "--heads", "4", "--experts", "6", "--top-k", "3",
+            "--shared-expert", "--score", "sigmoid", "--context", "24", "--vocab", "300", "--batch-size", "4", "--rounds", "1", "--inner-steps", "1",
+            "--trainers", "1", "--text", Text(), "--data-dir", data];
+
+        var first = await Run(args);
+        string[] other = [.. args];
+        other[Array.IndexOf(args, "--experts") + 1] = "8";
+        var changed = await Run(other);
+
+        Assert.True(first.Code == 0, first.Error);
+        var model = new MoeModelConfig { Layers = 3, DenseLayers = 1, Dim = 48, Heads = 4, Experts = 6, TopK = 3, SharedExpert = true,
+            ScoreFunction = Moe.Model.Routing.ScoreFunction.Sigmoid, ContextLength = 24, VocabSize = 300, ExpertHidden = ModelPresets.Get("tiny").Model.ExpertHidden };
+        Assert.Contains($"model: {model.Describe()}", first.Output, StringComparison.Ordinal);
+        Assert.Contains("3 layers (1 dense) of d 48 with 4 heads, 6 experts", first.Output, StringComparison.Ordinal);
+        var history = await Moe.Actors.Hosting.JobRecords.ReadAsync(new Moe.Actors.Hosting.NodeSettings { DataDirectory = data }, TestContext.Current.CancellationToken);
+        Assert.Equal((3, 48, 6, 3, 300), (history.Spec.Model.Layers, history.Spec.Model.Dim, history.Spec.Model.Experts, history.Spec.Model.TopK, history.Spec.Model.VocabSize));
+        Assert.Equal(2, history.Rounds[0].Parts[0].LayerMaxVio.Length); // two MoE layers balanced
+        Assert.Equal(ExitCodes.BadInput, changed.Code);
+        Assert.Contains("Experts", changed.Error, StringComparison.Ordinal);
     }
 
     [Fact]
