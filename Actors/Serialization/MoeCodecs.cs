@@ -272,9 +272,21 @@ public static class MoeCodecs
 
         public JobSpec On(JobSpec spec) => spec with
         {
-            Layers = Layers, Dim = Dim, Heads = Heads, VocabSize = VocabSize, ContextLength = ContextLength, DenseLayers = DenseLayers,
-            Experts = Experts, TopK = TopK, ExpertHidden = ExpertHidden, SharedExpert = SharedExpert, ScoreFunction = ScoreFunction,
-            CapacityFactor = CapacityFactor, WarmupSteps = WarmupSteps, WeightDecay = WeightDecay, GradientClip = GradientClip,
+            Layers = Layers,
+            Dim = Dim,
+            Heads = Heads,
+            VocabSize = VocabSize,
+            ContextLength = ContextLength,
+            DenseLayers = DenseLayers,
+            Experts = Experts,
+            TopK = TopK,
+            ExpertHidden = ExpertHidden,
+            SharedExpert = SharedExpert,
+            ScoreFunction = ScoreFunction,
+            CapacityFactor = CapacityFactor,
+            WarmupSteps = WarmupSteps,
+            WeightDecay = WeightDecay,
+            GradientClip = GradientClip,
         };
     }
 

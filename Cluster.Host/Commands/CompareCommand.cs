@@ -1,7 +1,7 @@
 using System.CommandLine;
-using Moe.Cluster.Host.Reports;
 using Moe.Actors.Training;
 using Moe.Cluster.Host.Configuration;
+using Moe.Cluster.Host.Reports;
 using Moe.Model.Data;
 using Moe.Model.Network;
 using Moe.Model.Routing;

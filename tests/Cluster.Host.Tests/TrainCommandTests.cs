@@ -200,8 +200,20 @@ public sealed class TrainCommandTests : IDisposable
         var changed = await Run(other);
 
         Assert.True(first.Code == 0, first.Error);
-        var model = new MoeModelConfig { Layers = 3, DenseLayers = 1, Dim = 48, Heads = 4, Experts = 6, TopK = 3, SharedExpert = true,
-            ScoreFunction = Moe.Model.Routing.ScoreFunction.Sigmoid, ContextLength = 24, VocabSize = 300, ExpertHidden = ModelPresets.Get("tiny").Model.ExpertHidden };
+        var model = new MoeModelConfig
+        {
+            Layers = 3,
+            DenseLayers = 1,
+            Dim = 48,
+            Heads = 4,
+            Experts = 6,
+            TopK = 3,
+            SharedExpert = true,
+            ScoreFunction = Moe.Model.Routing.ScoreFunction.Sigmoid,
+            ContextLength = 24,
+            VocabSize = 300,
+            ExpertHidden = ModelPresets.Get("tiny").Model.ExpertHidden
+        };
         Assert.Contains($"model: {model.Describe()}", first.Output, StringComparison.Ordinal);
         Assert.Contains("3 layers (1 dense) of d 48 with 4 heads, 6 experts", first.Output, StringComparison.Ordinal);
         var history = await Moe.Actors.Hosting.JobRecords.ReadAsync(new Moe.Actors.Hosting.NodeSettings { DataDirectory = data }, TestContext.Current.CancellationToken);

@@ -29,6 +29,10 @@
   value: {{ .Values.job.overlapSteps | quote }}
 - name: MOE_Job__Quorum
   value: {{ .Values.job.quorum | quote }}
+{{- range $key, $value := .Values.job.shape }}
+- name: {{ printf "MOE_Job__%s" $key }}
+  value: {{ $value | quote }}
+{{- end }}
 {{- end }}
 {{- end -}}
 

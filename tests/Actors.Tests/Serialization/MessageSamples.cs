@@ -33,8 +33,20 @@ internal static class MessageSamples
 
     private static readonly JobSpec Shaped = Job with
     {
-        Layers = 3, Dim = 96, Heads = 6, VocabSize = 4096, ContextLength = 64, DenseLayers = 1, Experts = 16, TopK = 4, ExpertHidden = 48,
-        SharedExpert = true, ScoreFunction = Moe.Model.Routing.ScoreFunction.Sigmoid, CapacityFactor = 1.25, WarmupSteps = 5, WeightDecay = 0.05,
+        Layers = 3,
+        Dim = 96,
+        Heads = 6,
+        VocabSize = 4096,
+        ContextLength = 64,
+        DenseLayers = 1,
+        Experts = 16,
+        TopK = 4,
+        ExpertHidden = 48,
+        SharedExpert = true,
+        ScoreFunction = Moe.Model.Routing.ScoreFunction.Sigmoid,
+        CapacityFactor = 1.25,
+        WarmupSteps = 5,
+        WeightDecay = 0.05,
         GradientClip = 0.5,
     };
 

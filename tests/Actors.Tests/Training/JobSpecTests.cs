@@ -12,8 +12,17 @@ public sealed class JobSpecTests
         var preset = ModelPresets.Get("tiny");
         var spec = new JobSpec
         {
-            JobId = "j", Preset = "tiny", Layers = 3, Dim = 96, Heads = 6, Experts = 16, TopK = 4, ScoreFunction = ScoreFunction.Sigmoid,
-            WarmupSteps = 7, WeightDecay = 0.01, GradientClip = 0.5,
+            JobId = "j",
+            Preset = "tiny",
+            Layers = 3,
+            Dim = 96,
+            Heads = 6,
+            Experts = 16,
+            TopK = 4,
+            ScoreFunction = ScoreFunction.Sigmoid,
+            WarmupSteps = 7,
+            WeightDecay = 0.01,
+            GradientClip = 0.5,
         };
 
         spec.Validate();

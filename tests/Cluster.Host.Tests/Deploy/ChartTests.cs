@@ -202,16 +202,36 @@ public sealed partial class ChartTests
         typo["trainer"]!.AsObject()["replica"] = 3;
         var badMode = values.DeepClone().AsObject();
         badMode["blobs"]!.AsObject()["mode"] = "nfs";
+        var shapeTypo = values.DeepClone().AsObject();
+        shapeTypo["job"]!.AsObject()["shape"] = new System.Text.Json.Nodes.JsonObject { ["Layers"] = 8, ["Expert"] = 32 };
         var options = new EvaluationOptions { OutputFormat = OutputFormat.List };
 
         var accepted = schema.Evaluate(System.Text.Json.JsonSerializer.SerializeToElement(values), options);
         var rejectedTypo = schema.Evaluate(System.Text.Json.JsonSerializer.SerializeToElement(typo), options);
         var rejectedMode = schema.Evaluate(System.Text.Json.JsonSerializer.SerializeToElement(badMode), options);
+        var rejectedShape = schema.Evaluate(System.Text.Json.JsonSerializer.SerializeToElement(shapeTypo), options);
 
         Assert.True(accepted.IsValid, string.Join("; ", (accepted.Details ?? []).Where(d => d.Errors is not null).SelectMany(d => d.Errors!.Select(e => $"{d.InstanceLocation}: {e.Value}"))));
         Assert.False(rejectedTypo.IsValid);
         Assert.Contains(rejectedTypo.Details ?? [], d => d.Errors is not null && d.InstanceLocation.ToString().Contains("replica", StringComparison.Ordinal));
         Assert.False(rejectedMode.IsValid);
+        Assert.False(rejectedShape.IsValid); // "Expert" is no shape key
+    }
+
+    [Fact]
+    public void The_job_shape_takes_exactly_the_programs_shape_keys_and_binds_them()
+    {
+        var keys = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(ChartFiles.Chart, "values.schema.json")))!
+            ["properties"]!["job"]!["properties"]!["shape"]!["propertyNames"]!["enum"]!.AsArray().Select(k => k!.GetValue<string>()).ToList();
+        var bound = HostConfiguration.Job(HostConfiguration.Build(null, [
+            KeyValuePair.Create("Job:Layers", (string?)"8"), KeyValuePair.Create("Job:Experts", (string?)"32"), KeyValuePair.Create("Job:TopK", (string?)"4"),
+            KeyValuePair.Create("Job:ScoreFunction", (string?)"sigmoid"), KeyValuePair.Create("Job:SharedExpert", (string?)"true")]), new JobSpec { JobId = "x", Preset = "tiny" });
+
+        Assert.Equal(keys.Order(StringComparer.Ordinal), JobSpec.SettingNames.Where(keys.Contains).Order(StringComparer.Ordinal)); // every one is a job setting
+        Assert.Contains("Dim", keys);
+        Assert.Equal((8, 32, 4, Moe.Model.Routing.ScoreFunction.Sigmoid, true),
+            (bound.Spec.Model.Layers, bound.Spec.Model.Experts, bound.Spec.Model.TopK, bound.Spec.Model.ScoreFunction, bound.Spec.Model.SharedExpert));
+        Assert.Contains("printf \"MOE_Job__%s\" $key", ChartFiles.Define("moe-cluster.coordinatorEnv"), StringComparison.Ordinal);
     }
 
     [Fact]
