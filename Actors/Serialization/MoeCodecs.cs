@@ -259,7 +259,7 @@ public static class MoeCodecs
     /// </summary>
     private sealed record Shape(int? Layers, int? Dim, int? Heads, int? VocabSize, int? ContextLength, int? DenseLayers, int? Experts, int? TopK,
         int? ExpertHidden, bool? SharedExpert, ScoreFunction? ScoreFunction, double? CapacityFactor, int? WarmupSteps, double? WeightDecay,
-        double? GradientClip)
+        double? GradientClip, int? GradientAccumulation)
     {
         public static readonly JsonSerializerOptions Json = new()
         {
@@ -268,7 +268,7 @@ public static class MoeCodecs
         };
 
         public static Shape Of(JobSpec s) => new(s.Layers, s.Dim, s.Heads, s.VocabSize, s.ContextLength, s.DenseLayers, s.Experts, s.TopK,
-            s.ExpertHidden, s.SharedExpert, s.ScoreFunction, s.CapacityFactor, s.WarmupSteps, s.WeightDecay, s.GradientClip);
+            s.ExpertHidden, s.SharedExpert, s.ScoreFunction, s.CapacityFactor, s.WarmupSteps, s.WeightDecay, s.GradientClip, s.GradientAccumulation);
 
         public JobSpec On(JobSpec spec) => spec with
         {

@@ -98,6 +98,9 @@ public sealed record JobSpec
 
     public int? WarmupSteps { get; init; }
 
+    /// <summary>Micro-batches of <see cref="BatchSize"/> per optimiser step: a batch too large for memory, in parts.</summary>
+    public int? GradientAccumulation { get; init; }
+
     public double? WeightDecay { get; init; }
 
     public double? GradientClip { get; init; }
@@ -157,6 +160,7 @@ public sealed record JobSpec
                 LearningRate = InnerLearningRate > 0 ? InnerLearningRate : preset.LearningRate,
                 WarmupSteps = WarmupSteps ?? Math.Min(preset.WarmupSteps, Math.Max(1, (Rounds * InnerSteps) / 10)),
                 WeightDecay = WeightDecay ?? preset.WeightDecay,
+                GradientAccumulation = GradientAccumulation ?? preset.GradientAccumulation,
                 GradientClip = GradientClip ?? preset.GradientClip,
                 Seed = Seed,
                 EvaluationInterval = 0,

@@ -5,7 +5,14 @@ public sealed record TrainingConfig
 {
     public int Steps { get; init; } = 200;
 
+    /// <summary>Sequences per micro-batch: one forward and backward pass.</summary>
     public int BatchSize { get; init; } = 8;
+
+    /// <summary>Micro-batches whose gradients add up to one optimiser step: a batch too large for memory, in parts.</summary>
+    public int GradientAccumulation { get; init; } = 1;
+
+    /// <summary>Sequences per optimiser step.</summary>
+    public int StepBatch => BatchSize * GradientAccumulation;
 
     public double LearningRate { get; init; } = 3e-3;
 
@@ -35,6 +42,8 @@ public sealed record TrainingConfig
             throw new ArgumentException($"Steps must be at least 1, got {Steps}.", nameof(Steps));
         if (BatchSize < 1)
             throw new ArgumentException($"BatchSize must be at least 1, got {BatchSize}.", nameof(BatchSize));
+        if (GradientAccumulation < 1)
+            throw new ArgumentException($"GradientAccumulation must be at least 1, got {GradientAccumulation}.", nameof(GradientAccumulation));
         if (!(LearningRate > 0) || double.IsInfinity(LearningRate))
             throw new ArgumentException($"LearningRate must be positive and finite, got {LearningRate}.", nameof(LearningRate));
         if (MinLearningRateRatio is < 0 or > 1)

@@ -53,12 +53,14 @@ public sealed class TrainingLoop : IDisposable
     public StepMetrics TrainStep(Action<IReadOnlyList<LayerRouting>>? routed = null)
     {
         using var scope = NewDisposeScope();
-        return TrainStep(Sampler.Next(Training.BatchSize), routed);
+        return TrainStep(Sampler.Next(Training.StepBatch), routed);
     }
 
     /// <summary>
     /// One optimiser step on the given batch ([batch, length] inputs and next-token targets; the caller disposes
-    /// them). <paramref name="routed"/> sees each MoE layer's routing after the step, while its tensors still live.
+    /// them), in <see cref="TrainingConfig.GradientAccumulation"/> micro-batches whose gradients add up to the whole
+    /// batch's. <paramref name="routed"/> sees each MoE layer's routing of the whole batch after the step, while its
+    /// tensors still live.
     /// </summary>
     public StepMetrics TrainStep((Tensor Inputs, Tensor Targets) batch, Action<IReadOnlyList<LayerRouting>>? routed = null)
     {
@@ -71,20 +73,45 @@ public sealed class TrainingLoop : IDisposable
 
         var (inputs, targets) = (batch.Inputs.to(Device), batch.Targets.to(Device));
         _optimizer.zero_grad();
-        var (total, languageModel, routing) = Model.Loss(inputs, targets);
-        total.backward();
+        var (loss, routing) = AccumulateGradients(inputs, targets);
         var norm = nn.utils.clip_grad_norm_(Model.parameters(), Training.GradientClip);
         _optimizer.step();
         routed?.Invoke(routing);
         Model.AfterStep(routing);
 
-        var loss = languageModel.item<float>();
         if (!float.IsFinite(loss))
             throw new InvalidOperationException($"The training loss became {loss} at step {Step}; lower the learning rate.");
         var layers = routing.Select((l, k) => new LayerBalance(k, l.Loads, BalanceMeasures.FromLoads(l.Loads), l.Dropped)).ToArray();
         var metrics = new StepMetrics(Step, loss, learningRate, norm, watch.Elapsed, (int)inputs.numel(), layers);
         Step++;
         return metrics;
+    }
+
+    /// <summary>
+    /// Forward and backward over the batch in micro-batches, each loss weighted by its share of the sequences, so
+    /// the gradients add up to those of the whole batch's mean loss. Each micro-batch's activations go with its
+    /// scope; only its routing outlives it.
+    /// </summary>
+    private (float Loss, IReadOnlyList<LayerRouting> Routing) AccumulateGradients(Tensor inputs, Tensor targets)
+    {
+        var rows = inputs.shape[0];
+        var parts = (int)Math.Min(Training.GradientAccumulation, rows);
+        var (inputParts, targetParts) = (inputs.chunk(parts), targets.chunk(parts));
+        var routings = new List<IReadOnlyList<LayerRouting>>(parts);
+        double loss = 0;
+        for (var p = 0; p < inputParts.Length; p++)
+        {
+            using var micro = NewDisposeScope();
+            var share = (double)inputParts[p].shape[0] / rows;
+            var (total, languageModel, routing) = Model.Loss(inputParts[p], targetParts[p]);
+            using var weight = share.ToScalar(); // explicit Scalar: see RmsNorm
+            (parts == 1 ? total : total.mul(weight)).backward();
+            loss += share * languageModel.item<float>();
+            foreach (var layer in routing)
+                layer.MoveToOuterDisposeScope();
+            routings.Add(routing);
+        }
+        return ((float)loss, routings.Count == 1 ? routings[0] : LayerRouting.Concat(routings));
     }
 
     /// <summary>

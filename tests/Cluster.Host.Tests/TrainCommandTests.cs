@@ -191,7 +191,7 @@ public sealed class TrainCommandTests : IDisposable
     {
         var data = Path.Combine(_directory, "data");
         string[] args = ["train", "--preset", "tiny", "--layers", "3", "--dense-layers", "1", "--dim", "48", "--heads", "4", "--experts", "6", "--top-k", "3",
-            "--shared-expert", "--score", "sigmoid", "--context", "24", "--vocab", "300", "--batch-size", "4", "--rounds", "1", "--inner-steps", "1",
+            "--shared-expert", "--score", "sigmoid", "--context", "24", "--vocab", "300", "--batch-size", "4", "--grad-accum", "2", "--rounds", "1", "--inner-steps", "1",
             "--trainers", "1", "--text", Text(), "--data-dir", data];
 
         var first = await Run(args);
@@ -219,6 +219,7 @@ public sealed class TrainCommandTests : IDisposable
         var history = await Moe.Actors.Hosting.JobRecords.ReadAsync(new Moe.Actors.Hosting.NodeSettings { DataDirectory = data }, TestContext.Current.CancellationToken);
         Assert.Equal((3, 48, 6, 3, 300), (history.Spec.Model.Layers, history.Spec.Model.Dim, history.Spec.Model.Experts, history.Spec.Model.TopK, history.Spec.Model.VocabSize));
         Assert.Equal(2, history.Rounds[0].Parts[0].LayerMaxVio.Length); // two MoE layers balanced
+        Assert.Equal(2 * 4 * 24, history.Rounds[0].Parts[0].Tokens); // one step of two micro-batches of 4 x 24 tokens
         Assert.Equal(ExitCodes.BadInput, changed.Code);
         Assert.Contains("Experts", changed.Error, StringComparison.Ordinal);
     }

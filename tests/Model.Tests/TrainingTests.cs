@@ -55,6 +55,30 @@ public sealed class TrainingTests : IDisposable
     }
 
     [Fact]
+    public void Gradient_accumulation_over_micro_batches_trains_as_one_batch_that_many_times_larger()
+    {
+        // Top-K routes each token on its own: the micro-batches route as the whole batch does.
+        var whole = Training with { BatchSize = 8 };
+        var parts = Training with { BatchSize = 2, GradientAccumulation = 4 };
+        using var one = new TrainingLoop(Model(RouterKind.TopK), whole, Data.Value);
+        using var four = new TrainingLoop(Model(RouterKind.TopK), parts, Data.Value);
+
+        var a = Enumerable.Range(0, 3).Select(_ => one.TrainStep()).ToList();
+        var b = Enumerable.Range(0, 3).Select(_ => four.TrainStep()).ToList();
+
+        Assert.Equal(8, parts.StepBatch);
+        Assert.Equal(a.Select(m => m.Tokens), b.Select(m => m.Tokens)); // the same sequences per step
+        Assert.Equal(a.Select(m => m.Layers[0].Loads), b.Select(m => m.Layers[0].Loads)); // the micro-batches' routing adds up
+        for (var k = 0; k < a.Count; k++)
+        {
+            Assert.Equal(a[k].Loss, b[k].Loss, 1e-4);
+            Assert.Equal(a[k].GradientNorm, b[k].GradientNorm, 1e-4);
+        }
+        foreach (var (p, q) in one.Model.parameters().Zip(four.Model.parameters()))
+            Assert.True(p.allclose(q, rtol: 1e-4, atol: 1e-5), "the parameters after three steps differ");
+    }
+
+    [Fact]
     public void Validation_does_not_change_the_routers_state()
     {
         using var loop = new TrainingLoop(Model(RouterKind.Bip), Training, Data.Value);

@@ -25,7 +25,7 @@ public sealed class RoundWorker : IDisposable
     public RoundWorker(MoeModelConfig model, TrainingConfig training, TokenDataset data, int innerSteps, HistogramRange summaryRange, bool clipPrices)
     {
         Loop = new TrainingLoop(model, training, data);
-        Shards = new DataShards(Loop.Sampler.Sequences, innerSteps, training.BatchSize);
+        Shards = new DataShards(Loop.Sampler.Sequences, innerSteps, training.StepBatch);
         _summaryRange = summaryRange;
         _clipPrices = clipPrices;
     }
