@@ -17,6 +17,7 @@ public static class Cli
         BalanceCommand.Create(),
         CompareCommand.Create(),
         NodeCommand.Create(),
+        PlanCommand.Create(),
         ReportCommand.Create(),
         TrainCommand.Create(),
     };

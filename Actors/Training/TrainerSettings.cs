@@ -17,6 +17,9 @@ public sealed record TrainerSettings
     /// <summary>The longest a step waits for the global q its staleness bound asks for before going on with its own.</summary>
     public TimeSpan StalenessWait { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>Bytes of one GPU, for the memory plan where NVML cannot tell (no NVIDIA driver library); 0: none.</summary>
+    public long DeviceMemory { get; init; }
+
     /// <summary>How often a trainer announces itself to the coordinator (which may have moved).</summary>
     public TimeSpan RegisterInterval { get; init; } = TimeSpan.FromSeconds(2);
 
@@ -28,6 +31,8 @@ public sealed record TrainerSettings
             throw new ArgumentException($"Trainer:Device = {Device} is invalid: use auto, cpu, cuda or cuda:N.");
         if (IntraOpThreads < 0)
             throw new ArgumentException($"Trainer:IntraOpThreads = {IntraOpThreads} is invalid: use 0 (cores shared out among the trainers) or more.");
+        if (DeviceMemory < 0)
+            throw new ArgumentException($"Trainer:DeviceMemory = {DeviceMemory} is invalid: use 0 (ask NVML) or the bytes of one GPU.");
         if (StalenessWait < TimeSpan.Zero)
             throw new ArgumentException($"Trainer:StalenessWait = {StalenessWait} is invalid: use 0 or more.");
         if (RegisterInterval <= TimeSpan.Zero)

@@ -61,18 +61,43 @@ public static class TrainCommand
                 await error.WriteLineAsync($"error: {Cli.Describe(e)}");
                 return ExitCodes.BadInput;
             }
+            // The plan of the shape that will train: a resumed job's is the one it recorded.
+            var (memory, problem) = PlanCommand.Fit(await Recorded(node, start.Spec.JobId) ?? start.Spec.Resolve(), node);
+            if (problem is not null)
+            {
+                await error.WriteLineAsync($"error: {problem}");
+                return ExitCodes.BadInput;
+            }
             var output = result.InvocationConfiguration.Output;
             var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output) });
-            return await Run(console, output, error, node, start, localTrainers, cancellation);
+            return await Run(console, output, error, node, start, localTrainers, memory, cancellation);
         });
         return command;
     }
 
+    /// <summary>The job of this id the data directory records, if any (a resume).</summary>
+    private static async Task<JobSpec?> Recorded(NodeSettings node, string jobId)
+    {
+        if (node.Persistence.Provider != PersistenceProvider.Sqlite)
+            return null;
+        try
+        {
+            var history = await JobRecords.ReadAsync(node, CancellationToken.None);
+            return history.Spec.JobId == jobId ? history.Spec : null;
+        }
+        catch (Exception e) when (e is FileNotFoundException or InvalidDataException)
+        {
+            return null; // no job yet, or a damaged journal, which the coordinator then names
+        }
+    }
+
     private static async Task<int> Run(IAnsiConsole console, TextWriter output, TextWriter error, NodeSettings settings, StartJob start, int localTrainers,
-        CancellationToken cancellation)
+        IReadOnlyList<string> memory, CancellationToken cancellation)
     {
         var job = start.Spec;
         console.MarkupLineInterpolated($"Job [bold]{job.JobId}[/]: preset {job.Preset}, {job.Rounds} rounds x {job.InnerSteps} inner steps, {localTrainers} local trainers, data in {Path.GetFullPath(settings.DataDirectory)}");
+        foreach (var line in memory)
+            console.MarkupLineInterpolated($"Memory plan, {line}");
         await using var node = await RunningNode.StartAsync(settings, "WARNING", cancellation);
         using var running = CancellationTokenSource.CreateLinkedTokenSource(cancellation, node.Failed); // a permanent failure ends the job
         var coordinator = node.Registry.Get<TrainingCoordinatorKey>();

@@ -31,6 +31,14 @@ public sealed class TokenDataset
         Report = report;
     }
 
+    /// <summary>Random ids (a tenth for validation): what a memory or speed measurement trains on, whose text does not matter.</summary>
+    public static TokenDataset Random(int vocabSize, int tokens, int seed)
+    {
+        var random = new System.Random(seed);
+        int[] Ids(int count) => [.. Enumerable.Range(0, count).Select(_ => random.Next(vocabSize))];
+        return new TokenDataset(vocabSize, Ids(tokens), Ids(Math.Max(2, tokens / 10)), [Gpt2EndOfText, -1, .. Enumerable.Range(0, vocabSize - 2)], report: null);
+    }
+
     public int VocabSize { get; }
 
     public int[] Train { get; }

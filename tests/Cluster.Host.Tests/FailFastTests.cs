@@ -133,5 +133,16 @@ public sealed class FailFastTests : IDisposable
         Assert.Equal(ExitCodes.BadInput, code);
         OneLine(error, "--experts, --top-k shape a job's model, which comes from the coordinator");
     }
+
+    [Fact]
+    public async Task A_job_whose_memory_plan_does_not_fit_is_refused_with_the_numbers()
+    {
+        var (code, error) = await Run("train", "--preset", "small-16e", "--layers", "8", "--dim", "512", "--heads", "8", "--experts", "32", "--top-k", "4",
+            "--context", "256", "--batch-size", "512", "--trainers", "1", "--data-dir", _temp.Path);
+
+        Assert.Equal(ExitCodes.BadInput, code);
+        OneLine(error, "the job does not fit cpu: 1 trainer x ");
+        Assert.Contains("use fewer trainers (Trainer:Count), a smaller --batch-size with --grad-accum", error, StringComparison.Ordinal);
+    }
 }
 
