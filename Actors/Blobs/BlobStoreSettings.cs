@@ -26,8 +26,14 @@ public sealed record BlobStoreSettings
     /// </summary>
     public string? ServeUrl { get; init; }
 
-    /// <summary>Each HTTP attempt is cut off after this long (large parameter files need minutes on slow links).</summary>
-    public TimeSpan AttemptTimeout { get; init; } = TimeSpan.FromMinutes(2);
+    /// <summary>Each HTTP attempt is cut off after this long plus the blob's transfer at <see cref="MinBandwidth"/>.</summary>
+    public TimeSpan AttemptTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The slowest transfer worth waiting for, in bytes per second: a large blob gets its attempt time from it.</summary>
+    public long MinBandwidth { get; init; } = 10_000_000;
+
+    /// <summary>How long one attempt at a blob of <paramref name="bytes"/> may take.</summary>
+    public TimeSpan AttemptTimeoutFor(long bytes) => AttemptTimeout + TimeSpan.FromSeconds((double)bytes / MinBandwidth);
 
     /// <summary>Retries after a failed, timed-out or corrupted transfer, with exponential backoff.</summary>
     public int Retries { get; init; } = 4;
@@ -115,6 +121,8 @@ public sealed record BlobStoreSettings
             throw new ArgumentException($"Blobs:MaxUploadBytes must be positive, got {MaxUploadBytes}.");
         if (AttemptTimeout <= TimeSpan.Zero)
             throw new ArgumentException($"Blobs:AttemptTimeout must be positive, got {AttemptTimeout}.");
+        if (MinBandwidth < 1)
+            throw new ArgumentException($"Blobs:MinBandwidth must be positive (bytes per second), got {MinBandwidth}.");
         if (Retries < 1)
             throw new ArgumentException($"Blobs:Retries must be at least 1, got {Retries}.");
         if (BreakAfterFailures < 2)

@@ -22,6 +22,9 @@ public sealed class HttpBlobStore : IBlobStore
     private readonly ResiliencePipeline _pipeline;
     private readonly string? _adminToken;
 
+    /// <summary>The size of the blob an attempt moves, which its timeout follows.</summary>
+    private static readonly ResiliencePropertyKey<long> SizeKey = new("moe.blob-size");
+
     public HttpBlobStore(HttpClient client, BlobStoreSettings settings)
     {
         settings.Validate();
@@ -50,7 +53,10 @@ public sealed class HttpBlobStore : IBlobStore
                 SamplingDuration = TimeSpan.FromSeconds(30),
                 BreakDuration = settings.BreakDuration,
             })
-            .AddTimeout(settings.AttemptTimeout)
+            .AddTimeout(new TimeoutStrategyOptions
+            {
+                TimeoutGenerator = args => ValueTask.FromResult(settings.AttemptTimeoutFor(args.Context.Properties.GetValue(SizeKey, 0L))),
+            })
             .Build();
     }
 
@@ -64,7 +70,7 @@ public sealed class HttpBlobStore : IBlobStore
         try
         {
             var blob = await HashingStream.WriteFileAsync(spool, write, sync: false, cancellationToken).ConfigureAwait(false);
-            await _pipeline.ExecuteAsync(async token =>
+            await Run(blob, async token =>
             {
                 await using var body = File.OpenRead(spool);
                 using var content = new StreamContent(body, BufferSize);
@@ -75,6 +81,7 @@ public sealed class HttpBlobStore : IBlobStore
                 if (response.StatusCode == HttpStatusCode.UnprocessableEntity)
                     throw new BlobCorruptedException($"The server refused upload {blob}: {await response.Content.ReadAsStringAsync(token).ConfigureAwait(false)}");
                 await EnsureSuccess(response, blob, token).ConfigureAwait(false);
+                return true;
             }, cancellationToken).ConfigureAwait(false);
             return blob;
         }
@@ -85,7 +92,7 @@ public sealed class HttpBlobStore : IBlobStore
     }
 
     public Task<T> ReadAsync<T>(BlobRef blob, Func<Stream, CancellationToken, Task<T>> read, CancellationToken cancellationToken) =>
-        _pipeline.ExecuteAsync(async token =>
+        Run(blob, async token =>
         {
             using var response = await _client.GetAsync(Address(blob), HttpCompletionOption.ResponseHeadersRead, token).ConfigureAwait(false);
             if (response.StatusCode == HttpStatusCode.NotFound)
@@ -104,17 +111,34 @@ public sealed class HttpBlobStore : IBlobStore
             {
                 throw new OperationCanceledException(token);
             }
-        }, cancellationToken).AsTask();
+        }, cancellationToken);
 
     public Task DeleteAsync(BlobRef blob, CancellationToken cancellationToken) =>
-        _pipeline.ExecuteAsync(async token =>
+        Run(blob with { Size = 0 }, async token =>
         {
             using var request = new HttpRequestMessage(HttpMethod.Delete, Address(blob));
             if (_adminToken is not null)
                 request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _adminToken);
             using var response = await _client.SendAsync(request, token).ConfigureAwait(false);
             await EnsureSuccess(response, blob, token).ConfigureAwait(false);
-        }, cancellationToken).AsTask();
+            return true;
+        }, cancellationToken);
+
+    /// <summary>One call through the pipeline, each attempt timed for the blob's size.</summary>
+    private async Task<T> Run<T>(BlobRef blob, Func<CancellationToken, Task<T>> attempt, CancellationToken cancellationToken)
+    {
+        var context = ResilienceContextPool.Shared.Get(cancellationToken);
+        context.Properties.Set(SizeKey, blob.Size);
+        try
+        {
+            return await _pipeline.ExecuteAsync(static async (context, attempt) => await attempt(context.CancellationToken).ConfigureAwait(false), context, attempt)
+                .ConfigureAwait(false);
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
+        }
+    }
 
     private Uri Address(BlobRef blob) => new(_root, blob.Sha256);
 

@@ -74,14 +74,16 @@ public static class PlanCommand
         GC.Collect();
         var before = PeakMemory.ResidentBytes;
         PeakMemory.Reset();
+        StepMetrics second;
         using (var loop = new TrainingLoop(spec.Model, training, data))
         {
-            for (var step = 0; step < 2; step++)
-                loop.TrainStep();
+            loop.TrainStep();
+            second = loop.TrainStep(); // the first also pays for libtorch's warm-up
         }
         var measured = PeakMemory.PeakBytes - before;
         var predicted = plan.TrainerBytes - plan.RoundCopyBytes;
         return string.Create(CultureInfo.InvariantCulture,
-            $"measured: peak resident memory {MemoryPlan.Gib(measured)} over the {MemoryPlan.Gib(before)} before the model; planned {MemoryPlan.Gib(predicted)} (ratio {(double)measured / predicted:F3})");
+            $"measured: peak resident memory {MemoryPlan.Gib(measured)} over the {MemoryPlan.Gib(before)} before the model; planned {MemoryPlan.Gib(predicted)} (ratio {(double)measured / predicted:F3}); " +
+            $"second step {second.Duration.TotalSeconds:F2} s, {second.TokensPerSecond:N0} tokens/s on {Environment.ProcessorCount} cores");
     }
 }

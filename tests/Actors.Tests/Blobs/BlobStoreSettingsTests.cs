@@ -40,4 +40,14 @@ public sealed class BlobStoreSettingsTests
     [Fact]
     public void A_blob_server_address_must_be_http() =>
         Assert.Contains("http address", Assert.Throws<ArgumentException>(() => new BlobStoreSettings { ServeUrl = "ftp://127.0.0.1:21" }.Validate()).Message, StringComparison.Ordinal);
+
+    [Fact]
+    public void An_attempt_has_its_base_time_plus_the_blobs_transfer_at_the_slowest_bandwidth_worth_waiting_for()
+    {
+        var settings = new BlobStoreSettings { AttemptTimeout = TimeSpan.FromSeconds(30), MinBandwidth = 10_000_000 };
+
+        Assert.Equal(TimeSpan.FromSeconds(30), settings.AttemptTimeoutFor(0));
+        Assert.Equal(TimeSpan.FromSeconds(30 + 400), settings.AttemptTimeoutFor(4_000_000_000)); // 4 GB at 10 MB/s
+        Assert.Contains("Blobs:MinBandwidth", Assert.Throws<ArgumentException>((settings with { MinBandwidth = 0 }).Validate).Message, StringComparison.Ordinal);
+    }
 }
