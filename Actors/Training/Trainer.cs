@@ -43,7 +43,7 @@ public sealed class Trainer : ReceiveActor, IWithTimers
         _failures = setup.Failures;
         var log = _log;
         _part = new TrainerPart(setup.Id, setup.Device, setup.Settings, setup.IntraOpThreads, setup.Blobs, setup.Handoff, setup.CacheDirectory,
-            setup.Metrics, message => log.Info("{0}", message));
+            setup.Metrics, setup.MemoryProblem, message => log.Info("{0}", message));
 
         Receive<RoundStart>(start => OnRoundStart(start, Sender));
         Receive<QPublished>(q => _board?.Offer(q.Layer, q.Step, q.Q));

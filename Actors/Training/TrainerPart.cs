@@ -1,5 +1,6 @@
 using Moe.Actors.Balancing;
 using Moe.Actors.Blobs;
+using Moe.Actors.Faults;
 using Moe.Model.Data;
 using Moe.Model.Training;
 using Moe.Model.Training.Rounds;
@@ -22,6 +23,7 @@ internal sealed class TrainerPart(
     TensorHandoff? handoff,
     string cacheDirectory,
     NodeMetrics metrics,
+    Func<JobSpec, string?> memoryProblem,
     Action<string> log) : IDisposable
 {
     private readonly ComputeThread _compute = new($"trainer {trainerId}", intraOpThreads);
@@ -189,6 +191,9 @@ internal sealed class TrainerPart(
         if (_worker is not null && _workerJob == spec.JobId)
             return _worker;
         _worker?.Dispose();
+        _worker = null;
+        if (memoryProblem(spec) is { } problem)
+            throw new PermanentFailureException(FailureKind.Input, problem);
         var data = Corpus.Load(spec.TextPath, cacheDirectory, spec.Model.VocabSize, log);
         _worker = new RoundWorker(spec.Model, spec.Training with { Device = device }, data, spec.InnerSteps, spec.LayerSpec.Range, spec.LayerSpec.Clip);
         _workerJob = spec.JobId;

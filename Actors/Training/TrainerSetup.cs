@@ -10,6 +10,7 @@ namespace Moe.Actors.Training;
 /// <param name="IntraOpThreads">libtorch threads the trainer computes with.</param>
 /// <param name="Handoff">Where the node's coordinator and trainers hand tensors over in memory; null: all through the store.</param>
 /// <param name="CacheDirectory">Where the tokenised corpus is cached.</param>
+/// <param name="MemoryProblem">Why a job's memory plan does not fit this trainer's device (with the node's other trainers), or null.</param>
 public sealed record TrainerSetup(
     string Id,
     string Device,
@@ -19,4 +20,5 @@ public sealed record TrainerSetup(
     TensorHandoff? Handoff,
     string CacheDirectory,
     NodeMetrics Metrics,
-    NodeFailures Failures);
+    NodeFailures Failures,
+    Func<JobSpec, string?> MemoryProblem);

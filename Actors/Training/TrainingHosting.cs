@@ -6,6 +6,7 @@ using Moe.Actors.Balancing;
 using Moe.Actors.Blobs;
 using Moe.Actors.Faults;
 using Moe.Actors.Hosting;
+using Moe.Model.Training;
 using Moe.Observability;
 
 namespace Moe.Actors.Training;
@@ -55,10 +56,12 @@ public static class TrainingHosting
         return builder.WithActors((system, registry) =>
         {
             var trainers = DevicePolicy.Trainers(node.Trainer, DevicePolicy.Gpus, Environment.ProcessorCount);
+            string? MemoryProblem(JobSpec spec) => MemoryFit.Check(MemoryPlan.For(spec.Model, spec.Training), trainers, node.Has(NodeRoles.Coordinator),
+                device => DeviceMemory.Of(device, node.Trainer.DeviceMemory)).Problem;
             for (var k = 0; k < trainers.Count; k++)
             {
                 var setup = new TrainerSetup($"{node.PublicHostname ?? node.Hostname}:{boundPort}/trainer-{k}", trainers[k].Device, node.Trainer,
-                    trainers[k].IntraOpThreads, blobs, Handoff(system, node), Path.Combine(node.DataDirectory, "cache"), metrics, failures);
+                    trainers[k].IntraOpThreads, blobs, Handoff(system, node), Path.Combine(node.DataDirectory, "cache"), metrics, failures, MemoryProblem);
                 var trainer = system.ActorOf(Trainer.Props(setup, registry.Get<TrainingCoordinatorKey>(), registry.Get<LayerBalancerRegion>()), $"trainer-{k}");
                 if (k == 0)
                     registry.Register<TrainersKey>(trainer);

@@ -33,7 +33,7 @@ public sealed class TrainerTests : IDisposable
         var inbox = Channel.CreateUnbounded<object>();
         var coordinator = node.System.ActorOf(Props.Create(() => new Inbox(inbox.Writer))); // on the trainer's node
         var setup = new TrainerSetup("t0", "cpu", new TrainerSettings { StalenessWait = TimeSpan.FromSeconds(1) }, 1, store, handed,
-            Path.Combine(_data.Path, "cache"), new Moe.Observability.NodeMetrics(), new NodeFailures(10, _data.Path));
+            Path.Combine(_data.Path, "cache"), new Moe.Observability.NodeMetrics(), new NodeFailures(10, _data.Path), _ => null);
         var trainer = node.System.ActorOf(Trainer.Props(setup, coordinator, node.Balancers));
         Assert.IsType<RegisterTrainer>(await inbox.Reader.ReadAsync(token));
         var filesBefore = BlobFiles(store);
@@ -61,30 +61,55 @@ public sealed class TrainerTests : IDisposable
     [Fact]
     public async Task A_trainer_whose_text_is_missing_reports_a_permanent_failure_of_the_input_and_the_round_fails()
     {
-        var token = TestContext.Current.CancellationToken;
         var spec = new JobSpec { JobId = "missing", Preset = "tiny", TextPath = SampleText.Write(_data.Path), Rounds = 1, InnerSteps = 1 };
+
+        var (failure, inbox) = await FirstRoundFails(spec, beforeRound: () => File.Delete(spec.TextPath!), memoryProblem: _ => null); // gone on this trainer's machine
+
+        Assert.Equal(FailureKind.Input, failure.Kind);
+        Assert.Contains("Trainer t0 in round 0 of job missing", failure.Message, StringComparison.Ordinal);
+        Assert.Contains(spec.TextPath!, failure.Message, StringComparison.Ordinal);
+        Assert.IsType<RoundFailed>(inbox[^1]);
+    }
+
+    [Fact]
+    public async Task A_trainer_whose_device_cannot_hold_the_jobs_memory_plan_stops_its_node_with_the_numbers()
+    {
+        var spec = new JobSpec { JobId = "big", Preset = "tiny", TextPath = SampleText.Write(_data.Path), Rounds = 1, InnerSteps = 1 };
+        string? TooSmall(JobSpec job) => MemoryFit.Check(Moe.Model.Training.MemoryPlan.For(job.Model, job.Training), [("cpu", 1)], coordinator: false, _ => (1L << 20, "test")).Problem;
+
+        var (failure, _) = await FirstRoundFails(spec, beforeRound: () => { }, TooSmall);
+
+        Assert.Equal(FailureKind.Input, failure.Kind);
+        Assert.Contains("the job does not fit cpu: 1 trainer x", failure.Message, StringComparison.Ordinal);
+        Assert.Contains("but it has 0.00 GiB (test)", failure.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>Starts a trainer on round 0 of <paramref name="spec"/> and waits for the permanent failure it reports.</summary>
+    private async Task<(PermanentFailure Failure, List<object> Inbox)> FirstRoundFails(JobSpec spec, Action beforeRound, Func<JobSpec, string?> memoryProblem)
+    {
+        var token = TestContext.Current.CancellationToken;
         await using var node = await ClusterNode.StartAsync(ClusterNode.Settings(Path.Combine(_data.Path, "node"), NodeRoles.Balancer), cancellation: token);
         var store = new DirectoryBlobStore(Path.Combine(_data.Path, "blobs"));
         BlobRef parameters;
         using (var work = new OuterStepWork(store, handoff: null))
             parameters = await work.InitialParameters(spec, token);
-        File.Delete(spec.TextPath!); // gone on this trainer's machine
+        beforeRound();
         var failures = new NodeFailures(10, _data.Path);
         var inbox = Channel.CreateUnbounded<object>();
         var coordinator = node.System.ActorOf(Props.Create(() => new Inbox(inbox.Writer)));
-        var setup = new TrainerSetup("t0", "cpu", new TrainerSettings(), 1, store, null, Path.Combine(_data.Path, "cache"), new Moe.Observability.NodeMetrics(), failures);
+        var setup = new TrainerSetup("t0", "cpu", new TrainerSettings(), 1, store, null, Path.Combine(_data.Path, "cache"), new Moe.Observability.NodeMetrics(), failures, memoryProblem);
         var trainer = node.System.ActorOf(Trainer.Props(setup, coordinator, node.Balancers));
 
         trainer.Tell(new RoundStart(spec, 0, "attempt-0", parameters, 0, 1), coordinator);
         var failure = await failures.Stopped.WaitAsync(TimeSpan.FromSeconds(60), token);
-
-        Assert.Equal(FailureKind.Input, failure.Kind);
-        Assert.Contains("Trainer t0 in round 0 of job missing", failure.Message, StringComparison.Ordinal);
-        Assert.Contains(spec.TextPath!, failure.Message, StringComparison.Ordinal);
-        while (await inbox.Reader.ReadAsync(token) is not RoundFailed) // the coordinator hears of it too
+        var received = new List<object>(); // up to the round's failure, which the coordinator hears of too
+        do
         {
+            received.Add(await inbox.Reader.ReadAsync(token).AsTask().WaitAsync(TimeSpan.FromSeconds(30), token));
         }
+        while (received[^1] is not RoundFailed);
         await trainer.GracefulStop(TimeSpan.FromSeconds(10));
+        return (failure, received);
     }
 
     private static string[] BlobFiles(DirectoryBlobStore store) =>
