@@ -20,9 +20,13 @@ public static class PlanCommand
         var job = new JobOptions("Job id (for the settings of a job in a settings file).");
         var device = CommonOptions.Device();
         var trainers = CommonOptions.Trainers();
+        var helm = new Option<int?>("--helm")
+        {
+            Description = "Print the chart's memory and volume sizes for this job with this many trainers in all (as --set values).",
+        };
         var measure = new Option<bool>("--measure") { Description = "Train two steps of one trainer on the CPU, on random tokens, and print its peak memory next to the plan." };
 
-        var command = new Command("plan", "Print a job's memory plan and whether it fits this machine's devices.") { config, device, trainers, measure };
+        var command = new Command("plan", "Print a job's memory plan and whether it fits this machine's devices.") { config, device, trainers, helm, measure };
         job.AddTo(command);
         command.SetAction(async (result, cancellation) =>
         {
@@ -48,6 +52,12 @@ public static class PlanCommand
             await output.WriteLineAsync(plan.Describe());
             foreach (var line in lines)
                 await output.WriteLineAsync(line);
+            if (result.GetValue(helm) is { } total)
+            {
+                var perPod = node.Trainer.Count > 0 ? node.Trainer.Count : 1;
+                var sizing = new ChartSizing(perPod, Gpu: node.Trainer.Device.StartsWith("cuda", StringComparison.OrdinalIgnoreCase), total, node.Blobs.KeepRounds);
+                await output.WriteLineAsync("Helm values: --set " + string.Join(",", sizing.Values(plan).Select(v => $"{v.Key}={v.Value}")));
+            }
             if (result.GetValue(measure))
                 await output.WriteLineAsync(Measure(spec, plan));
             if (problem is null)

@@ -172,6 +172,24 @@ public sealed partial class ChartTests
     }
 
     [Fact]
+    public void Plan_sizes_the_charts_pods_and_volumes_from_the_memory_plan_with_values_the_chart_has()
+    {
+        var plan = new Moe.Model.Training.MemoryPlan(0, 0, ParameterBytes: 4L << 30, GradientBytes: 4L << 30, OptimizerBytes: 8L << 30, ActivationBytes: 6L << 30,
+            RoundCopyBytes: 8L << 30, CoordinatorBytes: 16L << 30);
+        var leaves = Leaves(ChartFiles.Values(), "").ToList();
+
+        var cpu = new ChartSizing(TrainersPerPod: 2, Gpu: false, Trainers: 8, KeepRounds: 2).Values(plan);
+        var gpu = new ChartSizing(TrainersPerPod: 4, Gpu: true, Trainers: 8, KeepRounds: 2).Values(plan);
+
+        Assert.All(cpu.Keys, key => Assert.Contains(leaves, leaf => key == leaf || key.StartsWith(leaf + ".", StringComparison.Ordinal))); // resources pass through whole
+        Assert.Equal("61Gi", cpu["trainer.resources.requests.memory"]); // 2 x (30 GiB + 64 MiB), rounded up
+        Assert.Equal("49Gi", gpu["trainer.resources.requests.memory"]); // 4 x (8 + 4 GiB + 64 MiB): the device holds the rest
+        Assert.Equal("18Gi", cpu["coordinator.resources.requests.memory"]); // 16 GiB + 64 MiB + 1 GiB
+        Assert.Equal("75Gi", cpu["coordinator.persistence.size"]); // (3 x 2 + 8 + 1) x 4 GiB x 1.25
+        Assert.Equal("12Gi", cpu["trainer.scratchSize"]); // (2 x 4 + 1) GiB x 1.25
+    }
+
+    [Fact]
     public void A_gpu_pod_runs_one_trainer_per_gpu() =>
         Assert.Contains("ternary .Values.trainer.gpu.count .Values.trainer.trainersPerPod .Values.trainer.gpu.enabled", ChartFiles.Define("moe-cluster.trainerEnv"), StringComparison.Ordinal);
 
