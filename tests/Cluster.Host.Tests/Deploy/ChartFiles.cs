@@ -12,7 +12,8 @@ namespace Moe.Cluster.Host.Tests.Deploy;
 /// <item>every other action <c>{{ ... }}</c> is replaced by the scalar <c>TEMPLATED</c>.</item>
 /// </list>
 /// What the removed lines would add (labels from helpers, optional blocks) is checked on the template text instead.
-/// Named templates whose body is YAML (<c>define</c>) are read the same way.
+/// Named templates whose body is YAML (<c>define</c>) are read the same way. What Helm's engine renders, and whether
+/// the pods' environment binds, is checked on real renders (<see cref="ChartRenderer"/>).
 /// </summary>
 internal static partial class ChartFiles
 {

@@ -109,68 +109,6 @@ public sealed partial class ChartTests
         Assert.Contains("(dict \"root\" $ \"component\" \"coordinator\")", Regex.Match(ChartFiles.Text("blobs-service.yaml"), @"selector:\s*\{\{.*\}\}").Value, StringComparison.Ordinal);
     }
 
-    [Theory]
-    [InlineData("moe-cluster.coordinatorEnv", "coordinator", "http", "MOE_Blobs__Directory")]
-    [InlineData("moe-cluster.coordinatorEnv", "coordinator", "shared", "MOE_Blobs__ServeUrl MOE_Blobs__MaxUploadBytes MOE_Blobs__Token")]
-    [InlineData("moe-cluster.trainerEnv", "trainer", "http", "MOE_Blobs__Directory")]
-    [InlineData("moe-cluster.trainerEnv", "trainer", "shared", "MOE_Blobs__Kind MOE_Blobs__Url MOE_Blobs__Token")]
-    public void The_environment_of_a_pod_binds_to_the_programs_configuration_without_unknown_keys(string roleEnv, string role, string blobs, string otherBranch)
-    {
-        // Both branches of the template's blobs.mode if/else survive substitution; drop the one this case is not.
-        var env = ((YamlSequenceNode)((YamlMappingNode)ChartFiles.Sequence("moe-cluster.nodeContainer").Children.Single()).At("env")!)
-            .Concat(ChartFiles.Sequence(roleEnv))
-            .Select(e => (Name: e.Scalar("name")!, Value: e.Scalar("value")))
-            .Where(e => e.Name.StartsWith(HostConfiguration.EnvironmentPrefix, StringComparison.Ordinal) && !otherBranch.Split(' ').Contains(e.Name))
-            .ToList();
-        using var certificate = new TempCertificate();
-        // Realistic values where the template computes one; literal ones as written.
-        var samples = new Dictionary<string, string>
-        {
-            ["MOE_Node__SystemName"] = "moe",
-            ["MOE_Node__PublicHostname"] = "10.1.2.3",
-            ["MOE_Node__Port"] = "4053",
-            ["MOE_Node__HttpUrl"] = "http://0.0.0.0:9464",
-            ["MOE_Discovery__PodLabelSelector"] = "app.kubernetes.io/instance=r",
-            ["MOE_Discovery__RequiredContactPoints"] = "1",
-            ["MOE_Persistence__ConnectionString"] = "Host=pg;Username=moe;Password=x",
-            ["MOE_Node__Tls__CertificatePath"] = certificate.Path,
-            ["MOE_Node__Tls__CertificatePassword"] = TempCertificate.Password,
-            ["MOE_Blobs__ServeUrl"] = "https://0.0.0.0:8080", // tls.enabled: blobs over https
-            ["MOE_Blobs__Url"] = "https://r-moe-cluster-blobs:8080",
-            ["MOE_Blobs__Token"] = "generated-by-the-chart",
-            ["MOE_Blobs__MaxUploadBytes"] = "8589934592",
-            ["MOE_Job__JobId"] = "moe-job",
-            ["MOE_Job__Preset"] = "tiny",
-            ["MOE_Job__Rounds"] = "50",
-            ["MOE_Job__InnerSteps"] = "10",
-            ["MOE_Job__OverlapSteps"] = "2",
-            ["MOE_Job__Quorum"] = "1",
-            ["MOE_Trainer__Count"] = "1",
-            ["MOE_Trainer__Device"] = "cpu",
-        };
-        var flags = env
-            .Select(e => KeyValuePair.Create(ToKey(e.Name), (string?)(e.Value is null or ChartFiles.Placeholder ? samples[e.Name] : e.Value)))
-            .Append(KeyValuePair.Create("Node:Roles:0", (string?)role)) // the range over roles is checked below
-            .ToList();
-
-        var configuration = HostConfiguration.Build(null, flags);
-        var node = HostConfiguration.Node(configuration);
-
-        Assert.Contains("printf \"MOE_Node__Roles__%d\"", ChartFiles.Define("moe-cluster.nodeContainer"), StringComparison.Ordinal);
-        Assert.Equal(DiscoveryMethod.Kubernetes, node.Discovery.Method);
-        Assert.Equal(PersistenceProvider.PostgreSql, node.Persistence.Provider);
-        Assert.Equal("0.0.0.0", node.Hostname);
-        Assert.True(node.Tls.Enabled);
-        Assert.Equal(blobs == "shared" ? "/blobs" : null, node.Blobs.Directory);
-        Assert.Equal(blobs == "http" && role == "trainer" ? Moe.Actors.Blobs.BlobStoreKind.Http : Moe.Actors.Blobs.BlobStoreKind.Directory, node.Blobs.Kind);
-        Assert.Equal(blobs == "http" ? "generated-by-the-chart" : null, node.Blobs.ResolveToken()); // every blob request carries the Secret's token
-        if (role == "coordinator")
-        {
-            var job = HostConfiguration.Job(configuration, new JobSpec { JobId = "x" }).Spec;
-            Assert.Equal((50, 2), (job.Rounds, job.OverlapSteps));
-        }
-    }
-
     [Fact]
     public void Plan_sizes_the_charts_pods_and_volumes_from_the_memory_plan_with_values_the_chart_has()
     {
@@ -188,16 +126,6 @@ public sealed partial class ChartTests
         Assert.Equal("75Gi", cpu["coordinator.persistence.size"]); // (3 x 2 + 8 + 1) x 4 GiB x 1.25
         Assert.Equal("12Gi", cpu["trainer.scratchSize"]); // (2 x 4 + 1) GiB x 1.25
     }
-
-    [Fact]
-    public void A_gpu_pod_runs_one_trainer_per_gpu() =>
-        Assert.Contains("ternary .Values.trainer.gpu.count .Values.trainer.trainersPerPod .Values.trainer.gpu.enabled", ChartFiles.Define("moe-cluster.trainerEnv"), StringComparison.Ordinal);
-
-    [Theory]
-    [InlineData("moe-cluster.coordinatorEnv")]
-    [InlineData("moe-cluster.trainerEnv")]
-    public void Blobs_go_over_https_when_the_cluster_has_tls(string define) =>
-        Assert.Contains("(ternary \"https\" \"http\" .Values.tls.enabled)", ChartFiles.Define(define), StringComparison.Ordinal);
 
     [Fact]
     public void The_dashboard_config_map_ships_the_repositorys_dashboard_for_the_grafana_sidecar()
@@ -249,7 +177,6 @@ public sealed partial class ChartTests
         Assert.Contains("Dim", keys);
         Assert.Equal((8, 32, 4, Moe.Model.Routing.ScoreFunction.Sigmoid, true),
             (bound.Spec.Model.Layers, bound.Spec.Model.Experts, bound.Spec.Model.TopK, bound.Spec.Model.ScoreFunction, bound.Spec.Model.SharedExpert));
-        Assert.Contains("printf \"MOE_Job__%s\" $key", ChartFiles.Define("moe-cluster.coordinatorEnv"), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -300,9 +227,6 @@ public sealed partial class ChartTests
 
     private static string NameExpression(string template) => Regex.Match(template, @"metadata:\s*name: (\{\{.*\}\})").Groups[1].Value;
 
-    private static string ToKey(string environmentName) =>
-        environmentName[HostConfiguration.EnvironmentPrefix.Length..].Replace("__", ":", StringComparison.Ordinal);
-
     private static readonly HashSet<string> FreeForm = ["resources", "nodeSelector", "affinity", "labels", "podSecurityContext", "securityContext", "tolerations", "imagePullSecrets", "metricsFrom"];
 
     private static IEnumerable<string> Leaves(YamlNode node, string path) =>
@@ -328,22 +252,4 @@ public sealed partial class ChartTests
 
     [GeneratedRegex(@"\.Values\.([A-Za-z0-9_.]+[A-Za-z0-9_])")]
     private static partial Regex ValuesPath();
-
-    /// <summary>A PKCS#12 cluster certificate on disk, for settings that load it at validation.</summary>
-    private sealed class TempCertificate : IDisposable
-    {
-        public const string Password = "secret";
-
-        public TempCertificate()
-        {
-            using var key = RSA.Create(2048);
-            using var certificate = new CertificateRequest("CN=moe", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1)
-                .CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
-            File.WriteAllBytes(Path, certificate.Export(X509ContentType.Pkcs12, Password));
-        }
-
-        public string Path { get; } = System.IO.Path.GetTempFileName();
-
-        public void Dispose() => File.Delete(Path);
-    }
 }
