@@ -55,6 +55,33 @@ public class MoeTransformerTests
     }
 
     [Fact]
+    public void With_a_capacity_each_expert_takes_its_first_slots_in_token_order_and_the_rest_add_nothing()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(5);
+        using var layer = new MoeFeedForward(Tiny with { Router = RouterKind.TopK, CapacityFactor = 0.75 });
+        var x = randn(2, 8, 32);
+
+        var (routed, routing) = layer.forward(x);
+        var output = routed.reshape(-1, 32);
+
+        var tokens = x.reshape(-1, 32);
+        var experts = TestScores.ToLongs(routing.Decision.Experts);
+        var weights = TestScores.ToArray(routing.Decision.Weights);
+        var capacity = (long)Math.Ceiling(0.75 * 16 * 2 / 4);
+        var taken = new long[4];
+        var expected = zeros(16, 32);
+        for (var slot = 0; slot < 32; slot++) // slots in token order, as the stable sort keeps them
+        {
+            var expert = (int)experts[slot];
+            if (taken[expert]++ < capacity)
+                expected[slot / 2] += layer.Expert(expert).forward(tokens[slot / 2].unsqueeze(0))[0] * weights[slot];
+        }
+        Assert.True(routing.Dropped > 0, "the capacity must turn some slots away");
+        Assert.True(output.allclose(expected, rtol: 1e-5, atol: 1e-6));
+    }
+
+    [Fact]
     public void Capacity_limit_drops_and_counts_the_overflow()
     {
         using var scope = NewDisposeScope();
