@@ -4,7 +4,7 @@ namespace Moe.Actors.Faults;
 public sealed record PermanentFailure(FailureKind Kind, string Message);
 
 /// <summary>Thrown where the code knows a failure is permanent, so that <see cref="Failures.Classify"/> need not guess.</summary>
-public sealed class PermanentFailureException(FailureKind kind, string message, Exception? inner = null) : Exception(message, inner)
+public sealed class PermanentFailureException(FailureKind kind, string message) : Exception(message)
 {
     public FailureKind Kind { get; } = kind;
 }
