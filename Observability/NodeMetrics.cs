@@ -28,6 +28,7 @@ public sealed class NodeMetrics : IDisposable
     private readonly Counter<long> _summaries;
     private readonly Histogram<double> _roundDuration;
     private readonly Histogram<double> _parametersWait;
+    private readonly Counter<long> _skippedSteps;
     private readonly Counter<long> _joins;
     private readonly Counter<long> _leaves;
     private readonly Histogram<double> _checkpointDuration;
@@ -48,6 +49,8 @@ public sealed class NodeMetrics : IDisposable
             "Duration of a training round, from its start (or the previous round's commit, when it overlapped it) to its commit.", RoundSeconds);
         _parametersWait = Seconds("moe_round_parameters_wait",
             "Time a trainer of an overlapped round waited for the previous round's commit before its step OverlapSteps (0: the overlap hid the commit).", StepSeconds);
+        _skippedSteps = _meter.CreateCounter<long>("moe_skipped_steps", null,
+            "Steps a trainer skipped because their loss or gradient norm was not finite (nothing of them took effect).");
         _joins = _meter.CreateCounter<long>("moe_trainer_joins", null, "Trainers that joined the job.");
         _leaves = _meter.CreateCounter<long>("moe_trainer_leaves", null, "Trainers that left or died.");
         _checkpointDuration = Seconds("moe_checkpoint_duration", "Time to compute and store a round's new parameters (the checkpoint).", CheckpointSeconds);
@@ -81,6 +84,8 @@ public sealed class NodeMetrics : IDisposable
         _stepDuration.Record(seconds, labels);
         _tokens.Add(tokens, labels);
     }
+
+    public void SkippedStep(string job, string trainer) => _skippedSteps.Add(1, Job(job), new("trainer", trainer));
 
     public void WaitedForParameters(string job, string trainer, double seconds) =>
         _parametersWait.Record(seconds, Job(job), new("trainer", trainer));

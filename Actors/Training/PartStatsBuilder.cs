@@ -8,7 +8,7 @@ internal sealed class PartStatsBuilder(string trainerId, int moeLayers, int inne
     private readonly double[] _layerMaxVio = new double[moeLayers];
     private double _lossSum, _worstMaxVio;
     private long _tokens;
-    private int _staleSteps;
+    private int _staleSteps, _skippedSteps;
     private TimeSpan _waiting, _stepping;
 
     /// <param name="fresh">Whether the q the staleness bound asks for arrived in time.</param>
@@ -22,6 +22,11 @@ internal sealed class PartStatsBuilder(string trainerId, int moeLayers, int inne
     public void Stepped(TimeSpan stepped, StepMetrics metrics)
     {
         _stepping += stepped;
+        if (metrics.Skipped)
+        {
+            _skippedSteps++; // its loss is not finite and nothing of it took effect
+            return;
+        }
         _lossSum += metrics.Loss;
         _tokens += metrics.Tokens;
         _worstMaxVio = Math.Max(_worstMaxVio, metrics.WorstMaxVio);
@@ -30,5 +35,5 @@ internal sealed class PartStatsBuilder(string trainerId, int moeLayers, int inne
     }
 
     public PartStats Build() =>
-        new(trainerId, _tokens, _lossSum / innerSteps, _stepping.TotalSeconds, _waiting.TotalSeconds, _staleSteps, [.. _layerMaxVio], _worstMaxVio);
+        new(trainerId, _tokens, _lossSum / (innerSteps - _skippedSteps), _stepping.TotalSeconds, _waiting.TotalSeconds, _staleSteps, [.. _layerMaxVio], _worstMaxVio);
 }

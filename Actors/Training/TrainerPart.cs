@@ -163,6 +163,11 @@ internal sealed class TrainerPart(
             var (measured, layers) = worker.Step(start.Shard, h, step, NewerQ(board, loaded));
             stats.Stepped(stepped.Elapsed, measured);
             metrics.Step(spec.JobId, trainerId, measured.Duration.TotalSeconds, measured.Tokens);
+            if (measured.Skipped)
+            {
+                metrics.SkippedStep(spec.JobId, trainerId);
+                log($"Step {step} skipped: its loss ({measured.Loss}) or gradient norm ({measured.GradientNorm}) was not finite; no parameter moved and no summary was sent");
+            }
             for (var layer = 0; layer < layers.Count; layer++)
             {
                 summaries(new StepSummary(spec.JobId, layer, trainerId, step, start.Contributors, measured.Tokens,

@@ -72,7 +72,7 @@ public static class BalanceCommand
         var scores = tensor(matrix.Values, [matrix.Rows, matrix.Columns]);
         var router = Routers.Create(method, new RouterConfig(matrix.Columns, topK, Iterations: iterations));
         var decision = router.Route(scores);
-        var loads = decision.Loads.data<long>().ToArray();
+        var loads = decision.Loads.to(ScalarType.Int64).data<long>().ToArray();
         var measures = BalanceMeasures.FromLoads(loads);
         var q = method is RouterKind.Bip or RouterKind.QuantileBalancing
             ? router.State!.cpu().data<float>().ToArray()

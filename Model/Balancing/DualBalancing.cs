@@ -21,8 +21,7 @@ public static class DualBalancing
         if (topK >= experts)
             return zeros(scores.shape[0], dtype: scores.dtype, device: scores.device); // every expert is taken
         using var shifted = scores - q.unsqueeze(0);
-        var (p, index) = shifted.kthvalue(experts - topK, dim: 1); // (K+1)-th largest = (m-K)-th smallest
-        index.Dispose();
+        var p = KthLargestPerRow(shifted, topK + 1);
         return clip ? ClipAtZero(p) : p;
     }
 
@@ -32,10 +31,26 @@ public static class DualBalancing
         var tokens = scores.shape[0];
         if (capacity >= tokens)
             return zeros(scores.shape[1], dtype: scores.dtype, device: scores.device); // capacity never binds
-        using var shifted = scores - p.unsqueeze(1);
-        var (q, index) = shifted.kthvalue(tokens - capacity, dim: 0);
-        index.Dispose();
+        // Select along contiguous rows of the transposed matrix: one long row per expert, rather than a strided
+        // column walk (or, on a GPU, one thread block per expert).
+        using var difference = scores - p.unsqueeze(1);
+        using var shifted = difference.t().contiguous();
+        var q = KthLargestPerRow(shifted, capacity + 1);
         return clip ? ClipAtZero(q) : q;
+    }
+
+    /// <summary>
+    /// The k-th largest of each row, by top-k of the smaller side: the k largest and their minimum, or the
+    /// n - k + 1 smallest and their maximum. Exact, and top-k is the selection both CPUs and GPUs do well.
+    /// </summary>
+    internal static Tensor KthLargestPerRow(Tensor rows, long k)
+    {
+        var n = rows.shape[1];
+        var fromTop = k <= n - k + 1;
+        var (values, indexes) = rows.topk((int)(fromTop ? k : n - k + 1), dim: 1, largest: fromTop, sorted: false);
+        indexes.Dispose();
+        using (values)
+            return fromTop ? values.amin(1) : values.amax(1);
     }
 
     private static Tensor ClipAtZero(Tensor prices)

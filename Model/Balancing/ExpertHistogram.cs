@@ -1,4 +1,4 @@
-using System.Numerics;
+using Moe.Model.Devices;
 using Moe.Model.Routing;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -42,32 +42,49 @@ public sealed class ExpertHistogram
 
     public ReadOnlySpan<long> CountsOf(int expert) => _counts.AsSpan(expert * Range.Bins, Range.Bins);
 
-    /// <summary>Builds the summary of a batch on any device: bins are computed there, only counts come back.</summary>
+    /// <summary>Builds the summary of a batch on any device: bins are counted there, only counts come back.</summary>
     public static ExpertHistogram Build(Tensor scores, Tensor tokenPrices, HistogramRange range)
     {
+        RoutingGuards.Scores(scores, (int)scores.shape[1]);
+        using var counts = CountOnDevice(scores, tokenPrices, range);
+        return FromCounts((int)scores.shape[1], range, HostReads.ToArray<int>(counts), scores.shape[0]);
+    }
+
+    /// <summary>
+    /// The counts of a batch's histogram, [experts x bins] int32 on the scores' device, so that a step can copy
+    /// every layer's at once (see <see cref="FromCounts"/>).
+    /// </summary>
+    public static Tensor CountOnDevice(Tensor scores, Tensor tokenPrices, HistogramRange range)
+    {
         var experts = (int)scores.shape[1];
-        RoutingGuards.Scores(scores, experts);
         if (tokenPrices.dim() != 1 || tokenPrices.shape[0] != scores.shape[0])
             throw new ArgumentException(
                 $"Token prices must have one entry per token ({scores.shape[0]}), got shape [{string.Join(", ", tokenPrices.shape)}].",
                 nameof(tokenPrices));
+        using var scope = NewDisposeScope();
+        using var no = no_grad();
+        using var low = range.Low.ToScalar(); // explicit Scalars: see RmsNorm
+        using var width = range.Width.ToScalar();
+        using var first = 0.ToScalar();
+        using var last = (range.Bins - 1).ToScalar();
+        using var binsPerExpert = range.Bins.ToScalar();
+        var shifted = scores.detach().to(ScalarType.Float32) - tokenPrices.detach().to(ScalarType.Float32).unsqueeze(1);
+        var bins = ((shifted - low) / width).floor().clamp(first, last).to(ScalarType.Int64);
+        var cells = (bins + (arange(experts, device: scores.device) * binsPerExpert).unsqueeze(0)).flatten();
+        var counts = zeros(experts * range.Bins, dtype: ScalarType.Int32, device: scores.device);
+        return counts.scatter_add_(0, cells, ones_like(cells, dtype: ScalarType.Int32)).MoveToOuterDisposeScope();
+    }
 
+    /// <summary>A histogram of <paramref name="tokens"/> tokens from its dense counts (expert-major, as <see cref="CountOnDevice"/> makes them).</summary>
+    public static ExpertHistogram FromCounts(int experts, HistogramRange range, ReadOnlySpan<int> counts, long tokens)
+    {
         var histogram = new ExpertHistogram(experts, range);
-        using (var scope = NewDisposeScope())
-        {
-            using var low = range.Low.ToScalar(); // explicit Scalars: see RmsNorm
-            using var width = range.Width.ToScalar();
-            using var first = 0.ToScalar();
-            using var last = (range.Bins - 1).ToScalar();
-            using var binsPerExpert = range.Bins.ToScalar();
-            var shifted = scores.detach().to(ScalarType.Float32) - tokenPrices.detach().to(ScalarType.Float32).unsqueeze(1);
-            var bins = ((shifted - low) / width).floor().clamp(first, last).to(ScalarType.Int64);
-            var flat = bins + (arange(experts, device: scores.device) * binsPerExpert).unsqueeze(0);
-            var counts = flat.flatten().bincount(null, experts * range.Bins).cpu();
-            counts.data<long>().CopyTo(histogram._counts, 0, 0);
-        }
+        if (counts.Length != histogram._counts.Length)
+            throw new ArgumentException($"Expected {histogram._counts.Length} counts (experts x bins), got {counts.Length}.", nameof(counts));
+        for (var k = 0; k < counts.Length; k++)
+            histogram._counts[k] = counts[k];
         histogram.WidenSpans();
-        histogram.Tokens = scores.shape[0];
+        histogram.Tokens = tokens;
         return histogram;
     }
 

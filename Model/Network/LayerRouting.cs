@@ -19,6 +19,7 @@ public sealed record LayerRouting(RoutingDecision Decision, Tensor Scores, long[
         Decision.Weights.MoveToOuterDisposeScope();
         Decision.Loads.MoveToOuterDisposeScope();
         Decision.AuxLoss?.MoveToOuterDisposeScope();
+        Decision.TokenPrices?.MoveToOuterDisposeScope();
     }
 
     /// <summary>The routing of a batch from its micro-batches' (per MoE layer, in the same order): tokens in order, loads added.</summary>
@@ -29,8 +30,9 @@ public sealed record LayerRouting(RoutingDecision Decision, Tensor Scores, long[
             var decision = new RoutingDecision(
                 cat([.. parts.Select(p => p.Decision.Experts)]),
                 cat([.. parts.Select(p => p.Decision.Weights)]),
-                stack([.. parts.Select(p => p.Decision.Loads)]).sum(0),
-                parts[0].Decision.AuxLoss is null ? null : stack([.. parts.Select(p => p.Decision.AuxLoss!)]).mean());
+                stack([.. parts.Select(p => p.Decision.Loads)]).sum(0, type: parts[0].Decision.Loads.dtype),
+                parts[0].Decision.AuxLoss is null ? null : stack([.. parts.Select(p => p.Decision.AuxLoss!)]).mean(),
+                parts[0].Decision.TokenPrices is null ? null : cat([.. parts.Select(p => p.Decision.TokenPrices!)]));
             var loads = new long[parts[0].Loads.Length];
             foreach (var part in parts)
             {

@@ -1,3 +1,4 @@
+using Moe.Model.Devices;
 using Moe.Model.Routing;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -7,8 +8,8 @@ namespace Moe.Model.Network;
 
 /// <summary>
 /// The MoE feed-forward of one layer: a linear gate gives router logits, the router picks K experts per token,
-/// tokens are grouped per expert (one stable sort, one index_select and one index_add per expert) and the
-/// experts' outputs are summed with the gate weights. An optional shared expert sees every token. Each pass
+/// tokens are grouped per expert (one stable sort and one gather), each expert runs on its consecutive slots, and
+/// one in-place index_add sums the outputs with the gate weights. An optional shared expert sees every token. Each pass
 /// returns its routing beside its output.
 /// </summary>
 public sealed class MoeFeedForward : nn.Module<Tensor, (Tensor Output, LayerRouting Routing)>
@@ -34,40 +35,27 @@ public sealed class MoeFeedForward : nn.Module<Tensor, (Tensor Output, LayerRout
 
     internal Tensor GateLogits(Tensor tokens) => gate.forward(tokens);
 
+    /// <summary>How the experts run over their slots; the benchmark swaps in the earlier form to compare.</summary>
+    internal ExpertPass Pass { get; set; } = ExpertPasses.OnePass;
+
     public override (Tensor Output, LayerRouting Routing) forward(Tensor x)
     {
         var dim = x.shape[^1];
         var tokens = x.reshape(-1, dim);
         var scores = Routing.Scoring.Scores(gate.forward(tokens), _config.ScoreFunction);
-        var decision = Router.Route(scores);
+        var decision = Router.Route(scores, checkFinite: false); // the step checks its loss instead
 
-        var topK = _config.TopK;
-        using var slotsPerToken = topK.ToScalar(); // explicit Scalars: see RmsNorm
-        using var one = 1.0.ToScalar();
-        var (_, order) = decision.Experts.flatten().sort(stable: true); // slots grouped by expert, in token order
-        var tokenOfSlot = order.div(slotsPerToken, rounding_mode: RoundingMode.floor);
-        var weightOfSlot = decision.Weights.flatten().index_select(0, order).unsqueeze(1).to(x.dtype);
-        var loads = decision.Loads.cpu().data<long>().ToArray();
+        // The layer's one host read: splitting the slots into runs per expert needs the counts.
+        var loads = Array.ConvertAll(HostReads.ToArray<int>(decision.Loads), load => (long)load);
         var capacity = _config.CapacityFactor > 0
-            ? (long)Math.Ceiling(_config.CapacityFactor * tokens.shape[0] * topK / _config.Experts)
+            ? (long)Math.Ceiling(_config.CapacityFactor * tokens.shape[0] * _config.TopK / _config.Experts)
             : long.MaxValue;
-
-        var output = zeros_like(tokens);
-        long offset = 0, dropped = 0;
-        for (var e = 0; e < loads.Length; e++)
-        {
-            var kept = Math.Min(loads[e], capacity);
-            dropped += loads[e] - kept;
-            // An expert without tokens still runs on an empty batch, so that its gradient is zero rather than
-            // missing: every parameter then takes every optimiser step, and a resumed run matches a straight one.
-            var index = tokenOfSlot.narrow(0, offset, kept);
-            var y = experts[e].forward(tokens.index_select(0, index)) * weightOfSlot.narrow(0, offset, kept);
-            output = output.index_add(0, index, y, alpha: one);
-            offset += loads[e];
-        }
+        var slots = ExpertSlots.Group(decision.Experts, decision.Weights, loads, capacity, x.dtype);
+        var output = Pass([.. experts], tokens, slots);
         if (shared is not null)
             output = output + shared.forward(tokens);
 
+        var dropped = loads.Sum() - slots.Kept.Sum();
         return (output.view(x.shape), new LayerRouting(decision, scores, loads, dropped));
     }
 }

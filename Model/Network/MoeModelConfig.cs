@@ -46,6 +46,13 @@ public sealed record MoeModelConfig
 
     public float BiasUpdateRate { get; init; } = 1e-3f;
 
+    /// <summary>
+    /// Solve BIP and QB with the C# kernel when scores live on the CPU (see <see cref="RouterConfig.CpuFastPath"/>);
+    /// how a run executes, not its shape, so it is never saved.
+    /// </summary>
+    [JsonIgnore]
+    public bool CpuFastPath { get; init; } = true;
+
     public float AuxLossAlpha { get; init; } = 1e-3f;
 
     public double RopeTheta { get; init; } = 10000;
@@ -80,7 +87,7 @@ public sealed record MoeModelConfig
 
     [JsonIgnore]
     public RouterConfig RouterConfig => new(Experts, TopK, ScoreFunction, NormalizeTopK, BalanceIterations,
-        BiasUpdateRate, AuxLossAlpha);
+        BiasUpdateRate, AuxLossAlpha, CpuFastPath);
 
     public void Validate()
     {

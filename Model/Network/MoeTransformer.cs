@@ -82,6 +82,19 @@ public sealed class MoeTransformer : nn.Module<Tensor, Tensor>
             MoeLayers[k].Router.AfterStep(routing[k].Decision);
     }
 
+    /// <summary>A copy of every router's state (q or the bias; null where there is none), on its device.</summary>
+    public Tensor?[] RouterStates() => [.. MoeLayers.Select(l => l.Router.State?.clone())];
+
+    /// <summary>Puts back states taken by <see cref="RouterStates"/>.</summary>
+    public void RestoreRouterStates(IReadOnlyList<Tensor?> states)
+    {
+        for (var k = 0; k < states.Count; k++)
+        {
+            if (states[k] is { } state)
+                MoeLayers[k].Router.LoadState(state, checkFinite: false);
+        }
+    }
+
     protected override void Dispose(bool disposing)
     {
         if (disposing)

@@ -1,5 +1,5 @@
-using System.Runtime.InteropServices;
 using Moe.Model.Balancing;
+using Moe.Model.Devices;
 using static TorchSharp.torch;
 
 namespace Moe.Model.Routing;
@@ -31,27 +31,27 @@ public abstract class DualPriceRouter : IRouter
     /// <summary>The current q (float32, on the device of the last batch routed).</summary>
     public Tensor? State => _q;
 
-    public void LoadState(Tensor state)
+    public void LoadState(Tensor state, bool checkFinite = true)
     {
-        RoutingGuards.State(state, Config.Experts, "q");
+        RoutingGuards.State(state, Config.Experts, "q", checkFinite);
         _q.Dispose();
         _q = state.detach().to(ScalarType.Float32).clone().DetachFromDisposeScope();
     }
 
-    public RoutingDecision Route(Tensor scores)
+    public RoutingDecision Route(Tensor scores, bool checkFinite = true)
     {
-        RoutingGuards.Scores(scores, Config.Experts);
+        RoutingGuards.Scores(scores, Config.Experts, checkFinite);
         using (no_grad())
         {
             var s = scores.detach().to(ScalarType.Float32);
             Tensor next;
             if (Config.CpuFastPath && s.device_type == TorchSharp.DeviceType.CPU)
             {
-                var host = _q.cpu().data<float>().ToArray();
-                var contiguous = s.contiguous();
+                using var q = _q.cpu();
+                var host = HostReads.KernelFloats(q).ToArray();
+                using var contiguous = s.contiguous();
                 DualBalancingCpu.SolveValidated(
-                    MemoryMarshal.Cast<byte, float>(contiguous.bytes), (int)s.shape[0], Config.Experts, host,
-                    Config.TopK, Config.Iterations, _clip);
+                    HostReads.KernelFloats(contiguous), (int)s.shape[0], Config.Experts, host, Config.TopK, Config.Iterations, _clip);
                 next = tensor(host);
             }
             else
@@ -61,7 +61,7 @@ public abstract class DualPriceRouter : IRouter
             _q.Dispose();
             _q = next.DetachFromDisposeScope();
         }
-        return TopKSelection.Route(scores, scores.detach() - _q.to(scores.dtype), Config);
+        return TopKSelection.Route(scores, scores.detach() - _q.to(scores.dtype), Config, withTokenPrices: true);
     }
 
     /// <summary>q is updated before routing (on the current batch), so there is nothing to do after the step.</summary>

@@ -10,7 +10,11 @@ public interface IRouter
     RouterConfig Config { get; }
 
     /// <summary>Routes a batch of scores [tokens, experts] (see <see cref="Scoring"/>).</summary>
-    RoutingDecision Route(Tensor scores);
+    /// <param name="checkFinite">
+    /// Refuse NaN or infinite scores (a host read); the model's layers pass false, as the training step checks its
+    /// loss and gradient norm once for all layers.
+    /// </param>
+    RoutingDecision Route(Tensor scores, bool checkFinite = true);
 
     /// <summary>Called once after the optimiser step that used <paramref name="decision"/>.</summary>
     void AfterStep(RoutingDecision decision);
@@ -19,5 +23,6 @@ public interface IRouter
     Tensor? State { get; }
 
     /// <summary>Restores <see cref="State"/> (a checkpoint, or q published by the cluster's layer balancer).</summary>
-    void LoadState(Tensor state);
+    /// <param name="checkFinite">Refuse NaN or infinite values (a host read); false when the caller checked them on the host.</param>
+    void LoadState(Tensor state, bool checkFinite = true);
 }

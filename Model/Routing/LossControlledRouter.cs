@@ -11,9 +11,9 @@ public sealed class LossControlledRouter(RouterConfig config) : StatelessRouter(
 {
     public override RouterKind Kind => RouterKind.LossControlled;
 
-    public override RoutingDecision Route(Tensor scores)
+    public override RoutingDecision Route(Tensor scores, bool checkFinite = true)
     {
-        RoutingGuards.Scores(scores, Config.Experts);
+        RoutingGuards.Scores(scores, Config.Experts, checkFinite);
         var decision = TopKSelection.Route(scores, scores.detach(), Config);
         using var slots = ((double)scores.shape[0] * Config.TopK).ToScalar(); // explicit Scalars: see RmsNorm
         using var scale = ((double)Config.AuxLossAlpha * Config.Experts).ToScalar();

@@ -24,9 +24,9 @@ public sealed class LossFreeRouter : IRouter
 
     public Tensor? State => _bias;
 
-    public RoutingDecision Route(Tensor scores)
+    public RoutingDecision Route(Tensor scores, bool checkFinite = true)
     {
-        RoutingGuards.Scores(scores, Config.Experts);
+        RoutingGuards.Scores(scores, Config.Experts, checkFinite);
         using var ranking = scores.detach() + _bias.to(scores.dtype, scores.device);
         return TopKSelection.Route(scores, ranking, Config);
     }
@@ -35,17 +35,23 @@ public sealed class LossFreeRouter : IRouter
     {
         using (no_grad())
         {
-            var loads = decision.Loads.to(ScalarType.Float32).cpu();
-            var mean = loads.mean();
+            // On the loads' device: the update needs no host read.
+            var loads = decision.Loads.to(ScalarType.Float32);
             using var rate = Config.BiasUpdateRate.ToScalar(); // explicit Scalar: see RmsNorm
-            var update = (mean - loads).sign() * rate;
-            _bias.add_(update.to(_bias.device));
+            var update = (loads.mean() - loads).sign() * rate;
+            if (_bias.device_type != update.device_type || _bias.device_index != update.device_index)
+            {
+                var moved = _bias.to(update.device).DetachFromDisposeScope(); // the bias follows the scores
+                _bias.Dispose();
+                _bias = moved;
+            }
+            _bias.add_(update);
         }
     }
 
-    public void LoadState(Tensor state)
+    public void LoadState(Tensor state, bool checkFinite = true)
     {
-        RoutingGuards.State(state, Config.Experts, "bias");
+        RoutingGuards.State(state, Config.Experts, "bias", checkFinite);
         _bias.Dispose();
         _bias = state.detach().to(ScalarType.Float32).clone().DetachFromDisposeScope();
     }

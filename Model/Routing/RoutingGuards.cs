@@ -1,4 +1,4 @@
-using TorchSharp;
+using Moe.Model.Devices;
 using static TorchSharp.torch;
 
 namespace Moe.Model.Routing;
@@ -19,8 +19,12 @@ public static class RoutingGuards
             throw new ArgumentException($"Iterations T must be at least 1, got {iterations}.", nameof(iterations));
     }
 
-    /// <summary>Checks a [tokens, experts] score matrix: shape, non-empty, floating point, all finite.</summary>
-    public static void Scores(Tensor scores, int experts)
+    /// <summary>
+    /// Checks a [tokens, experts] score matrix: shape, non-empty, floating point, and all finite unless
+    /// <paramref name="checkFinite"/> is false (the training step checks its loss instead: a read of every score per
+    /// layer would stall a GPU).
+    /// </summary>
+    public static void Scores(Tensor scores, int experts, bool checkFinite = true)
     {
         if (scores.dim() != 2)
             throw new ArgumentException(
@@ -33,8 +37,7 @@ public static class RoutingGuards
                 $"Scores have {scores.shape[1]} experts per token but the router has {experts}.", nameof(scores));
         if (!scores.is_floating_point())
             throw new ArgumentException($"Scores must be floating point, got {scores.dtype}.", nameof(scores));
-        using var finite = scores.isfinite().all();
-        if (!finite.item<bool>())
+        if (checkFinite && !HostReads.AllFinite(scores))
             throw new ArgumentException("Scores contain NaN or infinite values.", nameof(scores));
     }
 
@@ -46,11 +49,10 @@ public static class RoutingGuards
     }
 
     /// <summary>Checks a per-expert state vector restored from a checkpoint or a message: length m, all finite.</summary>
-    public static void State(Tensor state, int experts, string name)
+    public static void State(Tensor state, int experts, string name, bool checkFinite = true)
     {
         Prices(state, experts, name);
-        using var finite = state.isfinite().all();
-        if (!finite.item<bool>())
+        if (checkFinite && !HostReads.AllFinite(state))
             throw new ArgumentException($"{name} contains NaN or infinite values.", name);
     }
 

@@ -17,12 +17,12 @@ public abstract class StatelessRouter : IRouter
 
     public Tensor? State => null;
 
-    public abstract RoutingDecision Route(Tensor scores);
+    public abstract RoutingDecision Route(Tensor scores, bool checkFinite = true);
 
     public void AfterStep(RoutingDecision decision)
     {
     }
 
-    public void LoadState(Tensor state) =>
+    public void LoadState(Tensor state, bool checkFinite = true) =>
         throw new InvalidOperationException($"The {Kind.ShortName()} router has no state to load.");
 }

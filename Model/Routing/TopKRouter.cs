@@ -7,9 +7,9 @@ public sealed class TopKRouter(RouterConfig config) : StatelessRouter(config)
 {
     public override RouterKind Kind => RouterKind.TopK;
 
-    public override RoutingDecision Route(Tensor scores)
+    public override RoutingDecision Route(Tensor scores, bool checkFinite = true)
     {
-        RoutingGuards.Scores(scores, Config.Experts);
+        RoutingGuards.Scores(scores, Config.Experts, checkFinite);
         return TopKSelection.Route(scores, scores.detach(), Config);
     }
 }

@@ -13,16 +13,31 @@ internal static class TopKSelection
 {
     /// <param name="scores">Original scores; gate weights (and their gradients) come from these.</param>
     /// <param name="ranking">What top-K is taken of (s - q, s + b, or s itself). Never differentiated.</param>
-    public static RoutingDecision Route(Tensor scores, Tensor ranking, RouterConfig config, Tensor? auxLoss = null)
+    /// <param name="withTokenPrices">
+    /// Also return each token's (K+1)-th largest ranking (the token price at the q routed with), from the same
+    /// top-k call: the dual routers' summaries need it.
+    /// </param>
+    public static RoutingDecision Route(Tensor scores, Tensor ranking, RouterConfig config, Tensor? auxLoss = null, bool withTokenPrices = false)
     {
         Tensor experts;
+        Tensor? tokenPrices = null;
         using (no_grad())
         {
             var (tokens, m) = (ranking.shape[0], ranking.shape[1]);
             using var count = m.ToScalar(); // explicit and disposed: see RmsNorm on implicit Scalars
             var start = arange(tokens, dtype: ScalarType.Int64, device: ranking.device).remainder(count).unsqueeze(1);
             var order = (arange(m, dtype: ScalarType.Int64, device: ranking.device).unsqueeze(0) + start).remainder(count);
-            var (_, positions) = ranking.gather(1, order).topk(config.TopK, dim: 1);
+            var priced = withTokenPrices && config.TopK < m;
+            var (values, positions) = ranking.gather(1, order).topk(priced ? config.TopK + 1 : config.TopK, dim: 1);
+            if (priced)
+            {
+                tokenPrices = values.select(1, config.TopK);
+                positions = positions.narrow(1, 0, config.TopK);
+            }
+            else if (withTokenPrices)
+            {
+                tokenPrices = zeros(tokens, dtype: ranking.dtype, device: ranking.device); // every expert is taken
+            }
             experts = order.gather(1, positions);
         }
         var weights = scores.gather(1, experts);
@@ -31,7 +46,20 @@ internal static class TopKSelection
             using var tiny = 1e-20.ToScalar(); // explicit and disposed: see RmsNorm on implicit Scalars
             weights = weights / weights.sum(1, keepdim: true).clamp_min(tiny);
         }
-        var loads = experts.flatten().bincount(null, config.Experts);
-        return new RoutingDecision(experts, weights, loads, auxLoss);
+        return new RoutingDecision(experts, weights, Loads(experts, config.Experts), auxLoss, tokenPrices);
+    }
+
+    /// <summary>
+    /// Tokens per expert, counted on the device into int32: unlike bincount, a scatter needs no host read of the
+    /// indices' range.
+    /// </summary>
+    public static Tensor Loads(Tensor experts, int count)
+    {
+        using (no_grad())
+        {
+            var flat = experts.flatten();
+            using var ones = ones_like(flat, dtype: ScalarType.Int32);
+            return zeros(count, dtype: ScalarType.Int32, device: experts.device).scatter_add_(0, flat, ones);
+        }
     }
 }

@@ -3,6 +3,10 @@ using Moe.Model.Balancing;
 namespace Moe.Model.Training;
 
 /// <summary>What one training step measured. Layers lists the MoE layers in depth order.</summary>
+/// <remarks>
+/// A skipped step (<see cref="Skipped"/>) had a loss or gradient norm that was not finite: they are reported as
+/// they were, and nothing else of the step took effect.
+/// </remarks>
 public sealed record StepMetrics(
     int Step,
     double Loss,
@@ -12,6 +16,12 @@ public sealed record StepMetrics(
     int Tokens,
     IReadOnlyList<LayerBalance> Layers)
 {
+    /// <summary>The loss or gradient norm was not finite, so the step changed nothing.</summary>
+    public bool Skipped { get; init; }
+
+    /// <summary>Reads of device values on the host during the step (see <see cref="Devices.HostReads"/>).</summary>
+    public long HostReads { get; init; }
+
     public double TokensPerSecond => Tokens / Duration.TotalSeconds;
 
     /// <summary>MaxVio_batch averaged over the MoE layers.</summary>

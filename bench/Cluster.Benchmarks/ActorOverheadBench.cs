@@ -139,7 +139,7 @@ internal static class ActorOverheadBench
     {
         using var loop = new TrainingLoop(preset.Model, preset.Training with { Steps = steps }, data);
         Action<IReadOnlyList<LayerRouting>>? summarise = summaries
-            ? routing => LayerSummary.Of(routing, loop.Model.MoeLayers, Moe.Model.Balancing.HistogramRange.Default, clipPrices: true)
+            ? routing => LayerSummary.Of(routing, Moe.Model.Balancing.HistogramRange.Default, clipPrices: true)
             : null;
         for (var warm = 0; warm < innerSteps; warm++)
             loop.TrainStep(summarise);

@@ -28,6 +28,28 @@ public class DualBalancingTests
         Assert.Equal(expected, actual);
     }
 
+    [Theory]
+    [InlineData(300, 16, 2, true)]
+    [InlineData(2048, 64, 8, true)]
+    [InlineData(2048, 64, 8, false)]
+    [InlineData(500, 4, 3, false)] // capacity above half the tokens: the selection takes the smaller side
+    public void Top_k_selections_give_the_k_th_value_selections_prices(int n, int m, int k, bool clip)
+    {
+        using var scope = NewDisposeScope();
+        var scores = TestScores.Make(n, m, seed: n + k, skew: 2);
+        var q = rand(m) * 0.05f;
+        var capacity = DualBalancing.Capacity(n, m, k);
+
+        // The selections by kthvalue that the top-k ones replace.
+        var p = (scores - q.unsqueeze(0)).kthvalue(m - k, dim: 1).values;
+        p = clip ? p.clamp_min(0) : p;
+        var expertPrices = (scores - p.unsqueeze(1)).kthvalue(n - capacity, dim: 0).values;
+        expertPrices = clip ? expertPrices.clamp_min(0) : expertPrices;
+
+        Assert.Equal(TestScores.ToArray(p), TestScores.ToArray(DualBalancing.TokenPrices(scores, q, k, clip)));
+        Assert.Equal(TestScores.ToArray(expertPrices), TestScores.ToArray(DualBalancing.ExpertPrices(scores, p, capacity, clip)));
+    }
+
     [Fact]
     public void Bip_prices_are_non_negative_and_quantile_balancing_prices_may_be_negative()
     {

@@ -25,6 +25,30 @@ public class ExpertHistogramTests
     }
 
     [Fact]
+    public void Counts_on_the_device_match_counting_each_score_on_the_host()
+    {
+        using var scope = NewDisposeScope();
+        var (n, m) = (700, 16);
+        var scores = TestScores.Make(n, m, seed: 9, skew: 3);
+        var p = rand(n) * 0.1f;
+        var range = HistogramRange.Default;
+
+        var histogram = ExpertHistogram.Build(scores, p, range);
+
+        var (values, prices) = (TestScores.ToArray(scores), TestScores.ToArray(p));
+        var expected = new long[m * range.Bins];
+        for (var i = 0; i < n; i++)
+        {
+            for (var j = 0; j < m; j++)
+            {
+                var bin = (int)Math.Clamp(Math.Floor((values[(i * m) + j] - prices[i] - range.Low) / range.Width), 0, range.Bins - 1);
+                expected[(j * range.Bins) + bin]++;
+            }
+        }
+        Assert.Equal(expected, histogram.Counts.ToArray());
+    }
+
+    [Fact]
     public void Values_outside_the_range_are_counted_in_the_edge_bins()
     {
         using var scope = NewDisposeScope();

@@ -135,4 +135,33 @@ public class MoeTransformerTests
         Assert.Contains("CapacityFactor", Assert.Throws<ArgumentException>(() => (Tiny with { CapacityFactor = -1 }).Validate()).Message);
         Assert.Contains("top-K", Assert.Throws<ArgumentException>(() => (Tiny with { TopK = 5 }).Validate()).Message);
     }
+
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(0.75)]
+    public void One_pass_over_the_experts_gives_the_per_expert_loops_outputs_and_gradients(double capacityFactor)
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(7);
+        using var layer = new MoeFeedForward(Tiny with { Router = RouterKind.Bip, CapacityFactor = capacityFactor, CpuFastPath = false });
+        var x = randn(2, 8, 32);
+
+        (Tensor Output, Tensor[] Gradients) Run(ExpertPass pass)
+        {
+            layer.Pass = pass;
+            layer.zero_grad();
+            var state = layer.Router.State!.clone();
+            var (output, _) = layer.forward(x);
+            layer.Router.LoadState(state); // the same q for both passes
+            output.pow(2).sum().backward();
+            return (output.detach(), [.. layer.parameters().Select(p => p.grad!.clone())]);
+        }
+
+        var (onePass, onePassGradients) = Run(ExpertPasses.OnePass);
+        var (copies, copiesGradients) = Run(ExpertPasses.PerExpertCopies);
+
+        Assert.True(onePass.allclose(copies, rtol: 1e-5, atol: 1e-6));
+        foreach (var (a, b) in onePassGradients.Zip(copiesGradients))
+            Assert.True(a.allclose(b, rtol: 1e-5, atol: 1e-6));
+    }
 }

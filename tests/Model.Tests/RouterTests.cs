@@ -21,7 +21,7 @@ public class RouterTests
             var chosen = scores.gather(1, decision.Experts);
             var expected = normalize ? chosen / chosen.sum(1, keepdim: true) : chosen;
             Assert.True(decision.Weights.allclose(expected, rtol: 1e-6, atol: 1e-7));
-            Assert.Equal(300L * 3, decision.Loads.sum().item<long>());
+            Assert.Equal(300L * 3, decision.Loads.sum().to(ScalarType.Int64).item<long>());
         }
     }
 
@@ -75,6 +75,23 @@ public class RouterTests
             Assert.Equal(TestScores.ToLongs(tensorPath.Route(scores).Experts), TestScores.ToLongs(fast.Route(scores).Experts));
             Assert.Equal(TestScores.ToArray(tensorPath.State!), TestScores.ToArray(fast.State!));
         }
+    }
+
+    [Theory]
+    [InlineData(RouterKind.Bip)]
+    [InlineData(RouterKind.QuantileBalancing)]
+    public void Dual_routers_take_the_token_prices_from_their_top_k_and_route_as_a_plain_top_k_would(RouterKind kind)
+    {
+        using var scope = NewDisposeScope();
+        var scores = TestScores.Make(2048, 64, seed: 4, skew: 3);
+        var router = Routers.Create(kind, new RouterConfig(64, 8, CpuFastPath: false));
+        var decision = router.Route(scores);
+
+        var ranking = scores - router.State!;
+        Assert.Equal(TestScores.ToArray(DualBalancing.TokenPrices(scores, router.State!, 8, clip: false)), TestScores.ToArray(decision.TokenPrices!));
+        var plain = TopKSelection.Route(scores, ranking, router.Config);
+        Assert.Equal(TestScores.ToLongs(plain.Experts), TestScores.ToLongs(decision.Experts));
+        Assert.Equal(TestScores.ToLongs(decision.Experts.flatten().bincount(null, 64)), TestScores.ToLongs(decision.Loads));
     }
 
     [Fact]

@@ -23,7 +23,7 @@ internal static class TestScores
 
     public static float[] ToArray(Tensor t) => t.contiguous().cpu().data<float>().ToArray();
 
-    public static long[] ToLongs(Tensor t) => t.cpu().data<long>().ToArray();
+    public static long[] ToLongs(Tensor t) => t.to(ScalarType.Int64).cpu().data<long>().ToArray();
 
     private static double Gaussian(Random random)
     {

@@ -1,5 +1,8 @@
 using Moe.Model.Balancing;
+using Moe.Model.Devices;
 using Moe.Model.Network;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace Moe.Model.Training.Rounds;
 
@@ -10,15 +13,25 @@ public sealed record LayerSummary(long[] Loads, ExpertHistogram Histogram)
 {
     /// <summary>
     /// Each layer's summary of a step: the histogram of s - p, with p the token prices at the q its router just
-    /// solved, which the layer balancer merges across trainers to read the global q.
+    /// solved, which the layer balancer merges across trainers to read the global q. The histograms are counted
+    /// on the device and copied to the host together, in one read.
     /// </summary>
     /// <param name="clipPrices">Whether token prices are clipped at 0, as the balancers clip q (BIP).</param>
-    public static LayerSummary[] Of(IReadOnlyList<LayerRouting> routing, IReadOnlyList<MoeFeedForward> layers, HistogramRange range, bool clipPrices) =>
-        [.. routing.Select((layer, k) =>
+    public static LayerSummary[] Of(IReadOnlyList<LayerRouting> routing, HistogramRange range, bool clipPrices)
+    {
+        if (routing.Count == 0)
+            return [];
+        using var scope = NewDisposeScope();
+        using var zero = 0.0.ToScalar(); // explicit Scalar: see RmsNorm
+        var counts = routing.Select((layer, k) =>
         {
-            var router = layers[k].Router;
-            var q = router.State ?? throw new InvalidOperationException($"MoE layer {k} routes without prices ({router.Kind}): use bip or qb.");
-            var prices = DualBalancing.TokenPrices(layer.Scores.detach(), q.to(layer.Scores.device), router.Config.TopK, clipPrices);
-            return new LayerSummary(layer.Loads, ExpertHistogram.Build(layer.Scores, prices, range));
-        })];
+            var prices = layer.Decision.TokenPrices
+                ?? throw new InvalidOperationException($"MoE layer {k} routes without prices: use bip or qb.");
+            return ExpertHistogram.CountOnDevice(layer.Scores, clipPrices ? prices.clamp_min(zero) : prices, range);
+        }).ToArray();
+        var host = HostReads.ToArray<int>(cat(counts));
+        var cells = host.Length / routing.Count;
+        return [.. routing.Select((layer, k) => new LayerSummary(layer.Loads, ExpertHistogram.FromCounts(
+            (int)layer.Scores.shape[1], range, host.AsSpan(k * cells, cells), layer.Scores.shape[0])))];
+    }
 }

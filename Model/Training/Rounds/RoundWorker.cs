@@ -94,14 +94,16 @@ public sealed class RoundWorker : IDisposable
         {
             if (globalQ[k] is { } q)
             {
+                if (!Array.TrueForAll(q, float.IsFinite))
+                    throw new ArgumentException($"The balancer's q of MoE layer {k} contains NaN or infinite values.", nameof(globalQ));
                 using var state = tensor(q);
-                Layers[k].Router.LoadState(state);
+                Layers[k].Router.LoadState(state, checkFinite: false); // checked here, on the host
             }
         }
         Loop.Step = globalStep;
         using var scope = NewDisposeScope();
         IReadOnlyList<LayerSummary> summaries = [];
-        var metrics = Loop.TrainStep(Loop.Sampler.At(Shards.Positions(shard, innerStep)), routing => summaries = LayerSummary.Of(routing, Layers, _summaryRange, _clipPrices));
+        var metrics = Loop.TrainStep(Loop.Sampler.At(Shards.Positions(shard, innerStep)), routing => summaries = LayerSummary.Of(routing, _summaryRange, _clipPrices));
         return (metrics, summaries);
     }
 
