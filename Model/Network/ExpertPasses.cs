@@ -9,20 +9,17 @@ internal delegate Tensor ExpertPass(IReadOnlyList<SwiGlu> experts, Tensor tokens
 internal static class ExpertPasses
 {
     /// <summary>
-    /// One gather of every slot's token, the experts over consecutive runs of it, and one in-place combine. An
+    /// One gather of every slot's token, split into each expert's run, the experts, and one in-place combine. An
     /// expert without slots still runs on an empty batch, so that its gradient is zero rather than missing: every
-    /// parameter then takes every optimiser step, and a resumed run matches a straight one.
+    /// parameter then takes every optimiser step, and a resumed run matches a straight one. The runs come from
+    /// one split rather than a narrow each: a narrow's backward fills a zero tensor the size of the whole gather.
     /// </summary>
     public static Tensor OnePass(IReadOnlyList<SwiGlu> experts, Tensor tokens, ExpertSlots slots)
     {
-        var routed = tokens.index_select(0, slots.TokenOfSlot);
+        var runs = tokens.index_select(0, slots.TokenOfSlot).split(slots.Kept);
         var outputs = new Tensor[experts.Count];
-        long offset = 0;
         for (var e = 0; e < experts.Count; e++)
-        {
-            outputs[e] = experts[e].forward(routed.narrow(0, offset, slots.Kept[e]));
-            offset += slots.Kept[e];
-        }
+            outputs[e] = experts[e].forward(runs[e]);
         using var one = 1.ToScalar(); // explicit Scalar: see RmsNorm
         return zeros_like(tokens).index_add_(0, slots.TokenOfSlot, cat(outputs) * slots.WeightOfSlot, one);
     }

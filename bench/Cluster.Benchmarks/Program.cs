@@ -30,6 +30,10 @@ switch (args)
         Environment.ExitCode = await SoakBench.Run(BenchDirectory(), faults: args.Length > 1 ? int.Parse(args[1]) : 50,
             rounds: args.Length > 2 ? int.Parse(args[2]) : 1500, seed: args.Length > 3 ? int.Parse(args[3]) : 1);
         return;
+    case ["step-profile", ..]:
+        StepProfileBench.Run(args.Length > 1 && !args[1].StartsWith('-') ? args[1] : "small-64e", Option("--device") ?? "auto",
+            alternations: int.Parse(Option("--alternations") ?? "7"), Option("--data-dir") ?? "data");
+        return;
     case ["openmp-teams"]:
         OpenMpTeamsBench.Run();
         return;
@@ -47,6 +51,8 @@ var config = ManualConfig.Create(DefaultConfig.Instance)
     .AddJob(Job.ShortRun.WithToolchain(InProcessEmitToolchain.Instance))
     .WithOptions(ConfigOptions.JoinSummary);
 BenchmarkSwitcher.FromAssembly(typeof(RoutingBenchmarks).Assembly).Run(args, config);
+
+string? Option(string name) => Array.IndexOf(args, name) is var at and >= 0 && at + 1 < args.Length ? args[at + 1] : null;
 
 static string BenchDirectory() =>
     Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), "moe-bench-" + Guid.NewGuid().ToString("N")[..8])).FullName;

@@ -1,0 +1,132 @@
+using System.Diagnostics;
+using Moe.Model.Data;
+using Moe.Model.Devices;
+using Moe.Model.Network;
+using Moe.Model.Routing;
+using Moe.Model.Training;
+using static TorchSharp.torch;
+
+namespace Moe.Benchmarks;
+
+/// <summary>
+/// Where a training step goes, per routing method: host reads per step, step time with the one-pass expert combine
+/// beside the earlier per-expert loop, and the routing's share of the step. Steps of every method and both expert
+/// passes alternate in one process, so the machine's noise falls on all of them alike; figures are medians.
+/// </summary>
+internal static class StepProfileBench
+{
+    private static readonly RouterKind[] Methods = [RouterKind.TopK, RouterKind.LossFree, RouterKind.Bip, RouterKind.QuantileBalancing];
+    private static readonly bool[] OnePassFirst = [true, false];
+
+    public static void Run(string presetName, string device, int alternations, string dataDirectory)
+    {
+        var preset = ModelPresets.Get(presetName);
+        var data = Corpus.Load(null, dataDirectory, preset.Model.VocabSize, _ => { });
+        var model = preset.Model with { VocabSize = data.VocabSize };
+        var training = preset.Training with { Device = device, Steps = 1000 };
+        Console.WriteLine($"{presetName} on {TrainingDevice.Resolve(device)}: {model.Describe()}; batch {training.StepBatch} x {model.ContextLength} tokens, T = {model.BalanceIterations}");
+
+        HostReadsPerStep(model, training, data);
+
+        var loops = Methods.SelectMany(method => OnePassFirst.Select(onePass =>
+        {
+            var loop = new TrainingLoop(model with { Router = method }, training, data);
+            foreach (var layer in loop.Model.MoeLayers)
+                layer.Pass = onePass ? ExpertPasses.OnePass : ExpertPasses.PerExpertCopies;
+            return (Method: method, OnePass: onePass, Loop: loop);
+        })).ToList();
+        try
+        {
+            foreach (var (_, _, loop) in loops)
+            {
+                for (var warm = 0; warm < 3; warm++)
+                    loop.TrainStep();
+            }
+            var steps = loops.Select(_ => new List<double>()).ToArray();
+            var routing = Methods.Select(_ => new List<double>()).ToArray();
+            for (var round = 0; round < alternations; round++)
+            {
+                for (var k = 0; k < loops.Count; k++)
+                {
+                    var (method, onePass, loop) = loops[k];
+                    using var scope = NewDisposeScope();
+                    var before = loop.Model.RouterStates();
+                    Tensor[] scores = [];
+                    var metrics = loop.TrainStep(routed => scores = [.. routed.Select(r => r.Scores.detach().clone().DetachFromDisposeScope())]);
+                    steps[k].Add(metrics.Duration.TotalSeconds);
+                    if (onePass)
+                        routing[Array.IndexOf(Methods, method)].Add(RoutingSeconds(method, model, before, scores));
+                    foreach (var layerScores in scores)
+                        layerScores.Dispose();
+                }
+                Console.Error.WriteLine($"alternation {round + 1} of {alternations} done");
+            }
+
+            var median = steps.Select(Median).ToArray();
+            double Step(RouterKind method, bool onePass) => median[loops.FindIndex(l => l.Method == method && l.OnePass == onePass)];
+            foreach (var method in Methods)
+            {
+                var name = method.ShortName();
+                Console.WriteLine($"method={name} step: {Step(method, true) * 1e3:F1} ms one pass, {Step(method, false) * 1e3:F1} ms per-expert loop, ratio {Step(method, true) / Step(method, false):F3} (target < 1)");
+            }
+            foreach (var method in Methods)
+                Console.WriteLine($"method={method.ShortName()} step / lossfree: {Step(method, true) / Step(RouterKind.LossFree, true):F3} (target for bip and qb <= 1.02)");
+            foreach (var method in Methods)
+            {
+                var share = Median(routing[Array.IndexOf(Methods, method)]) / Step(method, true);
+                Console.WriteLine($"method={method.ShortName()} routing share of a step: {share * 100:F1} % ({(method is RouterKind.Bip or RouterKind.QuantileBalancing ? "solve and top-K" : "top-K")})");
+            }
+            Console.WriteLine($"medians of {alternations} alternations; steps are {training.StepBatch * model.ContextLength} tokens");
+        }
+        finally
+        {
+            foreach (var (_, _, loop) in loops)
+                loop.Dispose();
+        }
+    }
+
+    /// <summary>Host reads of a step on the tensor path (the C# CPU kernel off): what a GPU would see.</summary>
+    private static void HostReadsPerStep(MoeModelConfig model, TrainingConfig training, TokenDataset data)
+    {
+        foreach (var method in Methods)
+        {
+            using var loop = new TrainingLoop(model with { Router = method, CpuFastPath = false }, training, data);
+            var summarise = method is RouterKind.Bip or RouterKind.QuantileBalancing;
+            var reads = Enumerable.Range(0, 3).Select(_ => loop.TrainStep(summarise
+                ? routed => Moe.Model.Training.Rounds.LayerSummary.Of(routed, Moe.Model.Balancing.HistogramRange.Default, method == RouterKind.Bip)
+                : null).HostReads).Max();
+            Console.WriteLine($"method={method.ShortName()} host reads per step: {reads}");
+        }
+    }
+
+    /// <summary>The time the layers' routing of one step takes again, on its scores, from the state it started from.</summary>
+    private static double RoutingSeconds(RouterKind method, MoeModelConfig model, Tensor?[] states, Tensor[] scores)
+    {
+        using var scope = NewDisposeScope();
+        var routers = scores.Select((_, k) =>
+        {
+            var router = Routers.Create(method, model.RouterConfig);
+            if (states[k] is { } state)
+                router.LoadState(state);
+            return router;
+        }).ToArray();
+        Synchronize(scores[0]);
+        var watch = Stopwatch.StartNew();
+        for (var k = 0; k < scores.Length; k++)
+            routers[k].Route(scores[k], checkFinite: false);
+        Synchronize(scores[0]);
+        return watch.Elapsed.TotalSeconds;
+    }
+
+    private static void Synchronize(Tensor on)
+    {
+        if (on.device_type == TorchSharp.DeviceType.CUDA)
+            cuda.synchronize(on.device);
+    }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+}
