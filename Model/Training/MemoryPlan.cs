@@ -45,14 +45,14 @@ public sealed record MemoryPlan(long Parameters, long ActiveParametersPerToken, 
     /// <summary>
     /// Floats a micro-batch keeps alive until its backward pass, per token: per block the attention's inputs,
     /// projections and output; per MoE layer the gate's scores, each routed slot's gathered input, SwiGLU
-    /// intermediates and weighted output, and the layer output rebuilt once per expert (index_add is not in place);
-    /// per dense layer its SwiGLU; and the head's logits with their log-softmax and gradient.
+    /// intermediates, output, its place in the experts' joined output and its weighted output, and the combined
+    /// output; per dense layer its SwiGLU; and the head's logits with their log-softmax and gradient.
     /// </summary>
     private static long ActivationFloats(MoeModelConfig m, TrainingConfig t)
     {
         long d = m.Dim, tokens = (long)t.BatchSize * m.ContextLength;
         var attention = 11 * d;
-        var moe = (4 * d) + (2 * m.Experts) + (m.TopK * ((3 * d) + (4 * m.ExpertHidden))) + (m.Experts * d)
+        var moe = (5 * d) + (2 * m.Experts) + (m.TopK * ((4 * d) + (4 * m.ExpertHidden)))
             + (m.SharedExpert ? (2 * d) + (4 * m.ExpertHidden) : 0);
         var dense = (4 * d) + (4 * m.DenseHidden);
         var head = (2 * d) + (3L * m.VocabSize);
