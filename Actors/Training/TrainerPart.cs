@@ -200,7 +200,7 @@ internal sealed class TrainerPart(
         if (memoryProblem(spec) is { } problem)
             throw new PermanentFailureException(FailureKind.Input, problem);
         var data = Corpus.Load(spec.TextPath, cacheDirectory, spec.Model.VocabSize, log);
-        _worker = new RoundWorker(spec.Model, spec.Training with { Device = device }, data, spec.InnerSteps, spec.LayerSpec.Range, spec.LayerSpec.Clip);
+        _worker = new RoundWorker(spec.Model, spec.Training with { Device = device, AllowTf32 = settings.AllowTf32 }, data, spec.InnerSteps, spec.LayerSpec.Range, spec.LayerSpec.Clip);
         _workerJob = spec.JobId;
         return _worker;
     }

@@ -11,6 +11,12 @@ public sealed record TrainerSettings
     /// <summary>auto, cpu, cuda or cuda:N; with several CUDA trainers, trainer k takes cuda:k.</summary>
     public string Device { get; init; } = "auto";
 
+    /// <summary>
+    /// Let CUDA matrix products and convolutions use TF32 on GPUs that have it (Ampere and later): about a float16's
+    /// precision in the products' inputs, float32 everywhere else. Ignored on the CPU.
+    /// </summary>
+    public bool AllowTf32 { get; init; } = true;
+
     /// <summary>libtorch threads per trainer; 0: the node's cores shared out among its trainers (at least 1 each).</summary>
     public int IntraOpThreads { get; init; }
 

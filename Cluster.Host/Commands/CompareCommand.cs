@@ -115,6 +115,8 @@ public static class CompareCommand
                 runs = Comparison.Run(model, training, data, methods, (method, step) =>
                 {
                     var task = tasks[method];
+                    if (step.Skipped)
+                        console.MarkupLineInterpolated($"[yellow]{method.ShortName()}: step {step.Step} skipped, its loss ({step.Loss}) or gradient norm ({step.GradientNorm}) was not finite; nothing of it took effect[/]");
                     task.Description = $"{method.ShortName(),-15} loss {step.Loss,6:F3}  MaxVio {step.MeanMaxVio,5:F3} (worst {step.WorstMaxVio:F3})  {step.TokensPerSecond,6:F0} tok/s";
                     task.Increment(1);
                 }, cancellation: cancellation);

@@ -36,6 +36,12 @@ public sealed record TrainingConfig
     /// <summary>"cpu", "cuda", "cuda:N", or "auto" (the first GPU TorchSharp finds, else the CPU).</summary>
     public string Device { get; init; } = "auto";
 
+    /// <summary>
+    /// On a CUDA device, let matrix products use TF32 where the GPU has it (libtorch's switch is process-wide:
+    /// every CUDA loop of a process should agree). Parameters, gradients and AdamW's state stay float32.
+    /// </summary>
+    public bool AllowTf32 { get; init; } = true;
+
     public void Validate()
     {
         if (Steps < 1)

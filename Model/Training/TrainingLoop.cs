@@ -28,6 +28,11 @@ public sealed class TrainingLoop : IDisposable
         Training = training;
         manual_seed(training.Seed);
         Device = TrainingDevice.Resolve(training.Device);
+        if (Device.type == DeviceType.CUDA)
+        {
+            backends.cuda.matmul.allow_tf32 = training.AllowTf32;
+            backends.cudnn.allow_tf32 = training.AllowTf32;
+        }
         Model = new MoeTransformer(model);
         Model.to(Device);
         _optimizer = optim.AdamW(Model.parameters(), lr: training.LearningRate, beta1: 0.9, beta2: 0.95, weight_decay: training.WeightDecay);
