@@ -30,7 +30,8 @@ public sealed record RoundCommittedEvent(
 
     public long Tokens => Parts.Sum(p => p.Tokens);
 
-    public double MeanLoss => Parts.Average(p => p.MeanLoss);
+    /// <summary>The parts' mean loss; a part whose every step was skipped (NaN) has none to give.</summary>
+    public double MeanLoss => Parts.Select(p => p.MeanLoss).Where(double.IsFinite).DefaultIfEmpty(double.NaN).Average();
 
     public double WorstMaxVio => Parts.Max(p => p.WorstMaxVio);
 }

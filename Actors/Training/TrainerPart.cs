@@ -142,7 +142,7 @@ internal sealed class TrainerPart(
         Action<StepSummary> summaries, CancellationToken token)
     {
         var spec = start.Spec;
-        var stats = new PartStatsBuilder(trainerId, spec.MoeLayers, spec.InnerSteps);
+        var stats = new PartStatsBuilder(trainerId, spec.MoeLayers);
         var loaded = new long[spec.MoeLayers];
         Array.Fill(loaded, -1);
         for (var h = 0; h < spec.InnerSteps; h++)
@@ -162,7 +162,7 @@ internal sealed class TrainerPart(
             var stepped = System.Diagnostics.Stopwatch.StartNew();
             var (measured, layers) = worker.Step(start.Shard, h, step, NewerQ(board, loaded));
             stats.Stepped(stepped.Elapsed, measured);
-            metrics.Step(spec.JobId, trainerId, measured.Duration.TotalSeconds, measured.Tokens);
+            metrics.Step(spec.JobId, trainerId, measured.Duration.TotalSeconds, measured.Skipped ? 0 : measured.Tokens);
             if (measured.Skipped)
             {
                 metrics.SkippedStep(spec.JobId, trainerId);

@@ -1,3 +1,4 @@
+using Moe.Model.Devices;
 using static TorchSharp.torch;
 
 namespace Moe.Model.Balancing;
@@ -59,12 +60,12 @@ public sealed record BalanceMeasures(
 
     /// <summary>Measures from a [experts] load tensor on any device.</summary>
     public static BalanceMeasures FromLoads(Tensor loads) =>
-        FromLoads(loads.to(ScalarType.Int64).cpu().data<long>().ToArray());
+        FromLoads(HostReads.ToArray<long>(loads.to(ScalarType.Int64)));
 
     /// <summary>The routing objective sum_ij s[i,j] x[i,j]: the total original score of the chosen experts.</summary>
     public static double Objective(Tensor scores, Tensor experts)
     {
         using var scope = NewDisposeScope();
-        return scores.detach().to(ScalarType.Float64).gather(1, experts).sum().item<double>();
+        return HostReads.Item<double>(scores.detach().to(ScalarType.Float64).gather(1, experts).sum());
     }
 }

@@ -87,7 +87,7 @@ public static class DualBalancingCpu
         }
     }
 
-    private static bool AllFinite(ReadOnlySpan<float> values)
+    internal static bool AllFinite(ReadOnlySpan<float> values)
     {
         // x - x is 0 for finite x and NaN for NaN and infinities.
         var i = 0;

@@ -25,8 +25,8 @@ internal static class ExpertPasses
     }
 
     /// <summary>
-    /// The earlier form, kept as the reference the step-profile benchmark and the tests compare against: a gather
-    /// and an out-of-place index_add per expert, which copies the whole output once per expert.
+    /// The reference <see cref="OnePass"/> is checked and timed against: a gather and an out-of-place index_add per
+    /// expert, which copies the whole output once per expert.
     /// </summary>
     public static Tensor PerExpertCopies(IReadOnlyList<SwiGlu> experts, Tensor tokens, ExpertSlots slots)
     {

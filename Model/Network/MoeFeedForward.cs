@@ -35,7 +35,7 @@ public sealed class MoeFeedForward : nn.Module<Tensor, (Tensor Output, LayerRout
 
     internal Tensor GateLogits(Tensor tokens) => gate.forward(tokens);
 
-    /// <summary>How the experts run over their slots; the benchmark swaps in the earlier form to compare.</summary>
+    /// <summary>How the experts run over their slots; tests and the step-profile benchmark swap in the reference.</summary>
     internal ExpertPass Pass { get; set; } = ExpertPasses.OnePass;
 
     public override (Tensor Output, LayerRouting Routing) forward(Tensor x)

@@ -50,8 +50,11 @@ public abstract class DualPriceRouter : IRouter
                 using var q = _q.cpu();
                 var host = HostReads.KernelFloats(q).ToArray();
                 using var contiguous = s.contiguous();
-                DualBalancingCpu.SolveValidated(
-                    HostReads.KernelFloats(contiguous), (int)s.shape[0], Config.Experts, host, Config.TopK, Config.Iterations, _clip);
+                var values = HostReads.KernelFloats(contiguous);
+                // Unchecked scores may hold NaN (a diverging step); q then stays as it is, and the step's loss check
+                // skips the step.
+                if (DualBalancingCpu.AllFinite(values))
+                    DualBalancingCpu.SolveValidated(values, (int)s.shape[0], Config.Experts, host, Config.TopK, Config.Iterations, _clip);
                 next = tensor(host);
             }
             else

@@ -13,11 +13,12 @@ public static class GradientClipping
     /// <summary>Scales the gradients so that their global norm is at most <paramref name="maxNorm"/>; returns the norm before.</summary>
     public static Tensor ClipByNorm(IEnumerable<Parameter> parameters, double maxNorm)
     {
-        var gradients = parameters.Select(p => p.grad).OfType<Tensor>().ToArray();
+        var all = parameters.ToArray();
+        var gradients = all.Select(p => p.grad).OfType<Tensor>().ToArray();
         using (no_grad())
         {
             if (gradients.Length == 0)
-                return zeros(1).squeeze();
+                return zeros([], device: all.Length > 0 ? all[0].device : null);
             var norm = stack([.. gradients.Select(g => g.norm())]).norm();
             using var max = maxNorm.ToScalar(); // explicit Scalars: see RmsNorm
             using var epsilon = 1e-6.ToScalar();

@@ -30,6 +30,10 @@ switch (args)
         Environment.ExitCode = await SoakBench.Run(BenchDirectory(), faults: args.Length > 1 ? int.Parse(args[1]) : 50,
             rounds: args.Length > 2 ? int.Parse(args[2]) : 1500, seed: args.Length > 3 ? int.Parse(args[3]) : 1);
         return;
+    case ["step-profile", ..] when Option("--iterations") is { } iterations:
+        StepProfileBench.Iterations(args.Length > 1 && !args[1].StartsWith('-') ? args[1] : "small-64e", Option("--device") ?? "auto",
+            alternations: int.Parse(Option("--alternations") ?? "7"), Option("--data-dir") ?? "data", [.. iterations.Split(',').Select(int.Parse)]);
+        return;
     case ["step-profile", ..]:
         StepProfileBench.Run(args.Length > 1 && !args[1].StartsWith('-') ? args[1] : "small-64e", Option("--device") ?? "auto",
             alternations: int.Parse(Option("--alternations") ?? "7"), Option("--data-dir") ?? "data");

@@ -96,14 +96,14 @@ public class RoutingBenchmarks
     public long TopKRouting()
     {
         using var scope = NewDisposeScope();
-        return _topK.Route(_tensor).Loads[0].item<long>();
+        return _topK.Route(_tensor).Loads[0].item<int>();
     }
 
     [Benchmark(Description = "BIP routing, T=4 (solve + top-K)")]
     public long BipRouting()
     {
         using var scope = NewDisposeScope();
-        return _bip.Route(_tensor).Loads[0].item<long>();
+        return _bip.Route(_tensor).Loads[0].item<int>();
     }
 
     public sealed record Shape(int Tokens, int Experts, int TopK)

@@ -10,7 +10,7 @@ namespace Moe.Benchmarks;
 
 /// <summary>
 /// Where a training step goes, per routing method: host reads per step, step time with the one-pass expert combine
-/// beside the earlier per-expert loop, and the routing's share of the step. Steps of every method and both expert
+/// beside the per-expert reference loop, and the routing's share of the step. Steps of every method and both expert
 /// passes alternate in one process, so the machine's noise falls on all of them alike; figures are medians.
 /// </summary>
 internal static class StepProfileBench
@@ -81,6 +81,46 @@ internal static class StepProfileBench
         finally
         {
             foreach (var (_, _, loop) in loops)
+                loop.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Step times of BIP and QB at each T, beside Loss-Free's, alternated in one process (the T table of
+    /// docs/results.md takes its balance figures from `compare` runs and its times from here).
+    /// </summary>
+    public static void Iterations(string presetName, string device, int alternations, string dataDirectory, int[] iterations)
+    {
+        var preset = ModelPresets.Get(presetName);
+        var data = Corpus.Load(null, dataDirectory, preset.Model.VocabSize, _ => { });
+        var model = preset.Model with { VocabSize = data.VocabSize };
+        var training = preset.Training with { Device = device, Steps = 1000 };
+        var runs = new List<(RouterKind Method, int T, TrainingLoop Loop)> { (RouterKind.LossFree, 0, new TrainingLoop(model with { Router = RouterKind.LossFree }, training, data)) };
+        foreach (var method in new[] { RouterKind.Bip, RouterKind.QuantileBalancing })
+            runs.AddRange(iterations.Select(t => (method, t, new TrainingLoop(model with { Router = method, BalanceIterations = t }, training, data))));
+        try
+        {
+            foreach (var (_, _, loop) in runs)
+            {
+                for (var warm = 0; warm < 3; warm++)
+                    loop.TrainStep();
+            }
+            var times = runs.Select(_ => new List<double>()).ToArray();
+            for (var round = 0; round < alternations; round++)
+            {
+                for (var k = 0; k < runs.Count; k++)
+                    times[k].Add(runs[k].Loop.TrainStep().Duration.TotalSeconds);
+                Console.Error.WriteLine($"alternation {round + 1} of {alternations} done");
+            }
+            var lossFree = Median(times[0]);
+            Console.WriteLine($"{presetName} on {TrainingDevice.Resolve(device)}: lossfree step {lossFree * 1e3:F1} ms");
+            for (var k = 1; k < runs.Count; k++)
+                Console.WriteLine($"method={runs[k].Method.ShortName()} T={runs[k].T} step: {Median(times[k]) * 1e3:F1} ms, / lossfree {Median(times[k]) / lossFree:F3}");
+            Console.WriteLine($"medians of {alternations} alternations");
+        }
+        finally
+        {
+            foreach (var (_, _, loop) in runs)
                 loop.Dispose();
         }
     }

@@ -15,11 +15,18 @@ public sealed class NonFiniteStepTests
 
     [Theory]
     [InlineData(RouterKind.Bip)]
+    [InlineData(RouterKind.QuantileBalancing)]
     [InlineData(RouterKind.LossFree)]
     public void A_step_with_a_non_finite_loss_changes_nothing_and_is_counted(RouterKind router)
     {
+        foreach (var cpuKernel in new[] { true, false })
+            NonFiniteStep(TrainingTests.Model(router) with { CpuFastPath = cpuKernel });
+    }
+
+    private static void NonFiniteStep(MoeModelConfig model)
+    {
         using var scope = NewDisposeScope();
-        using var loop = new TrainingLoop(TrainingTests.Model(router), TrainingTests.Training, TrainingTests.Data.Value);
+        using var loop = new TrainingLoop(model, TrainingTests.Training, TrainingTests.Data.Value);
         loop.TrainStep(); // prices and bias away from zero
         loop.TrainStep();
         Poison(loop);
