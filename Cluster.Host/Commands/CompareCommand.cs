@@ -36,7 +36,7 @@ public static class CompareCommand
         var steps = new Option<int?>("--steps") { Description = "Training steps per method (default: the preset's)." };
         var text = new Option<string?>("--text") { Description = "Train on this .txt file, folder of .txt files or .jsonl file instead of the Brown Corpus." };
         var dataDirectory = new Option<string>("--data-dir") { Description = "Cache of corpora and tokenised data.", DefaultValueFactory = _ => "data" };
-        var iterations = new Option<int?>("--iterations", "-T") { Description = $"Dual iterations T of bip and qb per step (default: bip {RouterKind.Bip.DefaultIterations()}, qb {RouterKind.QuantileBalancing.DefaultIterations()})." };
+        var iterations = new Option<int?>("--iterations", "-T") { Description = $"Dual iterations T of bip and qb per step (default {RouterConfig.DefaultIterations})." };
         var device = new Option<string>("--device") { Description = "auto (a GPU when TorchSharp finds one), cpu, cuda or cuda:N.", DefaultValueFactory = _ => "auto" };
         var output = new Option<string?>("--out") { Description = "Folder for the report (default: runs/compare-PRESET-seedN)." };
 
@@ -103,7 +103,7 @@ public static class CompareCommand
         var data = Corpus.Load(text, dataDirectory, preset.Model.VocabSize, m => console.MarkupLineInterpolated($"[grey]{m}[/]"));
         var model = preset.Model with { VocabSize = data.VocabSize };
         console.MarkupLineInterpolated(
-            $"Comparing {string.Join(", ", methods.Select(m => m.ShortName()))} on [bold]{preset.Name}[/]: {training.Steps} steps of {training.BatchSize} x {model.ContextLength} tokens, seed {training.Seed}, {Iterations(model, methods)}.");
+            $"Comparing {string.Join(", ", methods.Select(m => m.ShortName()))} on [bold]{preset.Name}[/]: {training.Steps} steps of {training.BatchSize} x {model.ContextLength} tokens, seed {training.Seed}, T = {model.BalanceIterations}.");
         console.MarkupLineInterpolated($"Model: {model.Describe()}.");
 
         IReadOnlyList<MethodRun> runs = [];
@@ -131,17 +131,11 @@ public static class CompareCommand
         console.Write(table);
 
         Directory.CreateDirectory(folder);
-        var title = $"{preset.Name}, seed {training.Seed}, {training.Steps} steps, {Iterations(model, methods)}";
+        var title = $"{preset.Name}, seed {training.Seed}, {training.Steps} steps, T = {model.BalanceIterations}";
         File.WriteAllText(Path.Combine(folder, "compare.md"), ComparisonReport.Markdown(summaries, title));
         File.WriteAllText(Path.Combine(folder, "compare.csv"), ComparisonReport.Csv(summaries));
         File.WriteAllText(Path.Combine(folder, "steps.csv"), ComparisonReport.StepsCsv(runs));
         var plots = ComparisonPlots.Write(runs, folder, $"{preset.Name}, seed {training.Seed}");
         console.MarkupLineInterpolated($"Report: {Path.GetFullPath(folder)} (compare.md, compare.csv, steps.csv, {string.Join(", ", plots.Select(Path.GetFileName))})");
     }
-
-    // T as each dual method runs it: its own default unless -T set one for all.
-    private static string Iterations(MoeModelConfig model, IEnumerable<RouterKind> methods) =>
-        string.Join(", ", methods.Where(m => m is RouterKind.Bip or RouterKind.QuantileBalancing)
-            .Select(m => $"T = {(model with { Router = m }).BalanceIterations} ({m.ShortName()})")
-            .DefaultIfEmpty("no dual solve"));
 }

@@ -41,17 +41,8 @@ public sealed record MoeModelConfig
 
     public bool NormalizeTopK { get; init; } = true;
 
-    private readonly int? _balanceIterations;
-
-    /// <summary>
-    /// T of BIP and QB; unless set, the router's own default (<see cref="RouterKinds.DefaultIterations"/>), so that
-    /// a config copied to another router follows it. Saved as the number it resolves to.
-    /// </summary>
-    public int BalanceIterations
-    {
-        get => _balanceIterations ?? Router.DefaultIterations();
-        init => _balanceIterations = value;
-    }
+    /// <summary>T of BIP and QB. The solve costs little beside a training step; see docs/results.md, "Choosing T".</summary>
+    public int BalanceIterations { get; init; } = RouterConfig.DefaultIterations;
 
     public float BiasUpdateRate { get; init; } = 1e-3f;
 

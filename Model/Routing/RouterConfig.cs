@@ -19,10 +19,7 @@ public sealed record RouterConfig(
     float AuxLossAlpha = 1e-3f,
     bool CpuFastPath = true)
 {
-    /// <summary>
-    /// T of a router made without one, and of a single batch routed from q = 0 (`balance`); a model's routers
-    /// take their method's (<see cref="RouterKinds.DefaultIterations"/>).
-    /// </summary>
+    /// <summary>The dual iterations T per step; why 16 is in docs/results.md, "Choosing T".</summary>
     public const int DefaultIterations = 16;
 
     public void Validate()

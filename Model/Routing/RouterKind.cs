@@ -33,17 +33,6 @@ public static class RouterKinds
 
     public static IReadOnlyList<RouterKind> All { get; } = Enum.GetValues<RouterKind>();
 
-    /// <summary>
-    /// T per training step when the model names none: for BIP and QB the smallest whose AvgMaxVio_batch, with q
-    /// warm-started across steps, stays within 10 % of T = 16's on both small presets (docs/results.md,
-    /// "Choosing T"); the other methods solve nothing.
-    /// </summary>
-    public static int DefaultIterations(this RouterKind kind) => kind switch
-    {
-        RouterKind.Bip => 8,
-        _ => RouterConfig.DefaultIterations,
-    };
-
     public static RouterKind Parse(string name)
     {
         foreach (var kind in All)

@@ -24,7 +24,7 @@ internal static class StepProfileBench
         var data = Corpus.Load(null, dataDirectory, preset.Model.VocabSize, _ => { });
         var model = preset.Model with { VocabSize = data.VocabSize };
         var training = preset.Training with { Device = device, Steps = 1000 };
-        Console.WriteLine($"{presetName} on {TrainingDevice.Resolve(device)}: {model.Describe()}; batch {training.StepBatch} x {model.ContextLength} tokens, T = {RouterKind.Bip.DefaultIterations()} (bip), {RouterKind.QuantileBalancing.DefaultIterations()} (qb)");
+        Console.WriteLine($"{presetName} on {TrainingDevice.Resolve(device)}: {model.Describe()}; batch {training.StepBatch} x {model.ContextLength} tokens, T = {model.BalanceIterations}");
 
         HostReadsPerStep(model, training, data);
 

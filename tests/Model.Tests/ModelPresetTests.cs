@@ -1,25 +1,10 @@
-using System.Text.Json;
 using Moe.Model.Network;
-using Moe.Model.Routing;
 using static TorchSharp.torch;
 
 namespace Moe.Model.Tests;
 
 public class ModelPresetTests
 {
-    [Fact]
-    public void T_follows_the_router_until_set_and_is_saved_as_the_number_it_resolved_to()
-    {
-        var model = ModelPresets.Get("small-64e").Model;
-        Assert.Equal(RouterKind.Bip.DefaultIterations(), (model with { Router = RouterKind.Bip }).BalanceIterations);
-        Assert.Equal(RouterKind.QuantileBalancing.DefaultIterations(), (model with { Router = RouterKind.QuantileBalancing }).BalanceIterations);
-        Assert.Equal(3, (model with { BalanceIterations = 3, Router = RouterKind.QuantileBalancing }).BalanceIterations);
-
-        var saved = JsonSerializer.Serialize(model with { Router = RouterKind.QuantileBalancing });
-        var read = JsonSerializer.Deserialize<MoeModelConfig>(saved)!;
-        Assert.Equal(RouterKind.QuantileBalancing.DefaultIterations(), (read with { Router = RouterKind.Bip }).BalanceIterations);
-    }
-
     [Fact]
     public void Every_preset_is_valid_and_names_are_found_case_insensitively()
     {
