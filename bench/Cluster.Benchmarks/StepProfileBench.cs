@@ -17,6 +17,7 @@ internal static class StepProfileBench
 {
     private static readonly RouterKind[] Methods = [RouterKind.TopK, RouterKind.LossFree, RouterKind.Bip, RouterKind.QuantileBalancing];
     private static readonly bool[] OnePassFirst = [true, false];
+    private const int StepsPerSample = 3;
 
     public static void Run(string presetName, string device, int alternations, string dataDirectory)
     {
@@ -37,46 +38,25 @@ internal static class StepProfileBench
         })).ToList();
         try
         {
-            foreach (var (_, _, loop) in loops)
-            {
-                for (var warm = 0; warm < 3; warm++)
-                    loop.TrainStep();
-            }
-            var steps = loops.Select(_ => new List<double>()).ToArray();
-            var routing = Methods.Select(_ => new List<double>()).ToArray();
-            for (var round = 0; round < alternations; round++)
-            {
-                for (var k = 0; k < loops.Count; k++)
-                {
-                    var (method, onePass, loop) = loops[k];
-                    using var scope = NewDisposeScope();
-                    var before = loop.Model.RouterStates();
-                    Tensor[] scores = [];
-                    var metrics = loop.TrainStep(routed => scores = [.. routed.Select(r => r.Scores.detach().clone().DetachFromDisposeScope())]);
-                    steps[k].Add(metrics.Duration.TotalSeconds);
-                    if (onePass)
-                        routing[Array.IndexOf(Methods, method)].Add(RoutingSeconds(method, model, before, scores));
-                    foreach (var layerScores in scores)
-                        layerScores.Dispose();
-                }
-                Console.Error.WriteLine($"alternation {round + 1} of {alternations} done");
-            }
+            var (steps, maxVio) = Alternate([.. loops.Select(l => l.Loop)], alternations);
+            var routing = Methods.Select(method => RoutingSeconds(method, model, loops.First(l => l.Method == method && l.OnePass).Loop, alternations)).ToArray();
 
             var median = steps.Select(Median).ToArray();
             double Step(RouterKind method, bool onePass) => median[loops.FindIndex(l => l.Method == method && l.OnePass == onePass)];
             foreach (var method in Methods)
             {
                 var name = method.ShortName();
-                Console.WriteLine($"method={name} step: {Step(method, true) * 1e3:F1} ms one pass, {Step(method, false) * 1e3:F1} ms per-expert loop, ratio {Step(method, true) / Step(method, false):F3} (target < 1)");
+                var vio = maxVio[loops.FindIndex(l => l.Method == method && l.OnePass)];
+                Console.WriteLine($"method={name} step: {Step(method, true) * 1e3:F1} ms one pass, {Step(method, false) * 1e3:F1} ms per-expert loop, ratio {Step(method, true) / Step(method, false):F3} (target < 1); MaxVio_batch {vio:F3}");
             }
             foreach (var method in Methods)
                 Console.WriteLine($"method={method.ShortName()} step / lossfree: {Step(method, true) / Step(RouterKind.LossFree, true):F3} (target for bip and qb <= 1.02)");
             foreach (var method in Methods)
             {
-                var share = Median(routing[Array.IndexOf(Methods, method)]) / Step(method, true);
+                var share = routing[Array.IndexOf(Methods, method)] / Step(method, true);
                 Console.WriteLine($"method={method.ShortName()} routing share of a step: {share * 100:F1} % ({(method is RouterKind.Bip or RouterKind.QuantileBalancing ? "solve and top-K" : "top-K")})");
             }
-            Console.WriteLine($"medians of {alternations} alternations; steps are {training.StepBatch * model.ContextLength} tokens");
+            Console.WriteLine($"medians of {alternations} alternations of {StepsPerSample} steps each; steps are {training.StepBatch * model.ContextLength} tokens");
         }
         finally
         {
@@ -100,29 +80,46 @@ internal static class StepProfileBench
             runs.AddRange(iterations.Select(t => (method, t, new TrainingLoop(model with { Router = method, BalanceIterations = t }, training, data))));
         try
         {
-            foreach (var (_, _, loop) in runs)
-            {
-                for (var warm = 0; warm < 3; warm++)
-                    loop.TrainStep();
-            }
-            var times = runs.Select(_ => new List<double>()).ToArray();
-            for (var round = 0; round < alternations; round++)
-            {
-                for (var k = 0; k < runs.Count; k++)
-                    times[k].Add(runs[k].Loop.TrainStep().Duration.TotalSeconds);
-                Console.Error.WriteLine($"alternation {round + 1} of {alternations} done");
-            }
+            var (times, maxVio) = Alternate([.. runs.Select(r => r.Loop)], alternations);
             var lossFree = Median(times[0]);
-            Console.WriteLine($"{presetName} on {TrainingDevice.Resolve(device)}: lossfree step {lossFree * 1e3:F1} ms");
+            Console.WriteLine($"{presetName} on {TrainingDevice.Resolve(device)}: lossfree step {lossFree * 1e3:F1} ms, MaxVio_batch {maxVio[0]:F3}");
             for (var k = 1; k < runs.Count; k++)
-                Console.WriteLine($"method={runs[k].Method.ShortName()} T={runs[k].T} step: {Median(times[k]) * 1e3:F1} ms, / lossfree {Median(times[k]) / lossFree:F3}");
-            Console.WriteLine($"medians of {alternations} alternations");
+                Console.WriteLine($"method={runs[k].Method.ShortName()} T={runs[k].T} step: {Median(times[k]) * 1e3:F1} ms, / lossfree {Median(times[k]) / lossFree:F3}, MaxVio_batch {maxVio[k]:F3}");
+            Console.WriteLine($"medians of {alternations} alternations of {StepsPerSample} steps each");
         }
         finally
         {
             foreach (var (_, _, loop) in runs)
                 loop.Dispose();
         }
+    }
+
+    /// <summary>
+    /// Mean step times of the loops, one sample of StepsPerSample steps per loop per alternation (each alternation
+    /// starts one loop further on, so that no loop always follows the same other), and each loop's mean MaxVio_batch
+    /// over the timed steps: how evenly its experts' work was split.
+    /// </summary>
+    private static (List<double>[] Samples, double[] MaxVio) Alternate(IReadOnlyList<TrainingLoop> loops, int alternations)
+    {
+        foreach (var loop in loops)
+        {
+            for (var warm = 0; warm < 3; warm++)
+                loop.TrainStep();
+        }
+        var samples = loops.Select(_ => new List<double>()).ToArray();
+        var maxVio = new double[loops.Count];
+        for (var round = 0; round < alternations; round++)
+        {
+            for (var i = 0; i < loops.Count; i++)
+            {
+                var k = (round + i) % loops.Count;
+                var steps = Enumerable.Range(0, StepsPerSample).Select(_ => loops[k].TrainStep()).ToArray();
+                samples[k].Add(steps.Average(m => m.Duration.TotalSeconds));
+                maxVio[k] += steps.Sum(m => m.MeanMaxVio) / (StepsPerSample * alternations);
+            }
+            Console.Error.WriteLine($"alternation {round + 1} of {alternations} done");
+        }
+        return (samples, maxVio);
     }
 
     /// <summary>Host reads of a step on the tensor path (the C# CPU kernel off): what a GPU would see.</summary>
@@ -139,23 +136,37 @@ internal static class StepProfileBench
         }
     }
 
-    /// <summary>The time the layers' routing of one step takes again, on its scores, from the state it started from.</summary>
-    private static double RoutingSeconds(RouterKind method, MoeModelConfig model, Tensor?[] states, Tensor[] scores)
+    /// <summary>
+    /// The median time of one step's routing in all layers, routed again from the state the step started from, on
+    /// the scores of one more step of <paramref name="loop"/>.
+    /// </summary>
+    private static double RoutingSeconds(RouterKind method, MoeModelConfig model, TrainingLoop loop, int repeats)
     {
         using var scope = NewDisposeScope();
-        var routers = scores.Select((_, k) =>
+        var before = loop.Model.RouterStates();
+        Tensor[] scores = [];
+        loop.TrainStep(routed => scores = [.. routed.Select(r => r.Scores.detach().clone().DetachFromDisposeScope())]);
+        var times = new List<double>();
+        for (var r = 0; r < repeats; r++)
         {
-            var router = Routers.Create(method, model.RouterConfig);
-            if (states[k] is { } state)
-                router.LoadState(state);
-            return router;
-        }).ToArray();
-        Synchronize(scores[0]);
-        var watch = Stopwatch.StartNew();
-        for (var k = 0; k < scores.Length; k++)
-            routers[k].Route(scores[k], checkFinite: false);
-        Synchronize(scores[0]);
-        return watch.Elapsed.TotalSeconds;
+            using var inner = NewDisposeScope();
+            var routers = scores.Select((_, k) =>
+            {
+                var router = Routers.Create(method, model.RouterConfig);
+                if (before[k] is { } state)
+                    router.LoadState(state);
+                return router;
+            }).ToArray();
+            Synchronize(scores[0]);
+            var watch = Stopwatch.StartNew();
+            for (var k = 0; k < scores.Length; k++)
+                routers[k].Route(scores[k], checkFinite: false);
+            Synchronize(scores[0]);
+            times.Add(watch.Elapsed.TotalSeconds);
+        }
+        foreach (var layerScores in scores)
+            layerScores.Dispose();
+        return Median(times);
     }
 
     private static void Synchronize(Tensor on)
