@@ -49,13 +49,14 @@ public sealed partial class LocalClusterTests : IDisposable
             "--job-id", "e2e", "--preset", "tiny", "--rounds", $"{Rounds}", "--inner-steps", "4", "--text", text],
             ("MOE_Job__RoundTimeout", "00:00:20"));
         string[] trainer = ["--roles", "trainer", "--seed", $"127.0.0.1:{seedPort}", "--port", "0", "--blobs", blobs, "--trainers", "1"];
-        Start("a", trainer);
+        var survivor = Start("a", trainer);
         var doomed = Start("b", trainer);
 
         await seed.WaitFor(l => Round().Match(l) is { Success: true } m && int.Parse(m.Groups[1].Value) >= 3, TimeSpan.FromMinutes(3));
-        // Both trainers in a round: all three members are up, so the split brain resolver keeps the majority (with two
-        // members up, a tie, it could keep the killed one's side and down the seed).
         await seed.WaitFor(l => l.Contains("started with 2 trainers", StringComparison.Ordinal), TimeSpan.FromMinutes(2));
+        // All three members Up, not only WeaklyUp (in which a trainer already takes part in rounds): the split brain
+        // resolver counts Up members, and with two of them, a tie, it may keep the killed one's side and down the seed.
+        await AllUp([seed, survivor, doomed], TimeSpan.FromMinutes(2));
         doomed.Kill();
         var newcomer = Start("c", trainer);
         var newcomerId = (await newcomer.WaitFor(l => l.StartsWith("Node akka.tcp://", StringComparison.Ordinal), TimeSpan.FromMinutes(1)))
@@ -91,6 +92,19 @@ public sealed partial class LocalClusterTests : IDisposable
         var node = new Node(name, Process.Start(start)!);
         _nodes.Add(node);
         return node;
+    }
+
+    // Whichever member leads logs each move to Up, so the lines may be in any node's output.
+    private static async Task AllUp(IReadOnlyList<Node> nodes, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (nodes.SelectMany(n => n.Lines).Where(l => l.Contains("Leader is moving node", StringComparison.Ordinal) && l.Contains("to [Up]", StringComparison.Ordinal))
+            .Select(l => l.Split("Leader is moving node [")[1].Split(']')[0]).Distinct().Count() < nodes.Count)
+        {
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException($"Not all {nodes.Count} members were moved to Up within {timeout}.");
+            await Task.Delay(200, TestContext.Current.CancellationToken);
+        }
     }
 
     private sealed class Node : IDisposable
