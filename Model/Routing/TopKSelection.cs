@@ -53,7 +53,7 @@ internal static class TopKSelection
     /// Tokens per expert, counted on the device into int32: unlike bincount, a scatter needs no host read of the
     /// indices' range.
     /// </summary>
-    public static Tensor Loads(Tensor experts, int count)
+    private static Tensor Loads(Tensor experts, int count)
     {
         using (no_grad())
         {
