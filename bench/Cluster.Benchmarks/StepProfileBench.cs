@@ -21,10 +21,7 @@ internal static class StepProfileBench
 
     public static void Run(string presetName, string device, int alternations, string dataDirectory)
     {
-        var preset = ModelPresets.Get(presetName);
-        var data = Corpus.Load(null, dataDirectory, preset.Model.VocabSize, _ => { });
-        var model = preset.Model with { VocabSize = data.VocabSize };
-        var training = preset.Training with { Device = device, Steps = 1000 };
+        var (model, training, data) = Setup(presetName, device, dataDirectory);
         Console.WriteLine($"{presetName} on {TrainingDevice.Resolve(device)}: {model.Describe()}; batch {training.StepBatch} x {model.ContextLength} tokens, T = {model.BalanceIterations}");
 
         HostReadsPerStep(model, training, data);
@@ -71,10 +68,7 @@ internal static class StepProfileBench
     /// </summary>
     public static void Iterations(string presetName, string device, int alternations, string dataDirectory, int[] iterations)
     {
-        var preset = ModelPresets.Get(presetName);
-        var data = Corpus.Load(null, dataDirectory, preset.Model.VocabSize, _ => { });
-        var model = preset.Model with { VocabSize = data.VocabSize };
-        var training = preset.Training with { Device = device, Steps = 1000 };
+        var (model, training, data) = Setup(presetName, device, dataDirectory);
         var runs = new List<(RouterKind Method, int T, TrainingLoop Loop)> { (RouterKind.LossFree, 0, new TrainingLoop(model with { Router = RouterKind.LossFree }, training, data)) };
         foreach (var method in new[] { RouterKind.Bip, RouterKind.QuantileBalancing })
             runs.AddRange(iterations.Select(t => (method, t, new TrainingLoop(model with { Router = method, BalanceIterations = t }, training, data))));
@@ -92,6 +86,13 @@ internal static class StepProfileBench
             foreach (var (_, _, loop) in runs)
                 loop.Dispose();
         }
+    }
+
+    private static (MoeModelConfig Model, TrainingConfig Training, TokenDataset Data) Setup(string presetName, string device, string dataDirectory)
+    {
+        var preset = ModelPresets.Get(presetName);
+        var data = Corpus.Load(null, dataDirectory, preset.Model.VocabSize, _ => { });
+        return (preset.Model with { VocabSize = data.VocabSize }, preset.Training with { Device = device, Steps = 1000 }, data);
     }
 
     /// <summary>
