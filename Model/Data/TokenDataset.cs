@@ -115,15 +115,11 @@ public sealed class TokenDataset
         return new TokenDataset(vocabSize, Map(train), Map(validation), gpt2Ids, report);
     }
 
+    /// <summary>The compact vocabulary, which a trained model keeps to encode and decode text.</summary>
+    public Vocabulary Vocabulary => new(Gpt2Ids);
+
     /// <summary>Decodes compact ids back to text (unknown tokens become "?").</summary>
-    public string Decode(IEnumerable<int> ids)
-    {
-        var tokenizer = TiktokenTokenizer.CreateForModel("gpt-2");
-        var text = new StringBuilder();
-        foreach (var id in ids)
-            text.Append(Gpt2Ids[id] < 0 ? "?" : tokenizer.Decode([Gpt2Ids[id]]));
-        return text.ToString();
-    }
+    public string Decode(IEnumerable<int> ids) => Vocabulary.Decode(ids);
 
     private static string Key(IReadOnlyList<string> documents, int vocabSize)
     {

@@ -38,16 +38,24 @@ public sealed class MoeFeedForward : nn.Module<Tensor, (Tensor Output, LayerRout
     /// <summary>How the experts run over their slots; tests and the step-profile benchmark swap in the reference.</summary>
     internal ExpertPass Pass { get; set; } = ExpertPasses.OnePass;
 
+    /// <summary>
+    /// Route with the router's state as it is and no capacity limit (see <see cref="IRouter.RouteForInference"/>):
+    /// every token then routes on its own, as generation needs.
+    /// </summary>
+    public bool InferenceRouting { get; set; }
+
     public override (Tensor Output, LayerRouting Routing) forward(Tensor x)
     {
         var dim = x.shape[^1];
         var tokens = x.reshape(-1, dim);
         var scores = Routing.Scoring.Scores(gate.forward(tokens), _config.ScoreFunction);
-        var decision = Router.Route(scores, checkFinite: false); // the step checks its loss instead
+        var decision = InferenceRouting
+            ? Router.RouteForInference(scores)
+            : Router.Route(scores, checkFinite: false); // the step checks its loss instead
 
         // The layer's one host read: splitting the slots into runs per expert needs the counts.
         var loads = Array.ConvertAll(HostReads.ToArray<int>(decision.Loads), load => (long)load);
-        var capacity = _config.CapacityFactor > 0
+        var capacity = _config.CapacityFactor > 0 && !InferenceRouting
             ? (long)Math.Ceiling(_config.CapacityFactor * tokens.shape[0] * _config.TopK / _config.Experts)
             : long.MaxValue;
         var slots = ExpertSlots.Group(decision.Experts, decision.Weights, loads, capacity, x.dtype);

@@ -40,6 +40,20 @@ public sealed class MoeTransformer : nn.Module<Tensor, Tensor>
 
     public IReadOnlyList<MoeFeedForward> MoeLayers { get; }
 
+    /// <summary>
+    /// Every MoE layer routes with its saved q or bias, token by token, without solving on the batch or dropping
+    /// (see <see cref="MoeFeedForward.InferenceRouting"/>): what generation and evaluation of a trained model use.
+    /// </summary>
+    public bool InferenceRouting
+    {
+        get => MoeLayers.Count > 0 && MoeLayers[0].InferenceRouting;
+        set
+        {
+            foreach (var layer in MoeLayers)
+                layer.InferenceRouting = value;
+        }
+    }
+
     /// <summary>tokens [batch, time] (int64) to logits [batch, time, vocab].</summary>
     public override Tensor forward(Tensor tokens) => Run(tokens).Logits;
 

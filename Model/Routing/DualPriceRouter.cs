@@ -67,6 +67,9 @@ public abstract class DualPriceRouter : IRouter
         return TopKSelection.Route(scores, scores.detach() - _q.to(scores.dtype), Config, withTokenPrices: true);
     }
 
+    public RoutingDecision RouteForInference(Tensor scores) =>
+        TopKSelection.PerToken(scores, scores.detach() - _q.to(scores.dtype, scores.device), Config);
+
     /// <summary>q is updated before routing (on the current batch), so there is nothing to do after the step.</summary>
     public void AfterStep(RoutingDecision decision)
     {

@@ -16,6 +16,12 @@ public interface IRouter
     /// </param>
     RoutingDecision Route(Tensor scores, bool checkFinite = true);
 
+    /// <summary>
+    /// Routes with the state as it is (inference): no solve on the batch, no auxiliary loss, and each token on its
+    /// own, so that routing is causal and a token routes the same whatever else is in the batch.
+    /// </summary>
+    RoutingDecision RouteForInference(Tensor scores);
+
     /// <summary>Called once after the optimiser step that used <paramref name="decision"/>.</summary>
     void AfterStep(RoutingDecision decision);
 

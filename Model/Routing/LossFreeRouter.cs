@@ -31,6 +31,9 @@ public sealed class LossFreeRouter : IRouter
         return TopKSelection.Route(scores, ranking, Config);
     }
 
+    public RoutingDecision RouteForInference(Tensor scores) =>
+        TopKSelection.PerToken(scores, scores.detach() + _bias.to(scores.dtype, scores.device), Config);
+
     public void AfterStep(RoutingDecision decision)
     {
         using (no_grad())

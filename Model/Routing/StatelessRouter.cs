@@ -19,6 +19,8 @@ public abstract class StatelessRouter : IRouter
 
     public abstract RoutingDecision Route(Tensor scores, bool checkFinite = true);
 
+    public RoutingDecision RouteForInference(Tensor scores) => TopKSelection.PerToken(scores, scores.detach(), Config);
+
     public void AfterStep(RoutingDecision decision)
     {
     }

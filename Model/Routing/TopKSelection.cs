@@ -40,6 +40,23 @@ internal static class TopKSelection
             }
             experts = order.gather(1, positions);
         }
+        return Decide(scores, experts, config, auxLoss, tokenPrices);
+    }
+
+    /// <summary>
+    /// Top-K of <paramref name="ranking"/> for each token on its own, exact ties going to the lower expert: the
+    /// choice of a token never depends on its row or on the other tokens of the batch (inference routing).
+    /// </summary>
+    public static RoutingDecision PerToken(Tensor scores, Tensor ranking, RouterConfig config)
+    {
+        Tensor experts;
+        using (no_grad())
+            experts = ranking.sort(dim: 1, descending: true, stable: true).Indices.narrow(1, 0, config.TopK);
+        return Decide(scores, experts, config, auxLoss: null, tokenPrices: null);
+    }
+
+    private static RoutingDecision Decide(Tensor scores, Tensor experts, RouterConfig config, Tensor? auxLoss, Tensor? tokenPrices)
+    {
         var weights = scores.gather(1, experts);
         if (config.NormalizeTopK)
         {

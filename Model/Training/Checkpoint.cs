@@ -1,7 +1,7 @@
-using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Moe.Model.Data;
+using Moe.Model.IO;
 using Moe.Model.Network;
 using static TorchSharp.torch;
 
@@ -16,7 +16,6 @@ namespace Moe.Model.Training;
 public static class Checkpoint
 {
     private const int FormatVersion = 1;
-    private const string Manifest = "manifest.json";
     private const string Latest = "latest";
 
     private static readonly JsonSerializerOptions Json = new()
@@ -27,45 +26,27 @@ public static class Checkpoint
 
     private sealed record TrainingState(int Version, int Step, long DataPosition, MoeModelConfig Model, TrainingConfig Training);
 
-    private sealed record ManifestEntry(string File, long Bytes, string Sha256);
-
     /// <summary>Writes a checkpoint of the loop's current state under <paramref name="root"/>; returns its folder.</summary>
     public static string Save(TrainingLoop loop, string root)
     {
-        Directory.CreateDirectory(root);
-        var final = Path.Combine(root, $"step-{loop.Step:D7}");
-        var staging = Directory.CreateDirectory(Path.Combine(root, $".partial-{Guid.NewGuid():N}")).FullName;
-        try
+        var final = FolderManifest.Publish(Path.Combine(root, $"step-{loop.Step:D7}"), staging =>
         {
-            Write(staging, "model.bin", stream =>
+            FolderManifest.WriteFile(staging, "model.bin", stream =>
             {
                 using var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true);
                 loop.Model.save(writer);
             });
-            Write(staging, "optimizer.bin", stream =>
+            FolderManifest.WriteFile(staging, "optimizer.bin", stream =>
             {
                 using var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true);
                 loop.Optimizer.save_state_dict(writer);
             });
-            Write(staging, "routers.bin", stream => WriteRouters(loop, stream));
+            FolderManifest.WriteFile(staging, "routers.bin", stream => WriteRouters(loop, stream));
             var state = new TrainingState(FormatVersion, loop.Step, loop.Sampler.Position, loop.Model.Config, loop.Training);
-            Write(staging, "state.json", stream => JsonSerializer.Serialize(stream, state, Json));
-
-            var entries = Directory.GetFiles(staging).Order(StringComparer.Ordinal)
-                .Select(f => new ManifestEntry(Path.GetFileName(f), new FileInfo(f).Length, Hash(f))).ToArray();
-            Write(staging, Manifest, stream => JsonSerializer.Serialize(stream, entries, Json));
-
-            if (Directory.Exists(final))
-                Directory.Delete(final, recursive: true);
-            Directory.Move(staging, final);
-            AtomicFile.Write(Path.Combine(root, Latest), System.Text.Encoding.UTF8.GetBytes(Path.GetFileName(final)));
-            return final;
-        }
-        finally
-        {
-            if (Directory.Exists(staging))
-                Directory.Delete(staging, recursive: true);
-        }
+            FolderManifest.WriteFile(staging, "state.json", stream => JsonSerializer.Serialize(stream, state, Json));
+        });
+        AtomicFile.Write(Path.Combine(root, Latest), System.Text.Encoding.UTF8.GetBytes(Path.GetFileName(final)));
+        return final;
     }
 
     /// <summary>The folder that <c>latest</c> names under <paramref name="root"/>, or null when there is none.</summary>
@@ -105,47 +86,8 @@ public static class Checkpoint
     }
 
     /// <summary>Checks that the manifest exists and every file in it has its recorded size and SHA-256.</summary>
-    public static void Verify(string folder)
-    {
-        var manifest = Path.Combine(folder, Manifest);
-        if (!File.Exists(manifest))
-            throw new CheckpointException($"{folder}: no {Manifest}; the checkpoint is partial or not a checkpoint. Refusing to load it.");
-        ManifestEntry[] entries;
-        try
-        {
-            entries = JsonSerializer.Deserialize<ManifestEntry[]>(File.ReadAllText(manifest), Json) ?? [];
-        }
-        catch (JsonException e)
-        {
-            throw new CheckpointException($"{folder}: {Manifest} is damaged ({e.Message}). Refusing to load it.");
-        }
-        foreach (var required in new[] { "model.bin", "optimizer.bin", "routers.bin", "state.json" })
-        {
-            if (!entries.Any(e => e.File == required))
-                throw new CheckpointException($"{folder}: the manifest does not list {required}. Refusing to load it.");
-        }
-        foreach (var entry in entries)
-        {
-            var path = Path.Combine(folder, entry.File);
-            if (!File.Exists(path))
-                throw new CheckpointException($"{folder}: {entry.File} is missing. Refusing to load it.");
-            if (new FileInfo(path).Length != entry.Bytes || Hash(path) != entry.Sha256)
-                throw new CheckpointException($"{folder}: {entry.File} does not match its SHA-256 in the manifest (damaged or truncated). Refusing to load it.");
-        }
-    }
-
-    private static void Write(string folder, string name, Action<Stream> write)
-    {
-        using var stream = new FileStream(Path.Combine(folder, name), FileMode.CreateNew, FileAccess.Write);
-        write(stream);
-        stream.Flush(flushToDisk: true);
-    }
-
-    private static string Hash(string path)
-    {
-        using var stream = File.OpenRead(path);
-        return Convert.ToHexStringLower(SHA256.HashData(stream));
-    }
+    public static void Verify(string folder) =>
+        FolderManifest.Verify(folder, "checkpoint", ["model.bin", "optimizer.bin", "routers.bin", "state.json"], message => new CheckpointException(message));
 
     private static void WriteRouters(TrainingLoop loop, Stream stream)
     {

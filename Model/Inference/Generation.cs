@@ -1,0 +1,37 @@
+using Moe.Model.Data;
+using static TorchSharp.torch;
+
+namespace Moe.Model.Inference;
+
+/// <summary>Autoregressive sampling, one token per forward pass over the last context-length tokens.</summary>
+public static class Generation
+{
+    /// <summary>
+    /// Yields up to <paramref name="maxTokens"/> sampled ids after <paramref name="prompt"/> (an empty prompt starts
+    /// from end of text), stopping early at end of text. Routing is the model's inference routing, which is causal:
+    /// earlier positions route as they did in the pass before.
+    /// </summary>
+    public static IEnumerable<int> Sample(TrainedModel model, IReadOnlyList<int> prompt, int maxTokens, TokenSampler sampler)
+    {
+        if (maxTokens < 1)
+            throw new ArgumentException($"--max-tokens must be at least 1, got {maxTokens}.", nameof(maxTokens));
+        var network = model.Model;
+        var device = network.parameters().First().device;
+        List<int> context = prompt.Count > 0 ? [.. prompt] : [TokenDataset.EndOfText];
+        for (var n = 0; n < maxTokens; n++)
+        {
+            int next;
+            using (NewDisposeScope())
+            using (no_grad())
+            {
+                var window = context.Skip(Math.Max(0, context.Count - network.Config.ContextLength)).Select(id => (long)id).ToArray();
+                var logits = network.forward(tensor(window, device: device).unsqueeze(0)).select(1, -1).squeeze(0);
+                next = sampler.Next(Devices.HostReads.ToArray<float>(logits));
+            }
+            if (next == TokenDataset.EndOfText)
+                yield break;
+            context.Add(next);
+            yield return next;
+        }
+    }
+}
