@@ -16,6 +16,9 @@ public static class Cli
     {
         BalanceCommand.Create(),
         CompareCommand.Create(),
+        EvalCommand.Create(),
+        ExportCommand.Create(),
+        GenerateCommand.Create(),
         NodeCommand.Create(),
         PlanCommand.Create(),
         ReportCommand.Create(),

@@ -120,9 +120,19 @@ public static class MoeCodecs
             (ref PayloadReader x) => new RoundParameters(x.Text(), x.I32(), x.Text(), Blob(ref x)))
         // A delta handed over in memory exists only on its node, so a result that crosses nodes always names a
         // stored one, and the wire format stays what trainers and coordinators of earlier versions speak.
-        .Add<RoundResult>("trr2",
-            (w, m) => { w.Text(m.JobId); w.I32(m.Round); w.Text(m.Attempt); w.I64(m.Shard); Blob(w, m.Delta ?? throw HandedOver(m)); Part(w, m.Stats); },
-            (ref PayloadReader x) => new RoundResult(x.Text(), x.I32(), x.Text(), x.I64(), Blob(ref x), Part(ref x)))
+        .Add<RoundResult>("trr3",
+            (w, m) =>
+            {
+                w.Text(m.JobId); w.I32(m.Round); w.Text(m.Attempt); w.I64(m.Shard); Blob(w, m.Delta ?? throw HandedOver(m)); Part(w, m.Stats);
+                OptionalQ(w, m.Q); OptionalBlob(w, m.Vocabulary);
+            },
+            (ref PayloadReader x) => new RoundResult(x.Text(), x.I32(), x.Text(), x.I64(), Blob(ref x), Part(ref x))
+            {
+                Q = OptionalQ(ref x),
+                Vocabulary = OptionalBlob(ref x),
+            })
+        // Trainers before results carried the global q and the vocabulary.
+        .AddLegacy("trr2", (ref PayloadReader x) => new RoundResult(x.Text(), x.I32(), x.Text(), x.I64(), Blob(ref x), Part(ref x)))
         .Add<RoundFailed>("trf",
             (w, m) => { w.Text(m.JobId); w.I32(m.Round); w.Text(m.Attempt); w.Text(m.TrainerId); w.Text(m.Reason); },
             (ref PayloadReader x) => new RoundFailed(x.Text(), x.I32(), x.Text(), x.Text(), x.Text()))
@@ -138,15 +148,23 @@ public static class MoeCodecs
         .AddLegacy("e-tjob2", (ref PayloadReader x) => new JobStartedEvent(Job(ref x, shapeField: false, resolvedFields: false).Resolve(), Blob(ref x)))
         // Jobs started before rounds could overlap: they go on without overlapping.
         .AddLegacy("e-tjob", (ref PayloadReader x) => new JobStartedEvent(Job(ref x, overlapField: false, shapeField: false, resolvedFields: false).Resolve(), Blob(ref x)))
-        .Add<RoundCommittedEvent>("e-tround3",
+        .Add<RoundCommittedEvent>("e-tround4",
             (w, m) =>
             {
                 w.I32(m.Round); Blob(w, m.Parameters); OptionalBlob(w, m.Momentum); Plan(w, m.Plan);
                 Parts(w, m.Parts);
                 w.I64(m.CommittedAt.Ticks); w.F64(m.Seconds);
+                OptionalQ(w, m.Q); OptionalBlob(w, m.Vocabulary);
             },
             (ref PayloadReader x) => new RoundCommittedEvent(
-                x.I32(), Blob(ref x), OptionalBlob(ref x), Plan(ref x), Parts(ref x), new DateTime(x.I64(), DateTimeKind.Utc), x.F64()))
+                x.I32(), Blob(ref x), OptionalBlob(ref x), Plan(ref x), Parts(ref x), new DateTime(x.I64(), DateTimeKind.Utc), x.F64())
+            {
+                Q = OptionalQ(ref x),
+                Vocabulary = OptionalBlob(ref x),
+            })
+        // Rounds committed before they kept the global q and the vocabulary: a model exported from one has neither.
+        .AddLegacy("e-tround3", (ref PayloadReader x) => new RoundCommittedEvent(
+            x.I32(), Blob(ref x), OptionalBlob(ref x), Plan(ref x), Parts(ref x), new DateTime(x.I64(), DateTimeKind.Utc), x.F64()))
         // Rounds committed before a job with outer momentum 0 could leave the momentum out.
         .AddLegacy("e-tround2", (ref PayloadReader x) => new RoundCommittedEvent(
             x.I32(), Blob(ref x), Blob(ref x), Plan(ref x), Parts(ref x), new DateTime(x.I64(), DateTimeKind.Utc), x.F64()))
@@ -335,6 +353,27 @@ public static class MoeCodecs
     }
 
     private static BlobRef? OptionalBlob(ref PayloadReader x) => x.Flag() ? Blob(ref x) : null;
+
+    private static void OptionalQ(PayloadWriter w, GlobalQ? q)
+    {
+        w.Flag(q is not null);
+        if (q is null)
+            return;
+        w.Longs(q.Steps);
+        foreach (var layer in q.Q)
+            w.Floats(layer);
+    }
+
+    private static GlobalQ? OptionalQ(ref PayloadReader x)
+    {
+        if (!x.Flag())
+            return null;
+        var steps = x.Longs();
+        var q = new float[steps.Length][];
+        for (var layer = 0; layer < q.Length; layer++)
+            q[layer] = x.Floats();
+        return new GlobalQ(steps, q);
+    }
 
     private static void Spec(PayloadWriter w, LayerSpec spec)
     {

@@ -28,6 +28,12 @@ public sealed record RoundCommittedEvent(
 {
     public string[] Contributors => [.. Parts.Select(p => p.TrainerId)];
 
+    /// <summary>The newest global q the contributors had received: the routers' state of a model exported from this round.</summary>
+    public GlobalQ? Q { get; init; }
+
+    /// <summary>The stored vocabulary of the job's data (vocabulary.json), so any node can write the model folder.</summary>
+    public BlobRef? Vocabulary { get; init; }
+
     public long Tokens => Parts.Sum(p => p.Tokens);
 
     /// <summary>The parts' mean loss; a part whose every step was skipped (NaN) has none to give.</summary>

@@ -73,6 +73,12 @@ public sealed record RoundParameters(string JobId, int Round, string Attempt, Bl
 public sealed record RoundResult(string JobId, int Round, string Attempt, long Shard, BlobRef? Delta, PartStats Stats) : IMoeMessage
 {
     public string TrainerId => Stats.TrainerId;
+
+    /// <summary>The global q the trainer had received when it finished (null from trainers of earlier versions).</summary>
+    public GlobalQ? Q { get; init; }
+
+    /// <summary>The stored vocabulary of the trainer's dataset (vocabulary.json; null from trainers of earlier versions).</summary>
+    public BlobRef? Vocabulary { get; init; }
 }
 
 /// <summary>A trainer could not finish its part (it is dropped from the round, which still commits if a quorum finishes).</summary>

@@ -29,6 +29,8 @@ internal sealed class TrainerPart(
     private readonly ComputeThread _compute = new($"trainer {trainerId}", intraOpThreads);
     private RoundWorker? _worker;
     private string? _workerJob;
+    private Vocabulary? _vocabulary;
+    private BlobRef? _storedVocabulary;
 
     /// <summary>
     /// The trainer's part of a round. The global parameters stream from the blob store into tensor memory (on the
@@ -63,7 +65,11 @@ internal sealed class TrainerPart(
                 throw new InvalidOperationException($"Round {start.Round} was continued but ended before its rebase at step {spec.OverlapSteps} of {spec.InnerSteps}.");
             var delta = await DeliverDelta(worker, start.Attempt, deltaHandoff, token).ConfigureAwait(false);
             log($"Round {start.Round}{(continues ? " (continued)" : "")}: {spec.InnerSteps} steps took {stats.StepSeconds:F2} s, waiting for q {stats.WaitSeconds:F2} s");
-            return new RoundResult(spec.JobId, start.Round, start.Attempt, start.Shard, delta, stats);
+            return new RoundResult(spec.JobId, start.Round, start.Attempt, start.Shard, delta, stats)
+            {
+                Q = GlobalQ.Of(board, spec.Model.Experts),
+                Vocabulary = await StoredVocabulary(token).ConfigureAwait(false),
+            };
         }
         finally
         {
@@ -88,6 +94,17 @@ internal sealed class TrainerPart(
         var blob = await parameters.WaitAsync(token).ConfigureAwait(false);
         return handoff?.Take(blob) ?? await blobs.ReadAsync(blob,
             (stream, _) => Task.FromResult(ParameterFile.Load(stream, $"global parameters {blob}")), token).ConfigureAwait(false);
+    }
+
+    // Stored once per job (the same content is stored once however many trainers write it).
+    private async Task<BlobRef> StoredVocabulary(CancellationToken token)
+    {
+        if (_storedVocabulary is null)
+        {
+            var json = _vocabulary!.ToJson();
+            _storedVocabulary = await blobs.WriteAsync((stream, t) => stream.WriteAsync(json, t).AsTask(), BlobDurability.Durable, token).ConfigureAwait(false);
+        }
+        return _storedVocabulary;
     }
 
     // A part stopped meanwhile delivers nothing: the trainer did not finish that round.
@@ -200,6 +217,7 @@ internal sealed class TrainerPart(
         if (memoryProblem(spec) is { } problem)
             throw new PermanentFailureException(FailureKind.Input, problem);
         var data = Corpus.Load(spec.TextPath, cacheDirectory, spec.Model.VocabSize, log);
+        (_vocabulary, _storedVocabulary) = (data.Vocabulary, null);
         _worker = new RoundWorker(spec.Model, spec.Training with { Device = device, AllowTf32 = settings.AllowTf32 }, data, spec.InnerSteps, spec.LayerSpec.Range, spec.LayerSpec.Clip);
         _workerJob = spec.JobId;
         return _worker;

@@ -154,6 +154,9 @@ public static class NodeCommand
         }
         if (status.Problem is { } problem)
             throw new JobRefusedException(problem); // reported like a refusal: the node stays
-        await output.WriteLineAsync($"Job {jobId} finished: {status.CommittedRounds} rounds. Final parameters: {JobClient.Locate(node.Settings, status.Parameters!)}");
+        // The node that started the job writes its model folder, from the journal as `export` does.
+        var history = await JobHistory.ReadAsync(node.System, cancellation) ?? throw new InvalidOperationException($"The journal of finished job {jobId} holds no job.");
+        var model = await ModelExport.WriteAsync(history, node.Settings.CreateBlobStore(), ModelExport.DefaultFolder(node.Settings.DataDirectory, jobId), cancellation);
+        await output.WriteLineAsync($"Job {jobId} finished: {status.CommittedRounds} rounds. Model folder: {model}");
     }
 }

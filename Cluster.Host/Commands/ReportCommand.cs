@@ -43,7 +43,7 @@ public static class ReportCommand
                     return ExitCodes.BadInput;
                 }
                 var folder = result.GetValue(output) ?? DefaultFolder(settings, history.Spec.JobId);
-                await Print(result.InvocationConfiguration.Output, history, Write(settings, history, folder));
+                await Print(result.InvocationConfiguration.Output, settings, history, Write(settings, history, folder));
                 return ExitCodes.Success;
             }
             catch (Exception e) when (e is ArgumentException or FileNotFoundException or InvalidDataException)
@@ -62,13 +62,22 @@ public static class ReportCommand
     public static IReadOnlyList<string> Write(NodeSettings settings, JobHistory history, string folder)
     {
         var checkpoint = history.Rounds.Count > 0 ? JobClient.Locate(settings, history.Rounds[^1].Parameters) : null;
-        return JobReport.Write(history, folder, checkpoint);
+        return JobReport.Write(history, folder, checkpoint, ModelFolderOf(settings, history.Spec.JobId));
     }
 
-    public static async Task Print(TextWriter output, JobHistory history, IReadOnlyList<string> files)
+    /// <summary>The job's model folder under the data directory, when one was written (its manifest comes last).</summary>
+    public static string? ModelFolderOf(NodeSettings settings, string jobId)
+    {
+        var folder = ModelExport.DefaultFolder(settings.DataDirectory, jobId);
+        return File.Exists(Path.Combine(folder, Moe.Model.IO.FolderManifest.FileName)) ? folder : null;
+    }
+
+    public static async Task Print(TextWriter output, NodeSettings settings, JobHistory history, IReadOnlyList<string> files)
     {
         await output.WriteLineAsync($"Report of job {history.Spec.JobId} ({history.Rounds.Count} of {history.Spec.Rounds} rounds) in {Path.GetDirectoryName(files[0])}:");
         await output.WriteLineAsync($"  model: {history.Spec.Model.Describe()}");
+        if (ModelFolderOf(settings, history.Spec.JobId) is { } model)
+            await output.WriteLineAsync($"  model folder: {model}");
         foreach (var file in files)
             await output.WriteLineAsync($"  {Path.GetFileName(file)}");
     }

@@ -131,9 +131,6 @@ public static class TrainCommand
         if (finished.Finished)
         {
             console.MarkupLineInterpolated($"Job {job.JobId} finished: {finished.CommittedRounds} rounds, last loss {finished.LastLoss:F4} (perplexity {Math.Exp(finished.LastLoss):F1}).");
-            // Straight to the writer: the console wraps at its width, which would break the path in two.
-            if (finished.Parameters is { } parameters)
-                await output.WriteLineAsync($"Final parameters: {JobClient.Locate(settings, parameters)}");
         }
         else
         {
@@ -143,9 +140,17 @@ public static class TrainCommand
         if (!finished.Finished)
             console.MarkupLineInterpolated($"Stopped. Run the same command again to resume job {job.JobId}.");
 
-        // From the journal, as `report` does: the report shows what was committed, nothing else.
+        // From the journal, as `report` and `export` do: what was committed, nothing else.
         var history = await JobRecords.ReadAsync(settings, CancellationToken.None);
-        await ReportCommand.Print(output, history, ReportCommand.Write(settings, history, ReportCommand.DefaultFolder(settings, job.JobId)));
+        if (finished.Finished)
+        {
+            var model = await ModelExport.WriteAsync(history, settings.CreateBlobStore(), ModelExport.DefaultFolder(settings.DataDirectory, job.JobId), CancellationToken.None);
+            // Straight to the writer: the console wraps at its width, which would break the path in two.
+            await output.WriteLineAsync($"Model folder: {model}");
+            await output.WriteLineAsync($"  Cluster.Host generate --model {model} --prompt \"The\"");
+            await output.WriteLineAsync($"  Cluster.Host eval --model {model}{(job.TextPath is { } text ? $" --text {text}" : "")}");
+        }
+        await ReportCommand.Print(output, settings, history, ReportCommand.Write(settings, history, ReportCommand.DefaultFolder(settings, job.JobId)));
         return finished.Finished ? ExitCodes.Success : ExitCodes.Interrupted; // the command line tells SIGTERM apart
     }
 

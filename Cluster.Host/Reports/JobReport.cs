@@ -18,20 +18,21 @@ public static class JobReport
 
     /// <summary>Writes every file of the report into <paramref name="folder"/>; returns their paths.</summary>
     /// <param name="checkpoint">Where the last committed parameters are (a path, or the blob id on a remote store).</param>
-    public static IReadOnlyList<string> Write(JobHistory history, string folder, string? checkpoint)
+    /// <param name="model">The job's model folder, when one was written.</param>
+    public static IReadOnlyList<string> Write(JobHistory history, string folder, string? checkpoint, string? model = null)
     {
         Directory.CreateDirectory(folder);
         var summary = JobSummary.Of(history);
         var plots = history.Rounds.Count == 0 ? [] : JobPlots.Write(history, folder);
         List<string> files = [Path.Combine(folder, "report.md"), Path.Combine(folder, "rounds.csv"), Path.Combine(folder, "parts.csv")];
         // Each file appears whole or not at all: a reader never sees half a report.
-        AtomicFile.Write(files[0], Encoding.UTF8.GetBytes(Markdown(history, summary, checkpoint, [.. plots.Select(Path.GetFileName).OfType<string>()])));
+        AtomicFile.Write(files[0], Encoding.UTF8.GetBytes(Markdown(history, summary, checkpoint, [.. plots.Select(Path.GetFileName).OfType<string>()], model)));
         AtomicFile.Write(files[1], Encoding.UTF8.GetBytes(RoundsCsv(history)));
         AtomicFile.Write(files[2], Encoding.UTF8.GetBytes(PartsCsv(history)));
         return [.. files, .. plots];
     }
 
-    public static string Markdown(JobHistory history, JobSummary s, string? checkpoint, IReadOnlyList<string> plots)
+    public static string Markdown(JobHistory history, JobSummary s, string? checkpoint, IReadOnlyList<string> plots, string? model = null)
     {
         var spec = history.Spec;
         var text = new StringBuilder();
@@ -67,6 +68,10 @@ public static class JobReport
         Row(text, "trainers seen / joins / leaves", $"{s.Trainers.Count} / {s.Joins} / {s.Leaves}");
         if (checkpoint is not null)
             Row(text, "last checkpoint", $"`{checkpoint}`");
+        if (model is not null)
+            Row(text, "model folder (generate, eval)", $"`{model}`");
+        else if (s.CommittedRounds > 0)
+            Row(text, "model folder (generate, eval)", $"not written yet: `Cluster.Host export --job-id {spec.JobId}`");
         text.AppendLine();
 
         text.AppendLine("## Trainers").AppendLine();

@@ -79,6 +79,9 @@ public sealed class TokenDataset
         return dataset;
     }
 
+    /// <summary>Whether document <paramref name="index"/> of <paramref name="count"/> is held out for validation (from 20 documents on).</summary>
+    public static bool IsValidationDocument(int index, int count) => count >= 20 && index % 20 == 19;
+
     public static TokenDataset Build(IReadOnlyList<string> documents, int vocabSize, TextLoadReport? report = null)
     {
         var tokenizer = TiktokenTokenizer.CreateForModel("gpt-2");
@@ -88,7 +91,7 @@ public sealed class TokenDataset
         List<int> train = [], validation = [];
         for (var d = 0; d < encoded.Count; d++)
         {
-            var target = encoded.Count >= 20 && d % 20 == 19 ? validation : train;
+            var target = IsValidationDocument(d, encoded.Count) ? validation : train;
             target.AddRange(encoded[d]);
             target.Add(Gpt2EndOfText);
         }

@@ -15,7 +15,10 @@ public sealed class Vocabulary
     private static readonly Lazy<TiktokenTokenizer> Gpt2 = new(() => TiktokenTokenizer.CreateForModel("gpt-2"));
     private readonly Dictionary<int, int> _compact = [];
 
-    /// <param name="gpt2Ids">The GPT-2 id of each compact id: end of text first, then -1 (unknown), then distinct ids.</param>
+    /// <param name="gpt2Ids">
+    /// The GPT-2 id of each compact id: end of text first, then -1 (unknown), then distinct ids, or -1 for ids the
+    /// model has but the text never filled (a text with fewer distinct tokens than the vocabulary size).
+    /// </param>
     public Vocabulary(int[] gpt2Ids)
     {
         if (gpt2Ids.Length < TokenDataset.MinVocabSize || gpt2Ids[TokenDataset.EndOfText] != Gpt2EndOfText || gpt2Ids[TokenDataset.Unknown] != -1)
@@ -23,8 +26,10 @@ public sealed class Vocabulary
         for (var c = 0; c < gpt2Ids.Length; c++)
         {
             var id = gpt2Ids[c];
-            if (c != TokenDataset.Unknown && (id < 0 || id > Gpt2EndOfText || !_compact.TryAdd(id, c)))
-                throw new InvalidDataException($"Vocabulary entry {c} is GPT-2 id {id}: each must be a distinct id in [0, {Gpt2EndOfText}].");
+            if (c != TokenDataset.EndOfText && id == -1)
+                continue;
+            if (id < 0 || id > Gpt2EndOfText || !_compact.TryAdd(id, c))
+                throw new InvalidDataException($"Vocabulary entry {c} is GPT-2 id {id}: each must be -1 or a distinct id in [0, {Gpt2EndOfText}].");
         }
         Gpt2Ids = gpt2Ids;
     }
@@ -32,6 +37,13 @@ public sealed class Vocabulary
     public int[] Gpt2Ids { get; }
 
     public int Size => Gpt2Ids.Length;
+
+    /// <summary>Whether the model has id <paramref name="id"/> but no text ever filled it (see <see cref="PaddedTo"/>).</summary>
+    public bool IsUnused(int id) => id != TokenDataset.Unknown && Gpt2Ids[id] < 0;
+
+    /// <summary>This vocabulary with unused ids (-1) up to <paramref name="size"/>, the model's vocabulary size.</summary>
+    public Vocabulary PaddedTo(int size) =>
+        size <= Size ? this : new Vocabulary([.. Gpt2Ids, .. Enumerable.Repeat(-1, size - Size)]);
 
     /// <summary>The compact ids of <paramref name="text"/>, and how many of its GPT-2 tokens mapped to the unknown id.</summary>
     public (int[] Ids, int Unknown) Encode(string text)
@@ -47,7 +59,7 @@ public sealed class Vocabulary
         return (ids, unknown);
     }
 
-    /// <summary>Text of compact ids; each unknown id becomes "?".</summary>
+    /// <summary>Text of compact ids; each unknown or unused id becomes "?".</summary>
     public string Decode(IEnumerable<int> ids)
     {
         var text = new System.Text.StringBuilder();

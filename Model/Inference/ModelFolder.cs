@@ -45,8 +45,9 @@ public static class ModelFolder
     public static string Write(string folder, MoeModelConfig config, IEnumerable<NamedTensor> parameters, IReadOnlyList<float[]?> routerStates,
         Vocabulary vocabulary, IReadOnlyDictionary<string, string> provenance)
     {
-        if (vocabulary.Size != config.VocabSize)
-            throw new ArgumentException($"The vocabulary has {vocabulary.Size} entries, the model {config.VocabSize}.", nameof(vocabulary));
+        if (vocabulary.Size > config.VocabSize)
+            throw new ArgumentException($"The vocabulary has {vocabulary.Size} entries, the model only {config.VocabSize}.", nameof(vocabulary));
+        vocabulary = vocabulary.PaddedTo(config.VocabSize);
         using var scope = NewDisposeScope();
         var tensors = parameters.Select(p => (p.Name, p.Value)).ToList();
         for (var k = 0; k < config.Layers - config.DenseLayers; k++)

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.RegularExpressions;
 using Moe.Actors.Hosting;
+using Moe.Model.Inference;
 using Moe.Model.Network;
 using Moe.Model.Training.Rounds;
 
@@ -68,12 +69,9 @@ public sealed partial class LocalClusterTests : IDisposable
         Assert.Equal(Rounds, rounds[^1]);
         Assert.Contains(seed.Lines, l => l.Contains("trainers", StringComparison.Ordinal) && l.Contains(newcomerId, StringComparison.Ordinal));
 
-        var parameters = finished.Split("Final parameters: ")[1].Trim();
-        using var model = new MoeTransformer(ModelPresets.Get("tiny").Model);
-        var tensors = ParameterFile.Load(parameters);
-        ParameterFile.CopyInto(model, tensors);
-        foreach (var (_, value) in tensors)
-            value.Dispose();
+        using var model = ModelFolder.Load(finished.Split("Model folder: ")[1].Trim(), TorchSharp.torch.CPU);
+        Assert.Equal(ModelPresets.Get("tiny").Model.Dim, model.Model.Config.Dim);
+        Assert.Equal($"{Rounds}", model.Provenance["committed_rounds"]);
     }
 
     private Node Start(string name, string[] args, params (string Key, string Value)[] environment)

@@ -52,8 +52,8 @@ public sealed class TrainCommandTests : IDisposable
 
         Assert.True(first.Code == 0, first.Error);
         Assert.Contains("finished: 3 rounds", first.Output, StringComparison.Ordinal);
-        var finalParameters = first.Output.Split('\n').Single(l => l.StartsWith("Final parameters: ", StringComparison.Ordinal));
-        Assert.True(File.Exists(finalParameters["Final parameters: ".Length..].Trim()), finalParameters); // one line, however long
+        var model = first.Output.Split('\n').Single(l => l.StartsWith("Model folder: ", StringComparison.Ordinal));
+        Assert.True(File.Exists(Path.Combine(model["Model folder: ".Length..].Trim(), "model.safetensors")), model); // one line, however long
         Assert.Contains($"Report of job train-tiny (3 of 3 rounds) in {folder}", first.Output, StringComparison.Ordinal);
         Assert.Contains("Finished: 3 of 3 rounds committed.", markdown, StringComparison.Ordinal);
         Assert.Contains("| tokens trained | 3,072 |", markdown, StringComparison.Ordinal); // 3 rounds x 2 trainers x 2 steps x 8 x 32 tokens

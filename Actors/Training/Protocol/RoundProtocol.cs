@@ -191,8 +191,13 @@ public static class RoundProtocol
             // A round that overlapped the commit of the one before counts from that commit: round times add up to
             // the job's time, and tokens over round time stay tokens per second of wall time.
             var since = state.Journal.LastRound is { } last && last.CommittedAt > round.Started ? last.CommittedAt : round.Started;
+            var previous = state.Journal.LastRound;
             Effects.Add(new PersistRound(new RoundCommittedEvent(round.Number, done.Parameters, done.Momentum, round.PlanAfterRound,
-                [.. round.Results.Values.Select(r => r.Stats)], now, (now - since).TotalSeconds)));
+                [.. round.Results.Values.Select(r => r.Stats)], now, (now - since).TotalSeconds)
+            {
+                Q = GlobalQ.Newest([.. round.Results.Values.Select(r => r.Q), previous?.Q]),
+                Vocabulary = round.Results.Values.Select(r => r.Vocabulary).FirstOrDefault(v => v is not null) ?? previous?.Vocabulary,
+            }));
             return state;
         }
 
