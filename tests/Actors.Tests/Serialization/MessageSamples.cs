@@ -52,6 +52,8 @@ internal static class MessageSamples
 
     private static readonly BlobRef Blob = BlobRef.Create(new string('e', 64), 123_456_789);
 
+    private static readonly GlobalQ Q = new([40, -1], [[0.25f, -0.5f, 0f, 1f], [0f, 0f, 0f, 0f]]);
+
     private static PartStats Part(string trainer) => new(trainer, 4096, 5.5, 1.25, 0.0625, 1, [0.5, 0.25, double.NaN], 0.75);
 
     public static IEnumerable<object> All()
@@ -71,6 +73,7 @@ internal static class MessageSamples
         yield return new RoundStart(Job, 4, "def456", null, 18, 2);
         yield return new RoundParameters("job-1", 4, "def456", Blob);
         yield return new RoundResult("job-1", 3, "abc123", 17, Blob, Part("t0"));
+        yield return new RoundResult("job-1", 3, "abc123", 17, Blob, Part("t1")) { Q = Q, Vocabulary = Blob with { Size = 11 } };
         yield return new RoundFailed("job-1", 3, "abc123", "t0", "blob missing");
         yield return new JobFinished("job-1", 7);
         yield return new JobStartedEvent(Job, Blob);
@@ -79,6 +82,11 @@ internal static class MessageSamples
         yield return new RoundCommittedEvent(3, Blob, Blob with { Size = 7 }, new ShardPlan(12, [4, 9]), [Part("t0"), Part("t1") with { LayerMaxVio = [] }],
             new DateTime(2026, 11, 28, 21, 30, 0, DateTimeKind.Utc), 12.5);
         yield return new RoundCommittedEvent(4, Blob, null, new ShardPlan(13, []), [Part("t0")], new DateTime(2026, 11, 29, 2, 0, 0, DateTimeKind.Utc), 1.5);
+        yield return new RoundCommittedEvent(5, Blob, null, new ShardPlan(14, []), [Part("t0")], new DateTime(2026, 11, 29, 2, 1, 0, DateTimeKind.Utc), 1.5)
+        {
+            Q = Q,
+            Vocabulary = Blob with { Size = 11 },
+        };
         yield return new ConfigureLayer("job-1", 3, Spec);
         yield return new StepSummary("job-1", 3, "node-a/trainer-0", 41, 2, 5,
             [3, 2, 5, 0], new SparseCounts([0, 3, 8, 9, 31], [5, 1, 2, 2, 5]));

@@ -91,7 +91,7 @@ public sealed class MoeSerializerTests
     [Fact]
     public void A_round_committed_before_momentum_became_optional_still_replays()
     {
-        // "e-tround2" is "e-tround3" with the momentum always present.
+        // "e-tround2" is "e-tround4" with the momentum always present and neither q nor the vocabulary (two absent flags).
         var current = new RoundCommittedEvent(4, BlobRef.Create(new string('a', 64), 99), BlobRef.Create(new string('b', 64), 7),
             new ShardPlan(12, [4, 9]), [], new DateTime(2026, 11, 28, 21, 30, 0, DateTimeKind.Utc), 2.5);
         var prefix = new PayloadWriter(); // version, round and parameters: the momentum's presence flag comes next
@@ -102,10 +102,28 @@ public sealed class MoeSerializerTests
         var bytes = Unchecked(MoeCodecs.Registry.Write(current)).ToList();
         Assert.Equal(1, bytes[prefix.ToArray().Length]);
         bytes.RemoveAt(prefix.ToArray().Length);
+        Assert.Equal([0, 0], bytes[^2..]);
+        bytes.RemoveRange(bytes.Count - 2, 2);
 
         var e = Assert.IsType<RoundCommittedEvent>(MoeCodecs.Registry.Read(bytes.ToArray(), "e-tround2"));
 
         Assert.Equal(MoeCodecs.Registry.Write(current), MoeCodecs.Registry.Write(e));
+    }
+
+    [Theory]
+    [InlineData("e-tround3")]
+    [InlineData("trr2")]
+    public void Rounds_and_results_from_before_they_kept_q_and_the_vocabulary_still_read(string manifest)
+    {
+        // The earlier manifest is the current one without the two trailing presence flags.
+        var current = MessageSamples.All().First(m => MoeCodecs.Registry.Manifest(m) == manifest.TrimEnd('2', '3') + (manifest == "trr2" ? "3" : "4"));
+        var bytes = Unchecked(MoeCodecs.Registry.Write(current)).ToList();
+        Assert.Equal([0, 0], bytes[^2..]);
+        bytes.RemoveRange(bytes.Count - 2, 2);
+
+        var old = MoeCodecs.Registry.Read(bytes.ToArray(), manifest);
+
+        Assert.Equal(MoeCodecs.Registry.Write(current), MoeCodecs.Registry.Write(old));
     }
 
     [Fact]
