@@ -53,7 +53,7 @@ public static class EvalCommand
     {
         if (path is not null)
             return (path, TextSources.Load(path).Documents);
-        var corpus = BrownCorpus.Load(dataDirectory, m => log.WriteLine(m));
+        var corpus = BrownCorpus.Load(Path.Combine(dataDirectory, "cache"), m => log.WriteLine(m)); // where train keeps it
         return ($"Brown Corpus validation split ({BrownCorpus.Package}@{BrownCorpus.Version})",
             [.. corpus.Where((_, d) => TokenDataset.IsValidationDocument(d, corpus.Count))]);
     }

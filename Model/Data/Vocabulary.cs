@@ -38,8 +38,11 @@ public sealed class Vocabulary
 
     public int Size => Gpt2Ids.Length;
 
-    /// <summary>Whether the model has id <paramref name="id"/> but no text ever filled it (see <see cref="PaddedTo"/>).</summary>
-    public bool IsUnused(int id) => id != TokenDataset.Unknown && Gpt2Ids[id] < 0;
+    /// <summary>
+    /// Whether id <paramref name="id"/> has no text of its own: the unknown id, which stands for every token outside
+    /// the vocabulary, or an id no training text filled (see <see cref="PaddedTo"/>).
+    /// </summary>
+    public bool IsTextless(int id) => Gpt2Ids[id] < 0;
 
     /// <summary>This vocabulary with unused ids (-1) up to <paramref name="size"/>, the model's vocabulary size.</summary>
     public Vocabulary PaddedTo(int size) =>

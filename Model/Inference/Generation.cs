@@ -8,8 +8,9 @@ public static class Generation
 {
     /// <summary>
     /// Yields up to <paramref name="maxTokens"/> sampled ids after <paramref name="prompt"/> (an empty prompt starts
-    /// from end of text), stopping early at end of text. Ids no text ever filled are never sampled. Routing is the
-    /// model's inference routing, which is causal: earlier positions route as they did in the pass before.
+    /// from end of text), stopping early at end of text. Ids without text of their own (the unknown id, ids no text
+    /// filled) are never sampled: they could only be written as "?". Routing is the model's inference routing, which
+    /// is causal: earlier positions route as they did in the pass before.
     /// </summary>
     public static IEnumerable<int> Sample(TrainedModel model, IReadOnlyList<int> prompt, int maxTokens, TokenSampler sampler)
     {
@@ -17,7 +18,7 @@ public static class Generation
             throw new ArgumentException($"--max-tokens must be at least 1, got {maxTokens}.", nameof(maxTokens));
         var network = model.Model;
         var device = network.parameters().First().device;
-        var unused = Enumerable.Range(0, model.Vocabulary.Size).Where(model.Vocabulary.IsUnused).ToArray();
+        var textless = Enumerable.Range(0, model.Vocabulary.Size).Where(model.Vocabulary.IsTextless).ToArray();
         List<int> context = prompt.Count > 0 ? [.. prompt] : [TokenDataset.EndOfText];
         for (var n = 0; n < maxTokens; n++)
         {
@@ -28,7 +29,7 @@ public static class Generation
                 var window = context.Skip(Math.Max(0, context.Count - network.Config.ContextLength)).Select(id => (long)id).ToArray();
                 var logits = network.forward(tensor(window, device: device).unsqueeze(0)).select(1, -1).squeeze(0);
                 var values = Devices.HostReads.ToArray<float>(logits);
-                foreach (var id in unused)
+                foreach (var id in textless)
                     values[id] = float.NegativeInfinity;
                 next = sampler.Next(values);
             }
