@@ -1,7 +1,6 @@
 using System.CommandLine;
 using Moe.Actors.Hosting;
 using Moe.Actors.Training;
-using Moe.Cluster.Host.Configuration;
 using Moe.Cluster.Host.Hosting;
 using Moe.Cluster.Host.Reports;
 
@@ -15,40 +14,24 @@ public static class ReportCommand
 {
     public static Command Create()
     {
-        var config = CommonOptions.Config();
-        var dataDirectory = CommonOptions.DataDirectory();
-        var postgres = CommonOptions.Postgres();
-        var blobs = CommonOptions.Blobs();
+        var recorded = new RecordedJobOptions();
         var jobId = new Option<string?>("--job-id") { Description = "Expect this job (an error names the job recorded if it differs)." };
         var output = new Option<string?>("--out") { Description = "Folder of the report (default: DATA-DIR/reports/JOB-ID)." };
 
-        var command = new Command("report", "Write the report (Markdown, CSV, PNG plots) of the job recorded in the database.")
-        {
-            config, dataDirectory, postgres, blobs, jobId, output,
-        };
+        var command = new Command("report", "Write the report (Markdown, CSV, PNG plots) of the job recorded in the database.") { jobId, output };
+        recorded.AddTo(command);
         command.SetAction(async (result, cancellation) =>
         {
-            var error = result.InvocationConfiguration.Error;
             try
             {
-                var flags = new Flags()
-                    .Set("Node:DataDirectory", result.GetValue(dataDirectory))
-                    .Postgres(result.GetValue(postgres))
-                    .Blobs(result.GetValue(blobs));
-                var settings = HostConfiguration.Node(HostConfiguration.Build(result.GetValue(config), flags.Values));
-                var history = await JobRecords.ReadAsync(settings, cancellation);
-                if (result.GetValue(jobId) is { } expected && expected != history.Spec.JobId)
-                {
-                    await error.WriteLineAsync($"error: the database holds job \"{history.Spec.JobId}\", not \"{expected}\" (one job per cluster database).");
-                    return ExitCodes.BadInput;
-                }
+                var (settings, history) = await recorded.ReadAsync(result, result.GetValue(jobId), cancellation);
                 var folder = result.GetValue(output) ?? DefaultFolder(settings, history.Spec.JobId);
                 await Print(result.InvocationConfiguration.Output, settings, history, Write(settings, history, folder));
                 return ExitCodes.Success;
             }
             catch (Exception e) when (e is ArgumentException or FileNotFoundException or InvalidDataException)
             {
-                await error.WriteLineAsync($"error: {Cli.Describe(e)}");
+                await result.InvocationConfiguration.Error.WriteLineAsync($"error: {Cli.Describe(e)}");
                 return ExitCodes.BadInput;
             }
         });
