@@ -20,7 +20,7 @@ public static class EvalCommand
         var model = new InferenceOptions();
         var text = new Option<string?>("--text") { Description = "A .txt file, a folder of .txt files or a .jsonl file (default: the Brown Corpus validation split)." };
         var dataDirectory = CommonOptions.DataDirectory();
-        var batchSize = new Option<int>("--batch-size") { Description = "Sequences per forward pass (default 8).", DefaultValueFactory = _ => 8 };
+        var batchSize = new Option<int>("--batch-size") { Description = "Sequences per forward pass.", DefaultValueFactory = _ => 8 };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of a table." };
 
         var command = new Command("eval", "Perplexity and per-layer routing balance of a trained model folder on a text.") { text, dataDirectory, batchSize, json };

@@ -14,10 +14,10 @@ public static class GenerateCommand
     {
         var model = new InferenceOptions();
         var prompt = new Option<string>("--prompt") { Description = "Text to continue (may be empty).", Required = true };
-        var maxTokens = new Option<int>("--max-tokens") { Description = "Tokens to sample at most; end of text stops sooner (default 100).", DefaultValueFactory = _ => 100 };
-        var temperature = new Option<double>("--temperature") { Description = "0: always the most likely token; higher: more varied (default 0.8).", DefaultValueFactory = _ => 0.8 };
-        var topP = new Option<double>("--top-p") { Description = "Sample among the most likely tokens holding this share of the probability (default 0.95).", DefaultValueFactory = _ => 0.95 };
-        var seed = new Option<int>("--seed") { Description = "The same seed, prompt and model give the same text (default 1).", DefaultValueFactory = _ => 1 };
+        var maxTokens = new Option<int>("--max-tokens") { Description = "Tokens to sample at most; end of text stops sooner.", DefaultValueFactory = _ => 100 };
+        var temperature = new Option<double>("--temperature") { Description = "0: always the most likely token; higher: more varied.", DefaultValueFactory = _ => 0.8 };
+        var topP = new Option<double>("--top-p") { Description = "Sample among the most likely tokens holding this share of the probability.", DefaultValueFactory = _ => 0.95 };
+        var seed = new Option<int>("--seed") { Description = "The same seed, prompt and model give the same text.", DefaultValueFactory = _ => 1 };
 
         var command = new Command("generate", "Sample text from a trained model folder, streaming it to the terminal.") { prompt, maxTokens, temperature, topP, seed };
         model.AddTo(command);

@@ -13,7 +13,7 @@ internal sealed class InferenceOptions
         Required = true,
     };
 
-    public Option<string> Device { get; } = new("--device") { Description = "auto, cpu, cuda or cuda:N (default auto).", DefaultValueFactory = _ => "auto" };
+    public Option<string> Device { get; } = new("--device") { Description = "auto, cpu, cuda or cuda:N.", DefaultValueFactory = _ => "auto" };
 
     public void AddTo(Command command)
     {
