@@ -134,6 +134,8 @@ def forward(folder, tokens):
     w = {name: value.astype(np.float64) for name, value in tensors.items()}
     if len(tokens) > config["context_length"]:
         raise ValueError(f"{len(tokens)} tokens exceed the context length {config['context_length']}")
+    if any(t < 0 or t >= config["vocab_size"] for t in tokens):
+        raise ValueError(f"token ids must lie in [0, {config['vocab_size']})")
     eps = config["norm_epsilon"]
     x = w["embedding.weight"][np.asarray(tokens)]
     for b in range(config["layers"]):

@@ -118,8 +118,9 @@ public static class MoeCodecs
         .Add<RoundParameters>("trp",
             (w, m) => { w.Text(m.JobId); w.I32(m.Round); w.Text(m.Attempt); Blob(w, m.Parameters); },
             (ref PayloadReader x) => new RoundParameters(x.Text(), x.I32(), x.Text(), Blob(ref x)))
-        // A delta handed over in memory exists only on its node, so a result that crosses nodes always names a
-        // stored one, and the wire format stays what trainers and coordinators of earlier versions speak.
+        // A delta handed over in memory exists only on its node, so a result that crosses nodes always names a stored
+        // one. A coordinator of an earlier version cannot read "trr3": during an upgrade, the results of upgraded
+        // trainers count once the coordinator runs the new version too.
         .Add<RoundResult>("trr3",
             (w, m) =>
             {
@@ -162,7 +163,8 @@ public static class MoeCodecs
                 Q = OptionalQ(ref x),
                 Vocabulary = OptionalBlob(ref x),
             })
-        // Rounds committed before they kept the global q and the vocabulary: a model exported from one has neither.
+        // Rounds committed before they kept the global q and the vocabulary: export refuses them until a round of
+        // this version commits (which carries both).
         .AddLegacy("e-tround3", (ref PayloadReader x) => new RoundCommittedEvent(
             x.I32(), Blob(ref x), OptionalBlob(ref x), Plan(ref x), Parts(ref x), new DateTime(x.I64(), DateTimeKind.Utc), x.F64()))
         // Rounds committed before a job with outer momentum 0 could leave the momentum out.

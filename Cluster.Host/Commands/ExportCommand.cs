@@ -31,10 +31,11 @@ public static class ExportCommand
                     $"Model folder: {folder} (job {job}, round {history.Rounds.Count} of {history.Spec.Rounds}{(history.Finished ? ", finished" : "")})");
                 return ExitCodes.Success;
             }
-            catch (Exception e) when (e is ArgumentException or FileNotFoundException or InvalidDataException or BlobCorruptedException)
+            catch (Exception e) when (ModelExport.IsExpected(e))
             {
                 await result.InvocationConfiguration.Error.WriteLineAsync($"error: {Cli.Describe(e)}");
-                return ExitCodes.BadInput;
+                // A blob or database that is not there is the input's fault; a disk that fails the write is not.
+                return e is IOException and not FileNotFoundException and not DirectoryNotFoundException ? ExitCodes.Environment : ExitCodes.BadInput;
             }
         });
         return command;

@@ -154,9 +154,19 @@ public static class NodeCommand
         }
         if (status.Problem is { } problem)
             throw new JobRefusedException(problem); // reported like a refusal: the node stays
-        // The node that started the job writes its model folder, from the journal as `export` does.
-        var history = await JobHistory.ReadAsync(node.System, cancellation) ?? throw new InvalidOperationException($"The journal of finished job {jobId} holds no job.");
-        var model = await ModelExport.WriteAsync(history, node.Settings.CreateBlobStore(), ModelExport.DefaultFolder(node.Settings.DataDirectory, jobId), cancellation);
-        await output.WriteLineAsync($"Job {jobId} finished: {status.CommittedRounds} rounds. Model folder: {model}");
+        await output.WriteLineAsync($"Job {jobId} finished: {status.CommittedRounds} rounds.");
+        // The node that started the job writes its model folder, from the journal as `export` does. A node whose
+        // database is not the job's (SQLite elsewhere) says so and stays: the job itself succeeded.
+        try
+        {
+            var history = await JobHistory.ReadAsync(node.System, cancellation)
+                ?? throw new ArgumentException($"this node's database does not record job {jobId}; run `export` where it does");
+            var model = await ModelExport.WriteAsync(history, node.Settings.CreateBlobStore(), ModelExport.DefaultFolder(node.Settings.DataDirectory, jobId), cancellation);
+            await output.WriteLineAsync($"Model folder: {model}");
+        }
+        catch (Exception e) when (ModelExport.IsExpected(e))
+        {
+            await output.WriteLineAsync($"warning: the model folder was not written: {e.Message}");
+        }
     }
 }

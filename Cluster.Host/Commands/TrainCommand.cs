@@ -143,15 +143,30 @@ public static class TrainCommand
         // From the journal, as `report` and `export` do: what was committed, nothing else.
         var history = await JobRecords.ReadAsync(settings, CancellationToken.None);
         if (finished.Finished)
-        {
-            var model = await ModelExport.WriteAsync(history, settings.CreateBlobStore(), ModelExport.DefaultFolder(settings.DataDirectory, job.JobId), CancellationToken.None);
-            // Straight to the writer: the console wraps at its width, which would break the path in two.
-            await output.WriteLineAsync($"Model folder: {model}");
-            await output.WriteLineAsync($"  Cluster.Host generate --model {model} --prompt \"The\"");
-            await output.WriteLineAsync($"  Cluster.Host eval --model {model}{(job.TextPath is { } text ? $" --text {text}" : "")}");
-        }
+            await WriteModel(output, error, settings, history);
         await ReportCommand.Print(output, settings, history, ReportCommand.Write(settings, history, ReportCommand.DefaultFolder(settings, job.JobId)));
         return finished.Finished ? ExitCodes.Success : ExitCodes.Interrupted; // the command line tells SIGTERM apart
+    }
+
+    // The job succeeded whatever happens here: a model folder that cannot be written is a warning, not a failure.
+    private static async Task WriteModel(TextWriter output, TextWriter error, NodeSettings settings, JobHistory history)
+    {
+        string model;
+        try
+        {
+            model = await ModelExport.WriteAsync(history, settings.CreateBlobStore(), ModelExport.DefaultFolder(settings.DataDirectory, history.Spec.JobId), CancellationToken.None);
+        }
+        catch (Exception e) when (ModelExport.IsExpected(e))
+        {
+            await error.WriteLineAsync($"warning: the model folder was not written: {e.Message}");
+            return;
+        }
+        // Straight to the writer: the console wraps at its width, which would break the path in two.
+        await output.WriteLineAsync($"Model folder: {model}");
+        await output.WriteLineAsync($"  Cluster.Host generate --model {model} --prompt \"The\"");
+        await output.WriteLineAsync(history.Spec.TextPath is null
+            ? $"  Cluster.Host eval --model {model} --data-dir {settings.DataDirectory}"
+            : $"  Cluster.Host eval --model {model} --text HELD-OUT-TEXT");
     }
 
     private static async Task<JobStatus> Follow(IAnsiConsole console, IActorRef coordinator, IActorRef balancers, JobSpec job, JobStatus start,

@@ -22,6 +22,8 @@ public sealed class TokenDataset
     public const int MaxVocabSize = Gpt2EndOfText + 2;
     private const string Magic = "MOETOKENS1";
 
+    private Vocabulary? _vocabulary;
+
     private TokenDataset(int vocabSize, int[] train, int[] validation, int[] gpt2Ids, TextLoadReport? report)
     {
         VocabSize = vocabSize;
@@ -119,7 +121,7 @@ public sealed class TokenDataset
     }
 
     /// <summary>The compact vocabulary, which a trained model keeps to encode and decode text.</summary>
-    public Vocabulary Vocabulary => new(Gpt2Ids);
+    public Vocabulary Vocabulary => _vocabulary ??= new(Gpt2Ids);
 
     /// <summary>Decodes compact ids back to text (unknown tokens become "?").</summary>
     public string Decode(IEnumerable<int> ids) => Vocabulary.Decode(ids);

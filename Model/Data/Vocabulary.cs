@@ -80,10 +80,7 @@ public sealed class Vocabulary
         return text.Append(DecodeGpt2(run)).ToString();
     }
 
-    /// <summary>
-    /// Text of GPT-2 ids. A character's UTF-8 bytes may span tokens; ids that end inside one decode with a trailing
-    /// U+FFFD, which <see cref="Inference.StreamingDecoder"/> holds back until the character is whole.
-    /// </summary>
+    /// <summary>Text of GPT-2 ids.</summary>
     internal static string DecodeGpt2(IReadOnlyList<int> gpt2Ids) => gpt2Ids.Count == 0 ? "" : Gpt2.Value.Decode(gpt2Ids) ?? "";
 
     public byte[] ToJson() => JsonSerializer.SerializeToUtf8Bytes(new JsonObject
@@ -102,6 +99,8 @@ public sealed class Vocabulary
             var node = JsonNode.Parse(json) ?? throw new InvalidDataException("the vocabulary is empty");
             if ((string?)node["tokenizer"] != "gpt2")
                 throw new InvalidDataException($"the vocabulary is for tokenizer \"{node["tokenizer"]}\"; only gpt2 is known");
+            if ((int?)node["end_of_text"] != TokenDataset.EndOfText || (int?)node["unknown"] != TokenDataset.Unknown)
+                throw new InvalidDataException($"the vocabulary must put end of text at id {TokenDataset.EndOfText} and the unknown id at {TokenDataset.Unknown}");
             if (node["gpt2_ids"] is not JsonArray ids)
                 throw new InvalidDataException("the vocabulary has no gpt2_ids array");
             return new Vocabulary([.. ids.Select(id => id?.GetValue<int>() ?? throw new InvalidDataException("the vocabulary's gpt2_ids hold a null"))]);

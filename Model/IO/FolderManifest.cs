@@ -16,10 +16,16 @@ public static class FolderManifest
 
     private sealed record Entry(string File, long Bytes, string Sha256);
 
-    /// <summary>Writes <paramref name="final"/> through <paramref name="writeFiles"/> (given the staging folder) and replaces any folder there.</summary>
+    /// <summary>
+    /// Writes <paramref name="final"/> through <paramref name="writeFiles"/> (given the staging folder), replacing a
+    /// folder there only if it is empty or one this class wrote (it has a manifest): never a folder of other files.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="final"/> holds files and no manifest.</exception>
     public static string Publish(string final, Action<string> writeFiles)
     {
         final = Path.GetFullPath(final);
+        if (Directory.Exists(final) && Directory.EnumerateFileSystemEntries(final).Any() && !File.Exists(Path.Combine(final, FileName)))
+            throw new ArgumentException($"{final} holds files but no {FileName}: it is not a folder this program wrote, and it is left alone. Choose another folder.");
         var parent = Path.GetDirectoryName(final)!;
         Directory.CreateDirectory(parent);
         var staging = Directory.CreateDirectory(Path.Combine(parent, $".partial-{Guid.NewGuid():N}")).FullName;

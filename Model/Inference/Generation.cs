@@ -15,7 +15,7 @@ public static class Generation
     public static IEnumerable<int> Sample(TrainedModel model, IReadOnlyList<int> prompt, int maxTokens, TokenSampler sampler)
     {
         if (maxTokens < 1)
-            throw new ArgumentException($"--max-tokens must be at least 1, got {maxTokens}.", nameof(maxTokens));
+            throw new ArgumentException($"At least 1 token must be asked for, got {maxTokens}.", nameof(maxTokens));
         var network = model.Model;
         var device = network.parameters().First().device;
         var textless = Enumerable.Range(0, model.Vocabulary.Size).Where(model.Vocabulary.IsTextless).ToArray();

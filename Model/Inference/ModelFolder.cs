@@ -93,9 +93,10 @@ public static class ModelFolder
             vocabulary = Vocabulary.FromJson(File.ReadAllBytes(Path.Combine(folder, VocabularyFile)));
             weights = SafeTensors.Read(Path.Combine(folder, Weights));
         }
-        catch (Exception e) when (e is InvalidDataException or ArgumentException or JsonException)
+        catch (Exception e) when (e is InvalidDataException or ArgumentException or JsonException or InvalidOperationException or FormatException)
         {
-            throw new ModelFolderException($"{folder}: {e.Message}");
+            var message = e is ArgumentException { ParamName: { } name } ? e.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal) : e.Message;
+            throw new ModelFolderException($"{folder}: {message}");
         }
         if (vocabulary.Size != config.VocabSize)
             throw new ModelFolderException($"{folder}: the vocabulary has {vocabulary.Size} entries, config.json says {config.VocabSize}.");

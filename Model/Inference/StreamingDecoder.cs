@@ -4,12 +4,13 @@ namespace Moe.Model.Inference;
 
 /// <summary>
 /// Turns generated ids into text as they come, whole characters only: GPT-2's byte-level tokens can end inside a
-/// UTF-8 character, and such tokens wait (at most the four a character can span) until the character is whole.
+/// UTF-8 character, which then decodes to a trailing U+FFFD. The ids since the last clean end are decoded together,
+/// and only the text before such a trailing U+FFFD is given out: that prefix never changes as more bytes arrive.
 /// </summary>
 public sealed class StreamingDecoder(Vocabulary vocabulary)
 {
-    private const int MaxBytesPerCharacter = 4;
-    private readonly List<int> _pending = [];
+    private readonly List<int> _pending = []; // GPT-2 ids since the text last ended on a whole character
+    private int _given; // characters of their text already given out
 
     /// <summary>The text that <paramref name="id"/> completes; empty while a character is still partial.</summary>
     public string Append(int id)
@@ -19,17 +20,21 @@ public sealed class StreamingDecoder(Vocabulary vocabulary)
             return Flush() + "?";
         _pending.Add(gpt2);
         var text = Vocabulary.DecodeGpt2(_pending);
-        if (text.EndsWith('\uFFFD') && _pending.Count < MaxBytesPerCharacter)
-            return "";
-        _pending.Clear();
-        return text;
+        var whole = text.TrimEnd('\uFFFD').Length;
+        if (whole == text.Length)
+            return Flush();
+        var piece = text[_given..Math.Max(_given, whole)];
+        _given = Math.Max(_given, whole);
+        return piece;
     }
 
-    /// <summary>Whatever is pending, even a partial character (at the end of the stream).</summary>
+    /// <summary>Whatever is pending, a partial character as U+FFFD (at the end of the stream).</summary>
     public string Flush()
     {
         var text = Vocabulary.DecodeGpt2(_pending);
+        var piece = text[_given..];
         _pending.Clear();
-        return text;
+        _given = 0;
+        return piece;
     }
 }

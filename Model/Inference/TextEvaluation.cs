@@ -21,7 +21,7 @@ public sealed record TextEvaluation(long Tokens, double Loss, long Unknown, IRea
     /// in batches with inference routing.
     /// </summary>
     /// <exception cref="ArgumentException">The documents hold fewer than two tokens.</exception>
-    public static TextEvaluation Run(TrainedModel model, IEnumerable<string> documents, int batchSize = 8, Action<long, long>? progress = null)
+    public static TextEvaluation Run(TrainedModel model, IEnumerable<string> documents, int batchSize = 8)
     {
         var network = model.Model;
         var device = network.parameters().First().device;
@@ -62,7 +62,6 @@ public sealed record TextEvaluation(long Tokens, double Loss, long Unknown, IRea
                 for (var e = 0; e < loads[k].Length; e++)
                     loads[k][e] += routing[k].Loads[e];
             }
-            progress?.Invoke(predicted, stream.Count - 1);
         }
         var layers = loads.Select((l, k) => new LayerEvaluation(k, l, BalanceMeasures.FromLoads(l))).ToArray();
         return new TextEvaluation(predicted, lossSum / predicted, unknown, layers);

@@ -62,14 +62,15 @@ public sealed partial class LocalClusterTests : IDisposable
         var newcomer = Start("c", trainer);
         var newcomerId = (await newcomer.WaitFor(l => l.StartsWith("Node akka.tcp://", StringComparison.Ordinal), TimeSpan.FromMinutes(1)))
             .Split('@')[1].Split(' ')[0] + "/trainer-0";
-        var finished = await seed.WaitFor(l => l.Contains("finished", StringComparison.Ordinal), TimeSpan.FromMinutes(5));
+        await seed.WaitFor(l => l.Contains("finished", StringComparison.Ordinal), TimeSpan.FromMinutes(5));
+        var written = await seed.WaitFor(l => l.StartsWith("Model folder: ", StringComparison.Ordinal), TimeSpan.FromMinutes(1));
 
         var rounds = seed.Lines.Select(l => Round().Match(l)).Where(m => m.Success).Select(m => int.Parse(m.Groups[1].Value)).ToList();
         Assert.Equal(rounds.Order(), rounds); // committed rounds never go back
         Assert.Equal(Rounds, rounds[^1]);
         Assert.Contains(seed.Lines, l => l.Contains("trainers", StringComparison.Ordinal) && l.Contains(newcomerId, StringComparison.Ordinal));
 
-        using var model = ModelFolder.Load(finished.Split("Model folder: ")[1].Trim(), TorchSharp.torch.CPU);
+        using var model = ModelFolder.Load(written["Model folder: ".Length..].Trim(), TorchSharp.torch.CPU);
         Assert.Equal(ModelPresets.Get("tiny").Model.Dim, model.Model.Config.Dim);
         Assert.Equal($"{Rounds}", model.Provenance["committed_rounds"]);
     }

@@ -3,6 +3,7 @@ using Moe.Model.Inference;
 using Moe.Model.IO;
 using Moe.Model.Network;
 using Moe.Model.Routing;
+using Moe.Model.Training.Rounds;
 using static TorchSharp.torch;
 
 namespace Moe.Model.Tests;
@@ -93,6 +94,16 @@ public sealed class ModelFolderTests : IDisposable
         Assert.Contains("SHA-256", Assert.Throws<ModelFolderException>(() => ModelFolder.Load(written, CPU)).Message);
         File.Delete(Path.Combine(written, FolderManifest.FileName));
         Assert.Contains("partial", Assert.Throws<ModelFolderException>(() => ModelFolder.Load(written, CPU)).Message);
+
+        // A folder of other files is never replaced; a folder of another shape is refused naming the tensor.
+        File.WriteAllText(Path.Combine(_directory, "notes.txt"), "mine");
+        Assert.Contains("not a folder this program wrote", Assert.Throws<ArgumentException>(() =>
+            ModelFolder.Write(_directory, model, Vocabulary(40), new Dictionary<string, string>())).Message);
+        Assert.True(File.Exists(Path.Combine(_directory, "notes.txt")));
+        using var parameters = ParameterSet.Of(model);
+        var other = ModelFolder.Write(Path.Combine(_directory, "other"), Shape with { Router = RouterKind.TopK, Dim = 16 }, parameters, [],
+            Vocabulary(40), new Dictionary<string, string>());
+        Assert.Contains("has shape", Assert.Throws<ModelFolderException>(() => ModelFolder.Load(other, CPU)).Message);
     }
 
     [Fact]
@@ -110,15 +121,41 @@ public sealed class ModelFolderTests : IDisposable
         Assert.Contains("", pieces); // the rare characters' bytes span tokens: some tokens add nothing on their own
         Assert.DoesNotContain(pieces, p => p.Contains('\uFFFD'));
 
+        // Long runs of tokens that each end inside a character: the decoder never gives up on one.
+        var rare = string.Concat(Enumerable.Repeat("龘𝔘𝔫𝔦", 6));
+        var rareIds = Microsoft.ML.Tokenizers.TiktokenTokenizer.CreateForModel("gpt-2").EncodeToIds(rare).ToArray();
+        var rareVocabulary = new Vocabulary([50256, -1, .. rareIds.Distinct()]);
+        var rareDecoder = new StreamingDecoder(rareVocabulary);
+        var streamed = string.Concat(rareVocabulary.Encode(rare).Ids.Select(rareDecoder.Append));
+        Assert.Equal(rare, streamed + rareDecoder.Flush());
+
         float[] logits = [0.1f, 2f, 1.9f, -1f];
         Assert.Equal(1, new TokenSampler(0, 1, seed: 1).Next(logits));
-        var first = Enumerable.Range(0, 50).Select(_ => 0).ToList();
         var a = new TokenSampler(1, 1, seed: 3);
         var b = new TokenSampler(1, 1, seed: 3);
         Assert.Equal(Enumerable.Range(0, 50).Select(_ => a.Next(logits)), Enumerable.Range(0, 50).Select(_ => b.Next(logits)));
         var nucleus = new TokenSampler(1, 0.4, seed: 3);
         Assert.All(Enumerable.Range(0, 50), _ => Assert.Equal(1, nucleus.Next(logits))); // 1 alone holds over 40 % of the mass
         Assert.Throws<ArgumentException>(() => new TokenSampler(-0.5, 1, seed: 1));
+        Assert.Throws<ArgumentException>(() => new TokenSampler(1, 0, seed: 1));
+        Assert.Throws<ArgumentException>(() => new TokenSampler(1, 1.5, seed: 1));
+    }
+
+    [Fact]
+    public void Generation_never_samples_an_id_without_text_nor_yields_end_of_text()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(3);
+        using var model = new MoeTransformer(Shape);
+        // Ids 2 to 5 have text; the unknown id and 34 padded ids have none. An untrained model's logits are almost
+        // uniform, so without the mask nearly every sample would be one of them.
+        var vocabulary = new Vocabulary([50256, -1, 100, 101, 102, 103]).PaddedTo(40);
+        using var trained = ModelFolder.Load(ModelFolder.Write(Path.Combine(_directory, "m"), model, vocabulary, new Dictionary<string, string>()), CPU);
+
+        var sampled = Generation.Sample(trained, [2, 3], 60, new TokenSampler(1, 1, seed: 4)).ToList();
+
+        Assert.NotEmpty(sampled);
+        Assert.All(sampled, id => Assert.InRange(id, 2, 5)); // never the unknown id, a padded id, or end of text
     }
 
     [Fact]

@@ -190,8 +190,8 @@ public static class RoundProtocol
                 return state;
             // A round that overlapped the commit of the one before counts from that commit: round times add up to
             // the job's time, and tokens over round time stay tokens per second of wall time.
-            var since = state.Journal.LastRound is { } last && last.CommittedAt > round.Started ? last.CommittedAt : round.Started;
             var previous = state.Journal.LastRound;
+            var since = previous is not null && previous.CommittedAt > round.Started ? previous.CommittedAt : round.Started;
             Effects.Add(new PersistRound(new RoundCommittedEvent(round.Number, done.Parameters, done.Momentum, round.PlanAfterRound,
                 [.. round.Results.Values.Select(r => r.Stats)], now, (now - since).TotalSeconds)
             {

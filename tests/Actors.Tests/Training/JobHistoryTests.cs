@@ -42,4 +42,19 @@ public sealed class JobHistoryTests
         Assert.True(history.Finished);
         Assert.Equal("round 1 damaged", Assert.Single(history.Rollbacks).Problem);
     }
+
+    [Fact]
+    public async Task A_job_without_a_committed_round_or_whose_last_round_predates_the_model_folder_is_not_exported()
+    {
+        var store = new DirectoryBlobStore(Path.Combine(Path.GetTempPath(), "moe-export-" + Guid.NewGuid().ToString("N")));
+        var none = JobHistory.From([new JobStartedEvent(Spec, Blob)])!;
+        var legacy = JobHistory.From([new JobStartedEvent(Spec, Blob), Round(0)])!;
+
+        var empty = await Assert.ThrowsAsync<ArgumentException>(() => ModelExport.WriteAsync(none, store, "unused", TestContext.Current.CancellationToken));
+        var old = await Assert.ThrowsAsync<ArgumentException>(() => ModelExport.WriteAsync(legacy, store, "unused", TestContext.Current.CancellationToken));
+
+        Assert.Contains("no committed round yet", empty.Message, StringComparison.Ordinal);
+        Assert.Contains("earlier version", old.Message, StringComparison.Ordinal);
+        Assert.True(ModelExport.IsExpected(empty));
+    }
 }

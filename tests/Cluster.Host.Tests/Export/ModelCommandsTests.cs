@@ -87,13 +87,18 @@ public sealed class ModelCommandsTests : IDisposable
         var damaged = Path.Combine(_directory, "damaged");
         Directory.CreateDirectory(damaged);
         await File.WriteAllTextAsync(Path.Combine(damaged, FolderManifest.FileName), "[", TestContext.Current.CancellationToken);
+        string model;
+        using (var network = new Moe.Model.Network.MoeTransformer(Moe.Model.Network.ModelPresets.Get("tiny").Model))
+            model = ModelFolder.Write(Path.Combine(_directory, "model"), network, new Moe.Model.Data.Vocabulary([50256, -1, 100]), new Dictionary<string, string>());
 
         foreach (var (args, expected) in new (string[], string)[]
         {
             (["generate", "--model", missing, "--prompt", "x"], "no such folder"),
             (["generate", "--model", damaged, "--prompt", "x"], "damaged"),
             (["generate", "--model", missing, "--prompt", "x", "--temperature", "-1"], "temperature"),
-            (["eval", "--model", missing, "--text", empty], "no usable text"),
+            (["eval", "--model", missing, "--text", empty], "no such folder"),
+            (["eval", "--model", model, "--text", empty], "no usable text"),
+            (["generate", "--model", model, "--prompt", "x", "--top-p", "0"], "top-p"),
             (["export", "--job-id", "j", "--data-dir", missing], "does not exist"),
         })
         {

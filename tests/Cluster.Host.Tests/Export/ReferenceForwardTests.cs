@@ -88,6 +88,13 @@ public sealed class ReferenceForwardTests : IDisposable
 
     private static (int Code, string Output, string Error) RunPython(IEnumerable<string> arguments)
     {
+        if (!File.Exists(Python) || Run(["-c", "import numpy"]).Code != 0)
+            Assert.Skip($"{Python} with numpy is not installed (apt-get install python3-numpy); .ci/run installs it.");
+        return Run(arguments);
+    }
+
+    private static (int Code, string Output, string Error) Run(IEnumerable<string> arguments)
+    {
         var start = new ProcessStartInfo(Python) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var argument in arguments)
             start.ArgumentList.Add(argument);
