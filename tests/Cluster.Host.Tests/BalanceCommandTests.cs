@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json;
 using Moe.Model.IO;
+using static Moe.Cluster.Host.Tests.Support.CommandLine;
 
 namespace Moe.Cluster.Host.Tests;
 
@@ -11,14 +12,6 @@ public sealed class BalanceCommandTests : IDisposable
     private readonly string _directory = Directory.CreateTempSubdirectory("balance-").FullName;
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
-
-    private static async Task<(int Code, string Output, string Error)> Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var code = await Cli.RunAsync(args, output, error, TestContext.Current.CancellationToken);
-        return (code, output.ToString(), error.ToString());
-    }
 
     private string SkewedScores(int tokens, int experts)
     {

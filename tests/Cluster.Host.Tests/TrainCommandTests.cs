@@ -1,6 +1,7 @@
 using System.Globalization;
 using Moe.Model.Network;
 using Moe.Testing;
+using static Moe.Cluster.Host.Tests.Support.CommandLine;
 
 namespace Moe.Cluster.Host.Tests;
 
@@ -19,14 +20,6 @@ public sealed class TrainCommandTests : IDisposable
         catch (IOException)
         {
         }
-    }
-
-    private static async Task<(int Code, string Output, string Error)> Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var code = await Cli.RunAsync(args, output, error, TestContext.Current.CancellationToken);
-        return (code, output.ToString(), error.ToString());
     }
 
     private string Text()

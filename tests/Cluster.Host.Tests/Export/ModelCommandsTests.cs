@@ -2,6 +2,7 @@ using System.Text.Json;
 using Moe.Model.Inference;
 using Moe.Model.IO;
 using Moe.Testing;
+using static Moe.Cluster.Host.Tests.Support.CommandLine;
 
 namespace Moe.Cluster.Host.Tests.Export;
 
@@ -20,14 +21,6 @@ public sealed class ModelCommandsTests : IDisposable
         catch (IOException)
         {
         }
-    }
-
-    private static async Task<(int Code, string Output, string Error)> Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var code = await Cli.RunAsync(args, output, error, TestContext.Current.CancellationToken);
-        return (code, output.ToString(), error.ToString());
     }
 
     [Fact]
