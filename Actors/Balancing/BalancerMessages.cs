@@ -33,6 +33,14 @@ public sealed record StepSummary(
     long[] Loads,
     SparseCounts Histogram) : IBalancerCommand;
 
+/// <summary>
+/// Trainer <paramref name="TrainerId"/> sends no summary for steps <paramref name="FromStep"/> to
+/// <paramref name="ToStep"/> (inclusive): the coordinator dropped it from its round or its node became unreachable,
+/// or it skipped a step. Those steps then close once the other trainers have reported, without waiting for the
+/// flush. Not answered; a summary that still comes is merged as usual.
+/// </summary>
+public sealed record StepsReleased(string JobId, int Layer, string TrainerId, long FromStep, long ToStep) : IBalancerCommand;
+
 /// <summary>Asks for the last acknowledged q; answered with <see cref="CurrentQ"/>.</summary>
 public sealed record GetQ(string JobId, int Layer) : IBalancerCommand;
 

@@ -55,6 +55,7 @@ public sealed class LayerBalancer : ReceivePersistentActor, IWithTimers
         });
 
         Command<StepSummary>(OnSummary);
+        Command<StepsReleased>(OnReleased);
         Command<ConfigureLayer>(OnConfigure);
         Command<GetQ>(_ => Sender.Tell(new CurrentQ(_key.JobId, _key.Layer, _step, _q)));
         Command<GetBalancerStatus>(_ => Sender.Tell(Status()));
@@ -153,6 +154,14 @@ public sealed class LayerBalancer : ReceivePersistentActor, IWithTimers
                 CommitReady();
                 return;
         }
+    }
+
+    private void OnReleased(StepsReleased released)
+    {
+        if (_pending is null || released.ToStep <= _closedStep)
+            return;
+        _pending.Release(released.TrainerId, released.FromStep, released.ToStep);
+        CommitReady();
     }
 
     private void CommitReady()

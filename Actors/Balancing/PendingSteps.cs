@@ -4,8 +4,9 @@ namespace Moe.Actors.Balancing;
 
 /// <summary>
 /// The steps a balancer is still merging (not persisted: nothing here was acknowledged). A step is ready when all
-/// its contributors have reported, when trainers have moved <c>window</c> steps past it, or when nobody added to
-/// it for <c>flushAfter</c> (a trainer died mid-step). Ready steps leave strictly in step order.
+/// its contributors have reported or been released (<see cref="Release"/>: a trainer that will not report), when
+/// trainers have moved <c>window</c> steps past it, or when nobody added to it for <c>flushAfter</c> (a trainer died
+/// unnoticed). Ready steps leave strictly in step order.
 /// </summary>
 internal sealed class PendingSteps(LayerSpec spec)
 {
@@ -14,6 +15,9 @@ internal sealed class PendingSteps(LayerSpec spec)
     // A dense histogram is experts x bins longs (512 kB for 64 x 1,000): recycle them rather than allocate one
     // per step on the large-object heap.
     private readonly Stack<ExpertHistogram> _free = [];
+
+    // Trainers that will not report these steps (inclusive ranges), until the steps are gone.
+    private readonly List<(string TrainerId, long From, long To)> _released = [];
 
     public int Count => _steps.Count;
 
@@ -44,6 +48,13 @@ internal sealed class PendingSteps(LayerSpec spec)
         return AddResult.Added;
     }
 
+    /// <summary>Trainer <paramref name="trainerId"/> sends nothing for steps <paramref name="from"/> to <paramref name="to"/>.</summary>
+    public void Release(string trainerId, long from, long to)
+    {
+        if (from <= to)
+            _released.Add((trainerId, from, to));
+    }
+
     /// <summary>Removes and returns the steps that are ready, oldest first.</summary>
     public List<StepMerge> TakeReady(int window, TimeSpan flushAfter, DateTime now)
     {
@@ -52,16 +63,22 @@ internal sealed class PendingSteps(LayerSpec spec)
         {
             var oldest = _steps.First().Value;
             var newest = _steps.Last().Key;
-            var isReady = oldest.Trainers.Count >= oldest.Contributors
+            var isReady = oldest.Trainers.Count + Released(oldest) >= oldest.Contributors
                           || newest - oldest.Step >= window
                           || now - oldest.LastUpdate >= flushAfter;
             if (!isReady)
                 break;
             _steps.Remove(oldest.Step);
             ready.Add(oldest);
+            _released.RemoveAll(r => r.To <= oldest.Step);
         }
         return ready;
     }
+
+    // Trainers released from this step that did not report it after all (one that did counts once).
+    private int Released(StepMerge merge) =>
+        _released.Where(r => r.From <= merge.Step && merge.Step <= r.To && !merge.Trainers.Contains(r.TrainerId))
+            .Select(r => r.TrainerId).Distinct().Count();
 
     /// <summary>Takes back the histogram of a step that was read out.</summary>
     public void Recycle(StepMerge merge)
@@ -75,6 +92,7 @@ internal sealed class PendingSteps(LayerSpec spec)
     {
         while (_steps.Count > 0 && _steps.First().Key <= committedStep)
             _steps.Remove(_steps.First().Key);
+        _released.RemoveAll(r => r.To <= committedStep);
     }
 }
 

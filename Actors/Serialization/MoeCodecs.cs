@@ -43,6 +43,9 @@ public static class MoeCodecs
             _ = x.Floats();
             return summary;
         })
+        .Add<StepsReleased>("brel",
+            (w, m) => { w.Text(m.JobId); w.I32(m.Layer); w.Text(m.TrainerId); w.I64(m.FromStep); w.I64(m.ToStep); },
+            (ref PayloadReader x) => new StepsReleased(x.Text(), x.I32(), x.Text(), x.I64(), x.I64()))
         .Add<GetQ>("bget",
             (w, m) => { w.Text(m.JobId); w.I32(m.Layer); },
             (ref PayloadReader x) => new GetQ(x.Text(), x.I32()))

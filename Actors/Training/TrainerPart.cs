@@ -12,7 +12,8 @@ namespace Moe.Actors.Training;
 /// A trainer's work, without the actor: its model replica and data, and its part of each round. Libtorch work runs
 /// on a thread of its own for the trainer's life (see <see cref="ComputeThread"/>). Each step waits, within the
 /// job's staleness bound, for the global q of every layer, warm-starts the routers from the newest q it has, and
-/// hands every layer's summary to <c>summaries</c> (the actor sends them to the balancers).
+/// hands every layer's summary (or, for a skipped step, its release) to <c>summaries</c> (the actor sends them to the
+/// balancers).
 /// </summary>
 internal sealed class TrainerPart(
     string trainerId,
@@ -42,7 +43,7 @@ internal sealed class TrainerPart(
     /// </summary>
     /// <param name="deltaHandoff">The handoff of a coordinator on this node, which takes the delta from memory; null: the store.</param>
     public async Task<RoundResult> Run(RoundStart start, QBoard board, Task<BlobRef> parameters, bool continues, TensorHandoff? deltaHandoff,
-        Action<StepSummary> summaries, CancellationToken token)
+        Action<IBalancerCommand> summaries, CancellationToken token)
     {
         var spec = start.Spec;
         using var reading = CancellationTokenSource.CreateLinkedTokenSource(token);
@@ -156,7 +157,7 @@ internal sealed class TrainerPart(
 
     /// <summary>Takes the round's H inner steps, rebasing a continued round before step OverlapSteps.</summary>
     private PartStats Steps(RoundStart start, QBoard board, RoundWorker worker, Task<ParameterSet>? pending,
-        Action<StepSummary> summaries, CancellationToken token)
+        Action<IBalancerCommand> summaries, CancellationToken token)
     {
         var spec = start.Spec;
         var stats = new PartStatsBuilder(trainerId, spec.MoeLayers);
@@ -184,6 +185,8 @@ internal sealed class TrainerPart(
             {
                 metrics.SkippedStep(spec.JobId, trainerId);
                 log($"Step {step} skipped: its loss ({measured.Loss}) or gradient norm ({measured.GradientNorm}) was not finite; no parameter moved and no summary was sent");
+                for (var layer = 0; layer < spec.MoeLayers; layer++)
+                    summaries(new StepsReleased(spec.JobId, layer, trainerId, step, step)); // the step closes on the others
             }
             for (var layer = 0; layer < layers.Count; layer++)
             {

@@ -50,6 +50,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         Command<GetJobStatus>(_ => Sender.Tell(CurrentStatus()));
         Command<RegisterTrainer>(OnRegister);
         Command<Terminated>(t => OnTerminated(t.ActorRef));
+        Command<Akka.Cluster.ClusterEvent.UnreachableMember>(u => OnUnreachable(u.Member.Address));
         Command<RoundResult>(r => Decide(new ResultReceived(r)));
         Command<RoundFailed>(f => Decide(new PartFailed(f.TrainerId, f.Attempt, f.Reason)));
         Command<StepFailed>(f =>
@@ -79,8 +80,17 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
 
     private string JobLabel => _state.Spec?.JobId ?? "";
 
+    protected override void PreStart()
+    {
+        base.PreStart();
+        // Unreachable comes long before downed (which ends in Terminated): the balancers stop waiting at once.
+        Akka.Cluster.Cluster.Get(Context.System).Subscribe(Self, Akka.Cluster.ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
+            typeof(Akka.Cluster.ClusterEvent.UnreachableMember));
+    }
+
     protected override void PostStop()
     {
+        Akka.Cluster.Cluster.Get(Context.System).Unsubscribe(Self);
         _metrics.CoordinatorStopped(JobLabel);
         _work.Dispose();
         base.PostStop();
@@ -134,6 +144,10 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
                 var asks = Enumerable.Range(0, c.Spec.MoeLayers).Select(layer =>
                     _balancers.Ask<CurrentQ>(new ConfigureLayer(c.Spec.JobId, layer, c.Spec.LayerSpec), TimeSpan.FromSeconds(5)));
                 Task.WhenAll(asks).PipeTo(Self, success: _ => BalancersReady.Instance); // a failure is retried at the next tick
+                break;
+            case ReleaseSteps r when _state.Spec is { } spec:
+                for (var layer = 0; layer < spec.MoeLayers; layer++)
+                    _balancers.Tell(new StepsReleased(spec.JobId, layer, r.TrainerId, r.FromStep, r.ToStep));
                 break;
             case StartRoundTimer t:
                 Timers.StartSingleTimer(RoundTimer, new RoundTimedOut(t.Attempt), t.After);
@@ -255,6 +269,18 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
             _members.Remove(id);
             _metrics.TrainerLeft(JobLabel);
             Decide(new TrainerLeft(id));
+        }
+    }
+
+    // Its trainers leave now; one that comes back registers again (RegisterTrainer repeats) and rejoins.
+    private void OnUnreachable(Address node)
+    {
+        foreach (var (id, trainer) in _members.Where(m => m.Value.Path.Address == node).ToList())
+        {
+            Context.Unwatch(trainer);
+            _members.Remove(id);
+            _metrics.TrainerLeft(JobLabel);
+            Decide(new TrainerUnreachable(id));
         }
     }
 

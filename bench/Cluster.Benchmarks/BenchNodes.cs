@@ -12,5 +12,5 @@ internal static class BenchNodes
     public static Task<ClusterNode> StartAsync(NodeSettings settings, string? hocon = null, int port = 0) =>
         ClusterNode.StartAsync(settings with { Port = port },
             akka => akka.AddHocon(hocon + "\n" + Environment.GetEnvironmentVariable("MOE_BENCH_HOCON"), HoconAddMode.Prepend),
-            logLevel: "ERROR", productionDowning: true);
+            logLevel: Environment.GetEnvironmentVariable("MOE_BENCH_LOG") ?? "ERROR", productionDowning: true);
 }

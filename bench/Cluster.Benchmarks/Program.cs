@@ -21,6 +21,9 @@ switch (args)
     case ["recovery", ..]:
         await RecoveryBench.Run(BenchDirectory());
         return;
+    case ["kill-trainer", ..]:
+        await KillTrainerBench.Run(BenchDirectory(), args.Length > 1 ? args[1] : "tiny");
+        return;
     case ["actor-overhead", ..]:
         await ActorOverheadBench.Run(BenchDirectory(), args.Length > 1 ? args[1] : "small-16e",
             innerSteps: args.Length > 2 ? int.Parse(args[2]) : 10, rounds: args.Length > 3 ? int.Parse(args[3]) : 6,

@@ -16,6 +16,12 @@ public sealed record AnnounceFinished(JobFinished Finished) : ICoordinatorEffect
 /// <summary>Ask every layer balancer of the job to configure itself; <see cref="BalancersReady"/> follows.</summary>
 public sealed record ConfigureBalancers(JobSpec Spec) : ICoordinatorEffect;
 
+/// <summary>
+/// Tell every layer balancer of the job that the trainer sends no summary for these steps (inclusive), so they close
+/// on the trainers that remain.
+/// </summary>
+public sealed record ReleaseSteps(string TrainerId, long FromStep, long ToStep) : ICoordinatorEffect;
+
 /// <summary>The running round times out with <see cref="RoundTimedOut"/> after this long (replacing any earlier timer).</summary>
 public sealed record StartRoundTimer(string Attempt, TimeSpan After) : ICoordinatorEffect;
 

@@ -11,6 +11,13 @@ public sealed record TrainerJoined(string TrainerId) : ICoordinatorInput;
 /// <summary>A trainer stopped or its node left the cluster.</summary>
 public sealed record TrainerLeft(string TrainerId) : ICoordinatorInput;
 
+/// <summary>
+/// The node of a trainer became unreachable. It leaves at once, as it would once downed (which takes longer): the
+/// round and the balancers stop waiting for it, and new rounds go on without it. If the node comes back, its trainer
+/// registers again and joins the next round.
+/// </summary>
+public sealed record TrainerUnreachable(string TrainerId) : ICoordinatorInput;
+
 /// <summary>Every layer balancer of the job answered its configuration.</summary>
 public sealed record BalancersReady : ICoordinatorInput
 {

@@ -24,6 +24,9 @@ public static class RoundProtocol
             TrainerLeft l => state.Members.Contains(l.TrainerId)
                 ? run.Drop(state with { Members = state.Members.Remove(l.TrainerId) }, l.TrainerId, state.Running?.Attempt, "the trainer stopped or its node left the cluster")
                 : state,
+            TrainerUnreachable u => state.Members.Contains(u.TrainerId)
+                ? run.Drop(state with { Members = state.Members.Remove(u.TrainerId) }, u.TrainerId, state.Running?.Attempt, "its node became unreachable")
+                : state,
             BalancersReady => run.TryStart(state with { BalancersReady = true }),
             Tick => run.TryStart(run.Verify(run.ConfigureIfNeeded(state))),
             ResultReceived r => run.Received(state, r.Result),
@@ -151,6 +154,7 @@ public static class RoundProtocol
             if (state.Running is not { } round || round.Attempt != attempt || !round.Expected.Contains(trainer))
                 return state;
             Effects.Add(new Log(LogLevel.Warning, $"Trainer {trainer} dropped from round {round.Number}: {reason}"));
+            Effects.Add(StepsOf(state, round, trainer));
             round = round with { Expected = round.Expected.Remove(trainer) };
             return round.AllReported ? CommitOrRetry(state, round) : state with { Running = round };
         }
@@ -160,7 +164,16 @@ public static class RoundProtocol
             if (state.Running is not { ReadyToCommit: false } round || round.Attempt != attempt)
                 return state;
             Effects.Add(new Log(LogLevel.Warning, $"Round {round.Number} timed out waiting for {string.Join(", ", round.Expected)}"));
+            foreach (var trainer in round.Expected)
+                Effects.Add(StepsOf(state, round, trainer));
             return CommitOrRetry(state, round with { Expected = round.Expected.Clear() });
+        }
+
+        // Every step of the round: those the trainer already reported are merged, the rest close without it.
+        private static ReleaseSteps StepsOf(RoundProtocolState state, Round round, string trainer)
+        {
+            var steps = state.Spec!.InnerSteps;
+            return new ReleaseSteps(trainer, (long)round.Number * steps, ((long)round.Number * steps) + steps - 1);
         }
 
         private RoundProtocolState CommitOrRetry(RoundProtocolState state, Round round)

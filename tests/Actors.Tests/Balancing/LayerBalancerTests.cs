@@ -84,6 +84,31 @@ public sealed class LayerBalancerTests : IDisposable
     }
 
     [Fact]
+    public async Task A_step_closes_on_the_trainers_that_remain_once_the_missing_one_is_released_without_waiting_for_the_flush()
+    {
+        // A flush far beyond the test's patience: only the release can close the step.
+        var settings = ClusterNode.Settings(_data.Path) with { Balancer = new BalancerSettings { FlushAfter = TimeSpan.FromMinutes(10), PendingWindow = 100 } };
+        await using var node = await ClusterNode.StartAsync(settings, cancellation: TestContext.Current.CancellationToken);
+        await Configure(node, "living", 0);
+        using var scores = Summaries.Scores(300, Summaries.Spec.Experts, seed: 9);
+        var parts = Summaries.Split("living", 0, 0, scores, 3, Summaries.Spec);
+        var (alive, dead) = (parts[0].TrainerId, parts[2].TrainerId);
+
+        node.Balancers.Tell(parts[0]);
+        node.Balancers.Tell(parts[1]);
+        var waiting = await Status(node, "living", 0);
+        node.Balancers.Tell(new StepsReleased("living", 0, dead, 0, 3)); // dropped from the round: steps 0 to 3
+        var q = await WaitForStep(node, "living", 0, 0);
+        node.Balancers.Tell(parts[0] with { Step = 1 });
+        node.Balancers.Tell(new StepsReleased("living", 0, alive, 1, 1)); // reported and released: counted once
+        var stillWaiting = await Status(node, "living", 0);
+
+        Assert.Equal((-1L, 1), (waiting.Step, waiting.PendingSteps));
+        Assert.Equal(0, q.Step);
+        Assert.Equal((0L, 1), (stillWaiting.Step, stillWaiting.PendingSteps)); // step 1 has 2 of 3 accounted for
+    }
+
+    [Fact]
     public async Task Duplicate_and_stale_summaries_change_nothing()
     {
         await using var node = await ClusterNode.StartAsync(ClusterNode.Settings(_data.Path), cancellation: TestContext.Current.CancellationToken);

@@ -88,6 +88,7 @@ internal static class MessageSamples
             Vocabulary = Blob with { Size = 11 },
         };
         yield return new ConfigureLayer("job-1", 3, Spec);
+        yield return new StepsReleased("job-1", 3, "node-a/trainer-0", 40, 49);
         yield return new StepSummary("job-1", 3, "node-a/trainer-0", 41, 2, 5,
             [3, 2, 5, 0], new SparseCounts([0, 3, 8, 9, 31], [5, 1, 2, 2, 5]));
         yield return new GetQ("job-1", 3);

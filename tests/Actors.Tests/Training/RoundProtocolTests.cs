@@ -108,6 +108,7 @@ public sealed class RoundProtocolTests
         Assert.Empty(driver.All<RunOuterStep>()); // still waiting for b
 
         driver.Send(new TrainerLeft("b"));
+        Assert.Equal(new ReleaseSteps("b", 0, 3), driver.Single<ReleaseSteps>()); // the balancers stop waiting for round 0's steps
         var step = driver.Single<RunOuterStep>();
         Assert.Equal(["a"], step.Results.Select(r => r.TrainerId));
         Assert.Equal(Initial, step.Parameters);
@@ -119,6 +120,24 @@ public sealed class RoundProtocolTests
         Assert.Equal(1, driver.Single<RoundCommitted>().CommittedRounds);
         Assert.Equal(lostShard, driver.Single<SendRoundStart>().Start.Shard); // a returned shard before any new one
         Assert.Equal([Blob('d'), Initial], driver.Single<DeleteBlobs>().Blobs); // the spent delta and the old parameters
+    }
+
+    [Fact]
+    public void An_unreachable_trainer_leaves_at_once_its_steps_are_released_and_the_next_round_goes_on_without_it_until_it_registers_again()
+    {
+        var driver = Driver.ForJob(Spec(quorum: 1), "a", "b", "c");
+        driver.Send(new ResultReceived(driver.Result("a", 'd')));
+        driver.Send(new TrainerUnreachable("c"));
+        Assert.Equal(new ReleaseSteps("c", 0, 3), driver.Single<ReleaseSteps>());
+        driver.Send(new ResultReceived(driver.Result("b", 'e')));
+        driver.Commit('p');
+
+        Assert.Equal(["a", "b"], driver.All<SendRoundStart>().Select(s => s.TrainerId)); // round 1 without it
+        Assert.All(driver.All<SendRoundStart>(), s => Assert.Equal(2, s.Start.Contributors));
+        driver.Send(new TrainerUnreachable("c")); // already gone
+        Assert.Empty(driver.All<ReleaseSteps>());
+        driver.Send(new TrainerJoined("c")); // back: it joins the next round
+        Assert.Contains("c", driver.State.Members);
     }
 
     [Fact]
