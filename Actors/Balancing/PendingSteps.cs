@@ -76,7 +76,7 @@ internal sealed class PendingSteps(LayerSpec spec)
     }
 
     // Trainers released from this step that did not report it after all (one that did counts once).
-    private int Released(StepMerge merge) =>
+    private int Released(StepMerge merge) => _released.Count == 0 ? 0 :
         _released.Where(r => r.From <= merge.Step && merge.Step <= r.To && !merge.Trainers.Contains(r.TrainerId))
             .Select(r => r.TrainerId).Distinct().Count();
 

@@ -11,22 +11,25 @@ using static TorchSharp.torch;
 namespace Moe.Benchmarks;
 
 /// <summary>
-/// Layer balancer figures: summaries merged per second on one node (m = 64, 4 trainers, SQLite
-/// journal), and the time from a trainer's summary to the new q reaching the trainer's node on a 2-node cluster.
+/// Layer balancer figures: summaries merged per second on one node (m = 64 and 4 trainers unless given, SQLite
+/// journal) with their wire size, and the time from a trainer's summary to the new q reaching the trainer's node on
+/// a 2-node cluster.
 /// </summary>
 internal static class BalancerBench
 {
-    private const int Experts = 64, TopK = 8, TokensPerTrainer = 2048, Trainers = 4;
-    private static readonly LayerSpec Spec = LayerSpec.Create(Experts, TopK, HistogramRange.Default, clip: true);
+    private const int DefaultExperts = 64, TopK = 8, TokensPerTrainer = 2048, DefaultTrainers = 4;
 
-    public static async Task Throughput(string directory, int steps, int warmUpSteps)
+    private static LayerSpec SpecOf(int experts) => LayerSpec.Create(experts, TopK, HistogramRange.Default, clip: true);
+
+    public static async Task Throughput(string directory, int steps, int warmUpSteps, int experts = DefaultExperts, int trainers = DefaultTrainers)
     {
+        var spec = SpecOf(experts);
         // Every summary is told at once, and a balancer refuses steps too far ahead of its last q: it would never
         // reach the last step.
         var limit = new BalancerSettings().MaxStepsAhead;
         if (Math.Max(steps, warmUpSteps) > limit)
             throw new ArgumentException($"balancer {steps} {warmUpSteps}: at most {limit} steps (Balancer:MaxStepsAhead) in each phase.");
-        var variants = Summaries(variants: 3);
+        var variants = Summaries(variants: 3, experts, trainers);
         await using var node = await BenchNodes.StartAsync(Settings(directory, "throughput", NodeRoles.Balancer, NodeRoles.Coordinator));
         var balancers = node.Registry.Get<LayerBalancerRegion>();
 
@@ -35,12 +38,12 @@ internal static class BalancerBench
         async Task<(TimeSpan Merge, TimeSpan Actor)> Measure(string job, int stepCount)
         {
             var merge = Stopwatch.StartNew();
-            var pending = new PendingSteps(Spec);
+            var pending = new PendingSteps(spec);
             for (var step = 0; step < stepCount; step++)
             {
                 foreach (var summary in variants[step % variants.Length])
                 {
-                    if (SummaryValidation.Problem(Spec, step - 1, 1_000_000, summary) is { } problem)
+                    if (SummaryValidation.Problem(spec, step - 1, 1_000_000, summary) is { } problem)
                         throw new InvalidOperationException(problem);
                     pending.Add(summary with { Step = step }, DateTime.UtcNow);
                 }
@@ -52,7 +55,7 @@ internal static class BalancerBench
             }
             merge.Stop();
 
-            await balancers.Ask<CurrentQ>(new ConfigureLayer(job, 0, Spec), TimeSpan.FromSeconds(30));
+            await balancers.Ask<CurrentQ>(new ConfigureLayer(job, 0, spec), TimeSpan.FromSeconds(30));
             var actor = Stopwatch.StartNew();
             for (var step = 0; step < stepCount; step++)
             {
@@ -70,12 +73,14 @@ internal static class BalancerBench
         await Measure("bench-warm-up", warmUpSteps);
         var (mergeTime, actorTime) = await Measure("bench", steps);
 
-        var summaries = steps * Trainers;
-        Console.WriteLine($"Balancer throughput, m = {Experts}, K = {TopK}, {HistogramRange.Default.Bins} bins, {Trainers} trainers, {steps} steps after {warmUpSteps} to warm up, {Journal} journal:");
-        Console.WriteLine($"  summary size: {variants.SelectMany(v => v).Average(s => s.Histogram.Length):N0} non-zero cells of {Spec.HistogramLength:N0}");
+        var summaries = steps * trainers;
+        var sent = variants.SelectMany(v => v).ToList();
+        Console.WriteLine($"Balancer throughput, m = {experts}, K = {TopK}, {HistogramRange.Default.Bins} bins, {trainers} trainers of {TokensPerTrainer} tokens, {steps} steps after {warmUpSteps} to warm up, {Journal} journal:");
+        Console.WriteLine($"  summary size: {sent.Average(s => s.Histogram.Length):N0} non-zero cells of {spec.HistogramLength:N0}, " +
+            $"{sent.Average(s => Moe.Actors.Serialization.MoeCodecs.Registry.Write(s).Length):N0} bytes on the wire");
         Console.WriteLine($"  actor, persisted and published: {summaries / actorTime.TotalSeconds,10:N0} summaries/s ({steps / actorTime.TotalSeconds:N0} q/s)");
         Console.WriteLine($"  merge and read-out alone:       {summaries / mergeTime.TotalSeconds,10:N0} summaries/s");
-        Console.WriteLine($"  actor / merge time:             {actorTime / mergeTime,10:F2}   (target: at least 20,000 summaries/s through the actor)");
+        Console.WriteLine($"  actor / merge time:             {actorTime / mergeTime,10:F2}   (targets through the actor: at least 20,000 summaries/s at m = 64 with 4 trainers, 5,000 at m = 256 with 8)");
     }
 
     public static async Task Latency(string directory, int steps, int warmUpSteps)
@@ -83,7 +88,7 @@ internal static class BalancerBench
         // A job of its own per run: a PostgreSQL database or a balancer process kept from an earlier run holds the
         // last run's steps, and would ignore this run's as stale.
         var job = $"latency-{Guid.NewGuid():N}";
-        var summary = Summaries(variants: 1)[0][0] with { JobId = job, Contributors = 1 };
+        var summary = Summaries(variants: 1, DefaultExperts, DefaultTrainers)[0][0] with { JobId = job, Contributors = 1 };
         // MOE_BENCH_SEED=HOST:PORT: the balancer's node is another process (e.g. Cluster.Host node --roles
         // balancer,coordinator), so the two nodes share no thread pool and no garbage collector.
         var otherProcess = Environment.GetEnvironmentVariable("MOE_BENCH_SEED") is { Length: > 0 } address ? address : null;
@@ -94,7 +99,7 @@ internal static class BalancerBench
             Trainer = new Moe.Actors.Training.TrainerSettings { Count = 1 },
         });
         var balancers = trainerNode.Registry.Get<LayerBalancerRegion>();
-        await balancers.Ask<CurrentQ>(new ConfigureLayer(job, 0, Spec), TimeSpan.FromSeconds(30));
+        await balancers.Ask<CurrentQ>(new ConfigureLayer(job, 0, SpecOf(DefaultExperts)), TimeSpan.FromSeconds(30));
         var arrivals = new System.Collections.Concurrent.BlockingCollection<(long Step, long Ticks)>();
         var probe = trainerNode.System.ActorOf(Props.Create(() => new Arrivals(arrivals)));
         await DistributedPubSub.Get(trainerNode.System).Mediator.Ask<SubscribeAck>(new Subscribe(BalancerTopics.For(job), probe), TimeSpan.FromSeconds(10));
@@ -144,7 +149,7 @@ internal static class BalancerBench
             samples.Add((ms, step, collected, atBalancer));
         }
         var latencies = samples.Select(s => s.Ms).ToList();
-        Console.WriteLine($"Summary -> persisted q -> trainer node, 2-node loopback cluster ({(seed is null ? "2 processes" : "1 process")}), {Journal} journal, m = {Experts}, {steps} steps after {warmUpSteps} to warm up ({warmUp.Elapsed.TotalSeconds:F1} s):");
+        Console.WriteLine($"Summary -> persisted q -> trainer node, 2-node loopback cluster ({(seed is null ? "2 processes" : "1 process")}), {Journal} journal, m = {DefaultExperts}, {steps} steps after {warmUpSteps} to warm up ({warmUp.Elapsed.TotalSeconds:F1} s):");
         Console.WriteLine($"  garbage collections of this process ({(seed is null ? "the trainer's node" : "both nodes")}): gen0 {GC.CollectionCount(0) - gen0}, gen1 {GC.CollectionCount(1) - gen1}, gen2 {GC.CollectionCount(2) - gen2}; paused {(GC.GetTotalPauseDuration() - paused).TotalMilliseconds:F1} ms; allocated {(GC.GetTotalAllocatedBytes() - allocated) / 1024.0 / steps:N0} KiB per step");
         Console.WriteLine($"  slowest steps: {string.Join(", ", samples.OrderByDescending(s => s.Ms).Take(12).Select(s => $"{s.Step}: {s.Ms:F1} ms{(s.Collected ? " (GC)" : "")}"))}");
         // A collection may end after q arrived and still count here: this splits off at most the steps this process's
@@ -198,23 +203,24 @@ internal static class BalancerBench
     private static string Journal => Environment.GetEnvironmentVariable("MOE_BENCH_POSTGRES") is { Length: > 0 } ? "PostgreSQL" : "SQLite (WAL)";
 
     /// <summary>Real summaries: softmax scores of skewed logits, p from a BIP solve, one histogram per trainer.</summary>
-    private static StepSummary[][] Summaries(int variants)
+    private static StepSummary[][] Summaries(int variants, int experts, int trainers)
     {
+        var range = SpecOf(experts).Range;
         var result = new StepSummary[variants][];
         for (var v = 0; v < variants; v++)
         {
             using var scope = NewDisposeScope();
             manual_seed(v);
-            var skew = arange(Experts, dtype: ScalarType.Float32) * -0.05f;
-            var scores = Scoring.Scores(randn(TokensPerTrainer * Trainers, Experts) + skew, ScoreFunction.Softmax);
-            var q = DualBalancing.Solve(scores, zeros(Experts), TopK, 4, clip: true);
+            var skew = arange(experts, dtype: ScalarType.Float32) * (-3.2f / experts);
+            var scores = Scoring.Scores(randn(TokensPerTrainer * trainers, experts) + skew, ScoreFunction.Softmax);
+            var q = DualBalancing.Solve(scores, zeros(experts), TopK, 4, clip: true);
             var p = DualBalancing.TokenPrices(scores, q, TopK, clip: true);
-            result[v] = [.. Enumerable.Range(0, Trainers).Select(t =>
+            result[v] = [.. Enumerable.Range(0, trainers).Select(t =>
             {
                 var s = scores.narrow(0, t * TokensPerTrainer, TokensPerTrainer);
-                var histogram = ExpertHistogram.Build(s, p.narrow(0, t * TokensPerTrainer, TokensPerTrainer), Spec.Range);
-                var loads = (s - q).topk(TopK).indexes.flatten().bincount(null, Experts).data<long>().ToArray();
-                return new StepSummary("bench", 0, $"trainer-{t}", 0, Trainers, TokensPerTrainer, loads, histogram.ToSparse());
+                var histogram = ExpertHistogram.Build(s, p.narrow(0, t * TokensPerTrainer, TokensPerTrainer), range);
+                var loads = (s - q).topk(TopK).indexes.flatten().bincount(null, experts).data<long>().ToArray();
+                return new StepSummary("bench", 0, $"trainer-{t}", 0, trainers, TokensPerTrainer, loads, histogram.ToSparse());
             })];
         }
         return result;

@@ -13,7 +13,9 @@ switch (args)
         TrainingBench.Throughput(preset, args.Length > 2 ? args[2] : "data", steps: 20);
         return;
     case ["balancer", ..]:
-        await BalancerBench.Throughput(BenchDirectory(), steps: args.Length > 1 ? int.Parse(args[1]) : 5000, warmUpSteps: args.Length > 2 ? int.Parse(args[2]) : 10_000);
+        await BalancerBench.Throughput(BenchDirectory(), steps: args.Length > 1 && !args[1].StartsWith('-') ? int.Parse(args[1]) : 5000,
+            warmUpSteps: args.Length > 2 && !args[2].StartsWith('-') ? int.Parse(args[2]) : 10_000,
+            experts: int.Parse(Option("--experts") ?? "64"), trainers: int.Parse(Option("--trainers") ?? "4"));
         return;
     case ["blobs", ..]:
         await BlobBench.Run(BenchDirectory(), args.Length > 1 ? args[1] : "small-16e", repeats: 7);
