@@ -40,4 +40,14 @@ public sealed record RoundCommittedEvent(
     public double MeanLoss => Parts.Select(p => p.MeanLoss).Where(double.IsFinite).DefaultIfEmpty(double.NaN).Average();
 
     public double WorstMaxVio => Parts.Max(p => p.WorstMaxVio);
+
+    /// <summary>The share of the trainers' time in this round spent waiting for global q (NaN when nothing was timed).</summary>
+    public double WaitShare
+    {
+        get
+        {
+            var (step, wait) = (Parts.Sum(p => p.StepSeconds), Parts.Sum(p => p.WaitSeconds));
+            return step + wait > 0 ? wait / (step + wait) : double.NaN;
+        }
+    }
 }

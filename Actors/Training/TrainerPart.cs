@@ -30,6 +30,7 @@ internal sealed class TrainerPart(
     private readonly ComputeThread _compute = new($"trainer {trainerId}", intraOpThreads);
     private RoundWorker? _worker;
     private string? _workerJob;
+    private TimeSpan? _recentStep; // a moving average of this trainer's step time, which bounds its waits for q
     private Vocabulary? _vocabulary;
     private BlobRef? _storedVocabulary;
 
@@ -175,11 +176,12 @@ internal sealed class TrainerPart(
             }
             var step = (start.Round * spec.InnerSteps) + h;
             var waited = System.Diagnostics.Stopwatch.StartNew();
-            var fresh = board.WaitForAll(step - 1 - spec.MaxStaleness, settings.StalenessWait, token);
+            var fresh = board.WaitForAll(step - 1 - spec.MaxStaleness, settings.WaitForQ(_recentStep), token);
             stats.Waited(waited.Elapsed, fresh);
             var stepped = System.Diagnostics.Stopwatch.StartNew();
             var (measured, layers) = worker.Step(start.Shard, h, step, NewerQ(board, loaded));
             stats.Stepped(stepped.Elapsed, measured);
+            _recentStep = _recentStep is { } recent ? (recent * 0.8) + (stepped.Elapsed * 0.2) : stepped.Elapsed;
             metrics.Step(spec.JobId, trainerId, measured.Duration.TotalSeconds, measured.Skipped ? 0 : measured.Tokens);
             if (measured.Skipped)
             {

@@ -23,11 +23,23 @@ public sealed record TrainerSettings
     /// <summary>The longest a step waits for the global q its staleness bound asks for before going on with its own.</summary>
     public TimeSpan StalenessWait { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// A step also waits at most this fraction of the trainer's recent step time, so that a GPU's short steps never
+    /// idle for long on a late q (the step goes on with its own and counts as stale); 0: only <see cref="StalenessWait"/>.
+    /// </summary>
+    public double StalenessWaitFraction { get; init; } = 0.5;
+
     /// <summary>Bytes of one GPU, for the memory plan where NVML cannot tell (no NVIDIA driver library); 0: none.</summary>
     public long DeviceMemory { get; init; }
 
     /// <summary>How often a trainer announces itself to the coordinator (which may have moved).</summary>
     public TimeSpan RegisterInterval { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long a step may wait for q, given the trainer's recent step time (null before its first step).</summary>
+    public TimeSpan WaitForQ(TimeSpan? recentStep) =>
+        StalenessWaitFraction > 0 && recentStep is { } step && step * StalenessWaitFraction < StalenessWait
+            ? step * StalenessWaitFraction
+            : StalenessWait;
 
     public void Validate()
     {
@@ -41,6 +53,8 @@ public sealed record TrainerSettings
             throw new ArgumentException($"Trainer:DeviceMemory = {DeviceMemory} is invalid: use 0 (ask NVML) or the bytes of one GPU.");
         if (StalenessWait < TimeSpan.Zero)
             throw new ArgumentException($"Trainer:StalenessWait = {StalenessWait} is invalid: use 0 or more.");
+        if (!(StalenessWaitFraction >= 0) || double.IsInfinity(StalenessWaitFraction))
+            throw new ArgumentException($"Trainer:StalenessWaitFraction = {StalenessWaitFraction} is invalid: use 0 (only StalenessWait) or a positive fraction of a step.");
         if (RegisterInterval <= TimeSpan.Zero)
             throw new ArgumentException($"Trainer:RegisterInterval = {RegisterInterval} is invalid: use a positive duration.");
     }

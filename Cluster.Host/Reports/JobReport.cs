@@ -112,14 +112,14 @@ public static class JobReport
     public static string RoundsCsv(JobHistory history)
     {
         var layers = history.Spec.MoeLayers;
-        var text = new StringBuilder("round,committed_at,seconds,trainers,tokens,tokens_per_second,loss,perplexity,maxvio_mean,maxvio_worst");
+        var text = new StringBuilder("round,committed_at,seconds,trainers,tokens,tokens_per_second,loss,perplexity,maxvio_mean,maxvio_worst,q_wait_share");
         for (var layer = 0; layer < layers; layer++)
             text.Append(Invariant, $",maxvio_layer_{layer}");
         text.AppendLine();
         foreach (var r in history.Rounds)
         {
             text.Append(Invariant,
-                $"{r.Round},{Timestamp(r.CommittedAt)},{r.Seconds:G6},{r.Parts.Length},{r.Tokens},{r.Tokens / r.Seconds:G6},{r.MeanLoss:G6},{Math.Exp(r.MeanLoss):G6},{MeanMaxVio(r):G6},{r.WorstMaxVio:G6}");
+                $"{r.Round},{Timestamp(r.CommittedAt)},{r.Seconds:G6},{r.Parts.Length},{r.Tokens},{r.Tokens / r.Seconds:G6},{r.MeanLoss:G6},{Math.Exp(r.MeanLoss):G6},{MeanMaxVio(r):G6},{r.WorstMaxVio:G6},{r.WaitShare:G6}");
             foreach (var value in LayerMaxVio(r, layers))
                 text.Append(Invariant, $",{value:G6}");
             text.AppendLine();
