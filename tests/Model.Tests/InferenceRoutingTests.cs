@@ -47,19 +47,7 @@ public class InferenceRoutingTests
     {
         using var scope = NewDisposeScope();
         manual_seed(5);
-        using var model = new MoeTransformer(new MoeModelConfig
-        {
-            VocabSize = 64,
-            ContextLength = 16,
-            Dim = 32,
-            Layers = 2,
-            Heads = 4,
-            Experts = 4,
-            TopK = 2,
-            ExpertHidden = 32,
-            CapacityFactor = 0.5,
-            Router = RouterKind.Bip,
-        });
+        using var model = new MoeTransformer(MoeTransformerTests.Tiny with { CapacityFactor = 0.5, Router = RouterKind.Bip });
         model.MoeLayers[0].Router.LoadState(tensor(new[] { 0.05f, -0.02f, 0f, 0.01f }));
         model.eval();
         model.InferenceRouting = true;

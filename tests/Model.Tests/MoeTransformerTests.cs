@@ -6,7 +6,7 @@ namespace Moe.Model.Tests;
 
 public class MoeTransformerTests
 {
-    private static readonly MoeModelConfig Tiny = new()
+    internal static readonly MoeModelConfig Tiny = new()
     {
         VocabSize = 64,
         ContextLength = 16,
