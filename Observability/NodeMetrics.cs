@@ -19,7 +19,7 @@ public sealed class NodeMetrics : IDisposable
     private readonly Meter _meter;
 
     // Latest values behind the observable gauges, keyed by their labels.
-    private readonly ConcurrentDictionary<(string Job, int Layer), (long[] Loads, float[] Q, double MaxVio)> _layers = new();
+    private readonly ConcurrentDictionary<(string Job, int Layer), (long[] Loads, float[] Q, double MaxVio, double EdgeShare)> _layers = new();
     private readonly ConcurrentDictionary<string, (double Loss, long Rounds, long CheckpointBytes)> _jobs = new();
     private readonly ConcurrentDictionary<string, int> _members = new();
 
@@ -64,6 +64,9 @@ public sealed class NodeMetrics : IDisposable
         _meter.CreateObservableGauge("moe_layer_max_vio", () => _layers.Select(l =>
             new Measurement<double>(l.Value.MaxVio, Job(l.Key.Job), new("layer", l.Key.Layer))),
             null, "MaxVio of the layer's last merged step: (max load - mean load) / mean load.");
+        _meter.CreateObservableGauge("moe_histogram_edge_share", () => _layers.Select(l =>
+            new Measurement<double>(l.Value.EdgeShare, Job(l.Key.Job), new("layer", l.Key.Layer))),
+            null, "Share of the layer's last merged histogram in each expert's first and last bin, where values beyond the range land.");
         _meter.CreateObservableGauge("moe_cluster_members", () => _members.Select(p =>
             new Measurement<int>(p.Value, new KeyValuePair<string, object?>("role", p.Key))),
             null, "Cluster members that are up, by role.");
@@ -93,8 +96,8 @@ public sealed class NodeMetrics : IDisposable
     public void Summary(string job, int layer, string outcome) =>
         _summaries.Add(1, Job(job), new("layer", layer), new("outcome", outcome));
 
-    public void LayerCommitted(string job, int layer, long[] loads, float[] q, double maxVio) =>
-        _layers[(job, layer)] = (loads, q, maxVio);
+    public void LayerCommitted(string job, int layer, long[] loads, float[] q, double maxVio, double edgeShare) =>
+        _layers[(job, layer)] = (loads, q, maxVio, edgeShare);
 
     /// <summary>The layer's balancer stopped or moved to another node: its gauges go with it.</summary>
     public void LayerStopped(string job, int layer) => _layers.TryRemove((job, layer), out _);

@@ -172,12 +172,12 @@ public sealed class LayerBalancer : ReceivePersistentActor, IWithTimers
         if (ready.Count == 0)
             return;
         var spec = _spec;
-        var published = new Dictionary<long, (long[] Loads, int Contributors)>();
+        var published = new Dictionary<long, (long[] Loads, int Contributors, double EdgeShare)>();
         var events = new List<QCommitted>();
         foreach (var merge in ready)
         {
             events.Add(new QCommitted(merge.Step, merge.Histogram.ExpertPrices(spec.TopK, spec.Clip)));
-            published[merge.Step] = (merge.Loads, merge.Trainers.Count);
+            published[merge.Step] = (merge.Loads, merge.Trainers.Count, merge.Histogram.EdgeShare());
             _closedStep = merge.Step;
             _pending.Recycle(merge);
         }
@@ -185,8 +185,8 @@ public sealed class LayerBalancer : ReceivePersistentActor, IWithTimers
         {
             _failures.Succeeded(PersistenceId);
             Acknowledge(e.Step, e.Q);
-            var (loads, contributors) = published[e.Step];
-            _metrics.LayerCommitted(_key.JobId, _key.Layer, loads, e.Q, BalanceMeasures.FromLoads(loads).MaxVio);
+            var (loads, contributors, edgeShare) = published[e.Step];
+            _metrics.LayerCommitted(_key.JobId, _key.Layer, loads, e.Q, BalanceMeasures.FromLoads(loads).MaxVio, edgeShare);
             _mediator.Tell(new Publish(BalancerTopics.For(_key.JobId), new QPublished(_key.JobId, _key.Layer, e.Step, e.Q, loads, contributors)));
             if (++_commitsSinceSnapshot >= _settings.SnapshotEvery)
                 Snapshot();

@@ -191,6 +191,24 @@ public sealed class ExpertHistogram
     }
 
     /// <summary>
+    /// The share of all counts in each expert's first and last bin: values at or beyond the range's edges are clamped
+    /// there, so a share well above what two bins of a smooth distribution hold says the range is too narrow (with
+    /// QB's negative prices and sigmoid scores, s - p can exceed the default [-1, 1)).
+    /// </summary>
+    public double EdgeShare()
+    {
+        if (Tokens == 0)
+            return 0;
+        long edges = 0;
+        for (var j = 0; j < Experts; j++)
+        {
+            var counts = CountsOf(j);
+            edges += counts[0] + counts[^1];
+        }
+        return (double)edges / (Tokens * Experts);
+    }
+
+    /// <summary>
     /// The value at the given rank from the top (1 = largest) of expert j's distribution, interpolated linearly
     /// inside its bin; the low edge of the range when the rank exceeds the count.
     /// </summary>

@@ -25,6 +25,21 @@ public class ExpertHistogramTests
     }
 
     [Fact]
+    public void The_edge_share_counts_what_the_range_clamps_into_its_first_and_last_bins()
+    {
+        using var scope = NewDisposeScope();
+        var range = new HistogramRange(-1f, 1f, 10);
+        // Two tokens, two experts: token 0's s - p (3.0, 2.55) lie beyond the range, token 1's (0.55, 0.5) inside it.
+        var scores = tensor(new[] { 0.5f, 0.05f, 0.55f, 0.5f }).view(2, 2);
+        var prices = tensor(new[] { -2.5f, 0f });
+
+        var share = ExpertHistogram.Build(scores, prices, range).EdgeShare();
+
+        Assert.Equal(0.5, share); // two of the four values, clamped into the last bin
+        Assert.Equal(0, new ExpertHistogram(2, range).EdgeShare());
+    }
+
+    [Fact]
     public void Counts_on_the_device_match_counting_each_score_on_the_host()
     {
         using var scope = NewDisposeScope();

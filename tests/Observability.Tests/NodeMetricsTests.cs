@@ -36,12 +36,13 @@ public sealed class NodeMetricsTests
     public void A_layers_gauges_go_when_its_balancer_stops_and_a_jobs_when_its_coordinator_does()
     {
         using var metrics = new NodeMetrics();
-        metrics.LayerCommitted("job", 0, [3, 1], [0.5f, 0f], 0.5);
-        metrics.LayerCommitted("job", 1, [2, 2], [0f, 0f], 0);
+        metrics.LayerCommitted("job", 0, [3, 1], [0.5f, 0f], 0.5, 0.01);
+        metrics.LayerCommitted("job", 1, [2, 2], [0f, 0f], 0, 0);
         metrics.RoundCommitted("job", 1.5, 4.2, 3, 0.1, 1000);
 
         Assert.Contains("moe_expert_load{job=job,layer=0,expert=1}", Gauges(metrics));
         Assert.Contains("moe_training_loss{job=job}", Gauges(metrics));
+        Assert.Contains("moe_histogram_edge_share{job=job,layer=0}", Gauges(metrics));
 
         metrics.LayerStopped("job", 0);
         metrics.CoordinatorStopped("job");
@@ -62,7 +63,7 @@ public sealed class NodeMetricsTests
         await using var secondServer = await Serve(second);
         first.Step("job-a", "trainer-1", 0.25, 100);
         second.Step("job-b", "trainer-2", 0.024, 200);
-        second.LayerCommitted("job-b", 0, [1, 1], [0f, 0f], 0);
+        second.LayerCommitted("job-b", 0, [1, 1], [0f, 0f], 0, 0);
 
         using var http = new HttpClient();
         var token = TestContext.Current.CancellationToken;
