@@ -64,7 +64,7 @@ public sealed class NodeMetrics : IDisposable
         _meter.CreateObservableGauge("moe_layer_max_vio", () => _layers.Select(l =>
             new Measurement<double>(l.Value.MaxVio, Job(l.Key.Job), new("layer", l.Key.Layer))),
             null, "MaxVio of the layer's last merged step: (max load - mean load) / mean load.");
-        _meter.CreateObservableGauge("moe_histogram_edge_share", () => _layers.Select(l =>
+        _meter.CreateObservableGauge("moe_balancer_edge_share", () => _layers.Select(l =>
             new Measurement<double>(l.Value.EdgeShare, Job(l.Key.Job), new("layer", l.Key.Layer))),
             null, "Share of the layer's last merged histogram in each expert's first and last bin, where values beyond the range land.");
         _meter.CreateObservableGauge("moe_cluster_members", () => _members.Select(p =>

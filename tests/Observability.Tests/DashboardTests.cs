@@ -37,7 +37,7 @@ public sealed partial class DashboardTests
             "moe_layer_max_vio", "moe_expert_load", "moe_expert_price", "moe_training_loss", "moe_tokens_total",
             "moe_step_duration_seconds_bucket", "moe_round_duration_seconds_bucket", "moe_cluster_members",
             "moe_trainer_joins_total", "moe_trainer_leaves_total", "moe_balancer_summaries_total",
-            "moe_round_parameters_wait_seconds_bucket", "moe_skipped_steps_total", "moe_histogram_edge_share",
+            "moe_round_parameters_wait_seconds_bucket", "moe_skipped_steps_total", "moe_balancer_edge_share",
         })
         {
             Assert.Contains(needed, all, StringComparison.Ordinal);

@@ -42,7 +42,7 @@ public sealed class NodeMetricsTests
 
         Assert.Contains("moe_expert_load{job=job,layer=0,expert=1}", Gauges(metrics));
         Assert.Contains("moe_training_loss{job=job}", Gauges(metrics));
-        Assert.Contains("moe_histogram_edge_share{job=job,layer=0}", Gauges(metrics));
+        Assert.Contains("moe_balancer_edge_share{job=job,layer=0}", Gauges(metrics));
 
         metrics.LayerStopped("job", 0);
         metrics.CoordinatorStopped("job");
