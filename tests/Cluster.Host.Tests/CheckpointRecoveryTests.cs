@@ -64,7 +64,10 @@ public sealed class CheckpointRecoveryTests : IDisposable
 
         Assert.True(code == 0, error + output);
         var after = await History();
-        Assert.Equal(Enumerable.Range(0, Rounds), after.Rounds.Select(r => r.Round)); // every round once: the damaged one ran again
+        // Every round once: the damaged one ran again. The message carries what a rare failure needs to be understood.
+        var rounds = after.Rounds.Select(r => r.Round).ToList();
+        Assert.True(rounds.SequenceEqual(Enumerable.Range(0, Rounds)),
+            $"rounds {string.Join(",", rounds)}; rollbacks: {string.Join("; ", after.Rollbacks.Select(r => $"to {r.ToRound}: {r.Problem}"))}; train printed: {output}");
         var rollback = Assert.Single(after.Rollbacks);
         Assert.Equal(before.Rounds.Count - 2, rollback.ToRound);
         Assert.Contains($"round {before.Rounds.Count - 1}: parameters {before.Rounds[^1].Parameters.Sha256} is damaged", rollback.Problem, StringComparison.Ordinal);
