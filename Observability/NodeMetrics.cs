@@ -44,7 +44,8 @@ public sealed class NodeMetrics : IDisposable
         _stepDuration = Seconds("moe_step_duration", "Duration of one training step, per trainer (stragglers stand out).", StepSeconds);
         _tokens = _meter.CreateCounter<long>("moe_tokens", null, "Tokens trained, per trainer.");
         _summaries = _meter.CreateCounter<long>("moe_balancer_summaries", null,
-            "Summaries received by layer balancers, by outcome: accepted, ignored (duplicate or stale) or rejected (malformed).");
+            "Summaries received by layer balancers, by outcome: accepted, ignored (duplicate or stale) or rejected (malformed); " +
+            "rebinned counts accepted ones binned with another read-out window than the step's, moved into it approximately.");
         _roundDuration = Seconds("moe_round_duration",
             "Duration of a training round, from its start (or the previous round's commit, when it overlapped it) to its commit.", RoundSeconds);
         _parametersWait = Seconds("moe_round_parameters_wait",
@@ -66,7 +67,7 @@ public sealed class NodeMetrics : IDisposable
             null, "MaxVio of the layer's last merged step: (max load - mean load) / mean load.");
         _meter.CreateObservableGauge("moe_balancer_edge_share", () => _layers.Select(l =>
             new Measurement<double>(l.Value.EdgeShare, Job(l.Key.Job), new("layer", l.Key.Layer))),
-            null, "Share of the layer's last merged histogram in each expert's first and last bin, where values beyond the range land.");
+            null, "Share of the layer's experts whose quantile fell into an edge cell of its read-out window at the last merged step (their windows widen).");
         _meter.CreateObservableGauge("moe_cluster_members", () => _members.Select(p =>
             new Measurement<int>(p.Value, new KeyValuePair<string, object?>("role", p.Key))),
             null, "Cluster members that are up, by role.");

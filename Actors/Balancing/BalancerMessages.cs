@@ -19,8 +19,9 @@ public sealed record ConfigureLayer(string JobId, int Layer, LayerSpec Spec) : I
 
 /// <summary>
 /// One trainer's summary of one layer at one step: token count, loads and the histogram of
-/// s - p per expert (expert-major, <see cref="LayerSpec.HistogramLength"/> counts). <paramref name="Contributors"/> is the number of trainers in the round, so the balancer knows when
-/// a step is complete. Accepted summaries are not answered (they are many); rejected ones get
+/// s - p per expert (expert-major, <see cref="LayerSpec.HistogramLength"/> counts) over the bins of
+/// <see cref="Window"/>. <paramref name="Contributors"/> is the number of trainers in the round, so the balancer knows
+/// when a step is complete. Accepted summaries are not answered (they are many); rejected ones get
 /// <see cref="CommandRejected"/>.
 /// </summary>
 public sealed record StepSummary(
@@ -31,7 +32,11 @@ public sealed record StepSummary(
     int Contributors,
     long Tokens,
     long[] Loads,
-    SparseCounts Histogram) : IBalancerCommand;
+    SparseCounts Histogram) : IBalancerCommand
+{
+    /// <summary>The window the histogram was binned with, as the balancer published it; null for the job's fixed range.</summary>
+    public ReadoutWindow? Window { get; init; }
+}
 
 /// <summary>
 /// Trainer <paramref name="TrainerId"/> sends no summary for steps <paramref name="FromStep"/> to
@@ -57,7 +62,14 @@ public sealed record CommandRejected(string JobId, int Layer, string TrainerId, 
 /// A new global q, published to the job's topic (<see cref="BalancerTopics"/>) once it is persisted, with the loads of
 /// the merged step and how many trainers contributed to it.
 /// </summary>
-public sealed record QPublished(string JobId, int Layer, long Step, float[] Q, long[] Loads, int Contributors) : IMoeMessage;
+public sealed record QPublished(string JobId, int Layer, long Step, float[] Q, long[] Loads, int Contributors) : IMoeMessage
+{
+    /// <summary>
+    /// The window read from this step for later steps to bin with (see <see cref="Training.JobSpec.WindowLag"/>); null from
+    /// balancers that only know the fixed range.
+    /// </summary>
+    public ReadoutWindow? Window { get; init; }
+}
 
 /// <summary>Counters of one balancer, for tests, metrics and operators.</summary>
 public sealed record BalancerStatus(

@@ -172,12 +172,17 @@ public sealed class LayerBalancer : ReceivePersistentActor, IWithTimers
         if (ready.Count == 0)
             return;
         var spec = _spec;
-        var published = new Dictionary<long, (long[] Loads, int Contributors, double EdgeShare)>();
+        var published = new Dictionary<long, (long[] Loads, int Contributors, double EdgeShare, ReadoutWindow Window)>();
         var events = new List<QCommitted>();
         foreach (var merge in ready)
         {
-            events.Add(new QCommitted(merge.Step, merge.Histogram.ExpertPrices(spec.TopK, spec.Clip)));
-            published[merge.Step] = (merge.Loads, merge.Trainers.Count, merge.Histogram.EdgeShare());
+            var (merged, rebinned) = _pending.Merged(merge);
+            var readout = merged.ReadOut(spec.TopK);
+            var capacity = DualBalancing.Capacity(merged.Tokens, spec.Experts, spec.TopK);
+            events.Add(new QCommitted(merge.Step, readout.Prices(spec.Clip)));
+            published[merge.Step] = (merge.Loads, merge.Trainers.Count, readout.EdgeShare, merged.Window.Next(merge.Step, merged, readout, capacity));
+            for (var k = 0; k < rebinned; k++)
+                _metrics.Summary(_key.JobId, _key.Layer, "rebinned");
             _closedStep = merge.Step;
             _pending.Recycle(merge);
         }
@@ -185,9 +190,9 @@ public sealed class LayerBalancer : ReceivePersistentActor, IWithTimers
         {
             _failures.Succeeded(PersistenceId);
             Acknowledge(e.Step, e.Q);
-            var (loads, contributors, edgeShare) = published[e.Step];
+            var (loads, contributors, edgeShare, window) = published[e.Step];
             _metrics.LayerCommitted(_key.JobId, _key.Layer, loads, e.Q, BalanceMeasures.FromLoads(loads).MaxVio, edgeShare);
-            _mediator.Tell(new Publish(BalancerTopics.For(_key.JobId), new QPublished(_key.JobId, _key.Layer, e.Step, e.Q, loads, contributors)));
+            _mediator.Tell(new Publish(BalancerTopics.For(_key.JobId), new QPublished(_key.JobId, _key.Layer, e.Step, e.Q, loads, contributors) { Window = window }));
             if (++_commitsSinceSnapshot >= _settings.SnapshotEvery)
                 Snapshot();
         });

@@ -6,7 +6,8 @@ namespace Moe.Actors.Balancing;
 /// The steps a balancer is still merging (not persisted: nothing here was acknowledged). A step is ready when all
 /// its contributors have reported or been released (<see cref="Release"/>: a trainer that will not report), when
 /// trainers have moved <c>window</c> steps past it, or when nobody added to it for <c>flushAfter</c> (a trainer died
-/// unnoticed). Ready steps leave strictly in step order.
+/// unnoticed). Ready steps leave strictly in step order. Summaries of a step binned with different read-out windows
+/// (a trainer that missed a publication) are summed per window and rebinned into one when the step is read.
 /// </summary>
 internal sealed class PendingSteps(LayerSpec spec)
 {
@@ -15,6 +16,7 @@ internal sealed class PendingSteps(LayerSpec spec)
     // A dense histogram is experts x bins longs (512 kB for 64 x 1,000): recycle them rather than allocate one
     // per step on the large-object heap.
     private readonly Stack<ExpertHistogram> _free = [];
+    private readonly ReadoutWindow _fixed = ReadoutWindow.Fixed(spec.Range, spec.Experts);
 
     // Trainers that will not report these steps (inclusive ranges), until the steps are gone.
     private readonly List<(string TrainerId, long From, long To)> _released = [];
@@ -33,19 +35,51 @@ internal sealed class PendingSteps(LayerSpec spec)
     {
         if (!_steps.TryGetValue(summary.Step, out var merge))
         {
-            var histogram = _free.Count > 0 ? _free.Pop() : new ExpertHistogram(spec.Experts, spec.Range);
-            merge = new StepMerge(summary.Step, summary.Contributors, histogram, new long[spec.Experts]);
+            merge = new StepMerge(summary.Step, summary.Contributors, new long[spec.Experts]);
             _steps.Add(summary.Step, merge);
         }
         if (merge.Contributors != summary.Contributors)
             return AddResult.ContributorMismatch;
         if (!merge.Trainers.Add(summary.TrainerId))
             return AddResult.Duplicate;
-        merge.Histogram.AddValidated(summary.Histogram, summary.Tokens);
+        var sum = SumFor(merge, summary.Window ?? _fixed);
+        sum.Histogram.AddValidated(summary.Histogram, summary.Tokens);
+        sum.Summaries++;
         for (var j = 0; j < merge.Loads.Length; j++)
             merge.Loads[j] += summary.Loads[j];
         merge.LastUpdate = now;
         return AddResult.Added;
+    }
+
+    private WindowSum SumFor(StepMerge merge, ReadoutWindow window)
+    {
+        if (merge.Sums.Find(s => s.Histogram.Window.SameAs(window)) is { } sum)
+            return sum;
+        var histogram = _free.Count > 0 ? _free.Pop() : new ExpertHistogram(window);
+        histogram.Reset(window);
+        sum = new WindowSum(histogram);
+        merge.Sums.Add(sum);
+        return sum;
+    }
+
+    /// <summary>
+    /// The step's merged histogram, and how many of its summaries were rebinned: the sum binned with the window
+    /// that most tokens used, with the others rebinned into it (and recycled).
+    /// </summary>
+    public (ExpertHistogram Histogram, int Rebinned) Merged(StepMerge merge)
+    {
+        var main = merge.Sums.MaxBy(s => s.Histogram.Tokens)
+                   ?? throw new InvalidOperationException($"Step {merge.Step} has no summaries to merge.");
+        var rebinned = 0;
+        foreach (var other in merge.Sums.Where(s => s != main))
+        {
+            main.Histogram.AddRebinned(other.Histogram);
+            rebinned += other.Summaries;
+            _free.Push(other.Histogram);
+        }
+        merge.Sums.Clear();
+        merge.Sums.Add(main);
+        return (main.Histogram, rebinned);
     }
 
     /// <summary>Trainer <paramref name="trainerId"/> sends nothing for steps <paramref name="from"/> to <paramref name="to"/>.</summary>
@@ -80,11 +114,12 @@ internal sealed class PendingSteps(LayerSpec spec)
         _released.Where(r => r.From <= merge.Step && merge.Step <= r.To && !merge.Trainers.Contains(r.TrainerId))
             .Select(r => r.TrainerId).Distinct().Count();
 
-    /// <summary>Takes back the histogram of a step that was read out.</summary>
+    /// <summary>Takes back the histograms of a step that was read out.</summary>
     public void Recycle(StepMerge merge)
     {
-        merge.Histogram.Clear();
-        _free.Push(merge.Histogram);
+        foreach (var sum in merge.Sums)
+            _free.Push(sum.Histogram);
+        merge.Sums.Clear();
     }
 
     /// <summary>Forgets steps that can no longer commit (at or before <paramref name="committedStep"/>).</summary>
@@ -97,17 +132,26 @@ internal sealed class PendingSteps(LayerSpec spec)
 }
 
 /// <summary>The merge of one step's summaries so far.</summary>
-internal sealed class StepMerge(long step, int contributors, ExpertHistogram histogram, long[] loads)
+internal sealed class StepMerge(long step, int contributors, long[] loads)
 {
     public long Step { get; } = step;
 
     public int Contributors { get; } = contributors;
 
-    public ExpertHistogram Histogram { get; } = histogram;
+    /// <summary>One sum per read-out window the step's summaries were binned with; almost always one.</summary>
+    public List<WindowSum> Sums { get; } = [];
 
     public long[] Loads { get; } = loads;
 
     public HashSet<string> Trainers { get; } = [];
 
     public DateTime LastUpdate { get; set; }
+}
+
+/// <summary>The summaries of a step binned with one read-out window, summed.</summary>
+internal sealed class WindowSum(ExpertHistogram histogram)
+{
+    public ExpertHistogram Histogram { get; } = histogram;
+
+    public int Summaries { get; set; }
 }

@@ -36,9 +36,13 @@ public static class SummaryValidation
         }
         if (routed > summary.Tokens * spec.TopK)
             return $"loads sum to {routed} but {summary.Tokens} tokens x K = {spec.TopK} allow at most {summary.Tokens * spec.TopK}";
+        if (summary.Window is { } window && (window.Experts != spec.Experts || window.Bins != spec.Range.Bins))
+            return $"its window has {window.Experts} experts x {window.Bins} bins, expected {spec.Experts} x {spec.Range.Bins}";
+        if (summary.Window is { } published && (published.Step < 0 || published.Step >= summary.Step))
+            return $"its window is said to be published at step {published.Step}, which is not a step before {summary.Step}";
         try
         {
-            ExpertHistogram.ValidateSparse(spec.Experts, spec.Range, summary.Tokens, summary.Histogram);
+            ExpertHistogram.ValidateSparse(spec.Experts, spec.Range.Bins, summary.Tokens, summary.Histogram);
         }
         catch (ArgumentException e)
         {

@@ -29,13 +29,16 @@ public static class MoeCodecs
         .Add<ConfigureLayer>("bcfg",
             (w, m) => { w.Text(m.JobId); w.I32(m.Layer); Spec(w, m.Spec); },
             (ref PayloadReader x) => new ConfigureLayer(x.Text(), x.I32(), Spec(ref x)))
-        .Add<StepSummary>("bsum2",
+        .Add<StepSummary>("bsum3",
             (w, m) =>
             {
                 w.Text(m.JobId); w.I32(m.Layer); w.Text(m.TrainerId); w.I64(m.Step); w.I32(m.Contributors);
-                w.I64(m.Tokens); w.Longs(m.Loads); Sparse(w, m.Histogram);
+                w.I64(m.Tokens); w.Longs(m.Loads); Sparse(w, m.Histogram); OptionalWindow(w, m.Window);
             },
-            (ref PayloadReader x) => new StepSummary(x.Text(), x.I32(), x.Text(), x.I64(), x.I32(), x.I64(), x.Longs(), Sparse(ref x)))
+            (ref PayloadReader x) => new StepSummary(x.Text(), x.I32(), x.Text(), x.I64(), x.I32(), x.I64(), x.Longs(), Sparse(ref x))
+            { Window = OptionalWindow(ref x) })
+        // Trainers of earlier versions binned with the job's fixed range only.
+        .AddLegacy("bsum2", (ref PayloadReader x) => new StepSummary(x.Text(), x.I32(), x.Text(), x.I64(), x.I32(), x.I64(), x.Longs(), Sparse(ref x)))
         // Trainers of earlier versions also sent their local q, which no balancer reads.
         .AddLegacy("bsum", (ref PayloadReader x) =>
         {
@@ -58,9 +61,15 @@ public static class MoeCodecs
         .Add<CommandRejected>("brej",
             (w, m) => { w.Text(m.JobId); w.I32(m.Layer); w.Text(m.TrainerId); w.I64(m.Step); w.Text(m.Reason); },
             (ref PayloadReader x) => new CommandRejected(x.Text(), x.I32(), x.Text(), x.I64(), x.Text()))
-        .Add<QPublished>("bpub",
-            (w, m) => { w.Text(m.JobId); w.I32(m.Layer); w.I64(m.Step); w.Floats(m.Q); w.Longs(m.Loads); w.I32(m.Contributors); },
-            (ref PayloadReader x) => new QPublished(x.Text(), x.I32(), x.I64(), x.Floats(), x.Longs(), x.I32()))
+        .Add<QPublished>("bpub2",
+            (w, m) =>
+            {
+                w.Text(m.JobId); w.I32(m.Layer); w.I64(m.Step); w.Floats(m.Q); w.Longs(m.Loads); w.I32(m.Contributors);
+                OptionalWindow(w, m.Window);
+            },
+            (ref PayloadReader x) => new QPublished(x.Text(), x.I32(), x.I64(), x.Floats(), x.Longs(), x.I32()) { Window = OptionalWindow(ref x) })
+        // Balancers of earlier versions published no read-out window: their trainers bin with the fixed range.
+        .AddLegacy("bpub", (ref PayloadReader x) => new QPublished(x.Text(), x.I32(), x.I64(), x.Floats(), x.Longs(), x.I32()))
         .Add<BalancerStatus>("bst",
             (w, m) =>
             {
@@ -378,6 +387,32 @@ public static class MoeCodecs
         for (var layer = 0; layer < q.Length; layer++)
             q[layer] = x.Floats();
         return new GlobalQ(steps, q);
+    }
+
+    private static void OptionalWindow(PayloadWriter w, ReadoutWindow? window)
+    {
+        w.Flag(window is not null);
+        if (window is null)
+            return;
+        w.I64(window.Step);
+        w.I32(window.Bins);
+        w.Floats(window.Low.ToArray());
+        w.Floats(window.High.ToArray());
+    }
+
+    private static ReadoutWindow? OptionalWindow(ref PayloadReader x)
+    {
+        if (!x.Flag())
+            return null;
+        var (step, bins, low, high) = (x.I64(), x.I32(), x.Floats(), x.Floats());
+        try
+        {
+            return new ReadoutWindow(step, low, high, bins);
+        }
+        catch (ArgumentException e)
+        {
+            throw new System.Runtime.Serialization.SerializationException($"A read-out window does not read back: {e.Message}", e);
+        }
     }
 
     private static void Spec(PayloadWriter w, LayerSpec spec)

@@ -57,6 +57,13 @@ public sealed record JobSpec
     public int MaxStaleness { get; init; } = 2;
 
     /// <summary>
+    /// Step t bins its summaries with the window published at the newest commit at or before t - WindowLag. A trainer
+    /// that holds q of step t - 1 - MaxStaleness has received every publication up to that one (a balancer's
+    /// publications arrive in order), so every trainer of a step picks the same window and their counts add exactly.
+    /// </summary>
+    public int WindowLag => MaxStaleness + 2;
+
+    /// <summary>
     /// τ: round r + 1 starts while round r commits (its outer step, store and journal write). Trainers take its
     /// first τ steps from where round r ended, then move that progress onto the new global parameters (waiting for
     /// them if need be), all at the same step, as the overlapped outer step of Streaming DiLoCo. 0: every round

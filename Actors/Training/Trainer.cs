@@ -46,7 +46,7 @@ public sealed class Trainer : ReceiveActor, IWithTimers
             setup.Metrics, setup.MemoryProblem, message => log.Info("{0}", message));
 
         Receive<RoundStart>(start => OnRoundStart(start, Sender));
-        Receive<QPublished>(q => _board?.Offer(q.Layer, q.Step, q.Q));
+        Receive<QPublished>(q => _board?.Offer(q.Layer, q.Step, q.Q, q.Window));
         Receive<CurrentQ>(q => _board?.Offer(q.Layer, q.Step, q.Q));
         Receive<RoundParameters>(OnRoundParameters);
         Receive<PartDone>(OnPartDone);

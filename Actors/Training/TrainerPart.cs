@@ -1,6 +1,7 @@
 using Moe.Actors.Balancing;
 using Moe.Actors.Blobs;
 using Moe.Actors.Faults;
+using Moe.Model.Balancing;
 using Moe.Model.Data;
 using Moe.Model.Training;
 using Moe.Model.Training.Rounds;
@@ -179,7 +180,8 @@ internal sealed class TrainerPart(
             var fresh = board.WaitForAll(step - 1 - spec.MaxStaleness, settings.WaitForQ(_recentStep), token);
             stats.Waited(waited.Elapsed, fresh);
             var stepped = System.Diagnostics.Stopwatch.StartNew();
-            var (measured, layers) = worker.Step(start.Shard, h, step, NewerQ(board, loaded));
+            var windows = WindowsAt(board, step - spec.WindowLag, spec.LayerSpec);
+            var (measured, layers) = worker.Step(start.Shard, h, step, NewerQ(board, loaded), windows);
             stats.Stepped(stepped.Elapsed, measured);
             _recentStep = _recentStep is { } recent ? (recent * 0.8) + (stepped.Elapsed * 0.2) : stepped.Elapsed;
             metrics.Step(spec.JobId, trainerId, measured.Duration.TotalSeconds, measured.Skipped ? 0 : measured.Tokens);
@@ -193,7 +195,8 @@ internal sealed class TrainerPart(
             for (var layer = 0; layer < layers.Count; layer++)
             {
                 summaries(new StepSummary(spec.JobId, layer, trainerId, step, start.Contributors, measured.Tokens,
-                    layers[layer].Loads, layers[layer].Histogram.ToSparse()));
+                    layers[layer].Loads, layers[layer].Histogram.ToSparse())
+                { Window = windows[layer].Step >= 0 ? windows[layer] : null });
             }
         }
         return stats.Build();
@@ -212,6 +215,10 @@ internal sealed class TrainerPart(
         return globalQ;
     }
 
+    // Per layer, the window the balancer published at or before `step`; the job's fixed range until there is one.
+    private static ReadoutWindow[] WindowsAt(QBoard board, long step, LayerSpec layer) =>
+        [.. Enumerable.Range(0, board.Layers).Select(k => board.WindowAt(k, step) ?? ReadoutWindow.Fixed(layer.Range, layer.Experts))];
+
     // The dataset and model replica are built once per job, on the compute thread.
     private RoundWorker EnsureWorker(JobSpec spec)
     {
@@ -223,7 +230,7 @@ internal sealed class TrainerPart(
             throw new PermanentFailureException(FailureKind.Input, problem);
         var data = Corpus.Load(spec.TextPath, cacheDirectory, spec.Model.VocabSize, log);
         (_vocabulary, _storedVocabulary) = (data.Vocabulary, null);
-        _worker = new RoundWorker(spec.Model, spec.Training with { Device = device, AllowTf32 = settings.AllowTf32 }, data, spec.InnerSteps, spec.LayerSpec.Range, spec.LayerSpec.Clip);
+        _worker = new RoundWorker(spec.Model, spec.Training with { Device = device, AllowTf32 = settings.AllowTf32 }, data, spec.InnerSteps, spec.LayerSpec.Clip);
         _workerJob = spec.JobId;
         return _worker;
     }

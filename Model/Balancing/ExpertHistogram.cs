@@ -7,8 +7,9 @@ namespace Moe.Model.Balancing;
 
 /// <summary>
 /// A trainer's summary of one layer's batch for cluster-wide balancing (docs/design.md): per expert, integer
-/// counts of s[i,j] - p[i] over a fixed binning. Counts add, so the sum over trainers is the same whichever way
-/// the tokens were split (p[i] depends on token i alone), and so is the q read from it.
+/// counts of s[i,j] - p[i] over the bins of a <see cref="ReadoutWindow"/>. Counts add, so the sum over trainers that
+/// binned with the same window is the same whichever way the tokens were split (p[i] depends on token i alone), and
+/// so is the q read from it.
 /// </summary>
 public sealed class ExpertHistogram
 {
@@ -19,66 +20,75 @@ public sealed class ExpertHistogram
     private readonly int[] _lowest;
     private readonly int[] _highest;
 
-    public ExpertHistogram(int experts, HistogramRange range)
+    public ExpertHistogram(ReadoutWindow window)
     {
-        if (experts < 1)
-            throw new ArgumentException($"Experts must be at least 1, got {experts}.", nameof(experts));
-        Experts = experts;
-        Range = range;
-        _counts = new long[experts * range.Bins];
-        _lowest = new int[experts];
-        _highest = new int[experts];
+        Window = window;
+        _counts = new long[window.Experts * window.Bins];
+        _lowest = new int[window.Experts];
+        _highest = new int[window.Experts];
         ResetSpans();
     }
 
-    public int Experts { get; }
+    public ExpertHistogram(int experts, HistogramRange range)
+        : this(ReadoutWindow.Fixed(range, experts))
+    {
+    }
 
-    public HistogramRange Range { get; }
+    public ReadoutWindow Window { get; private set; }
+
+    public int Experts => Window.Experts;
+
+    public int Bins => Window.Bins;
 
     /// <summary>Tokens summarised (each token adds one count to every expert's histogram).</summary>
     public long Tokens { get; private set; }
 
     public ReadOnlySpan<long> Counts => _counts;
 
-    public ReadOnlySpan<long> CountsOf(int expert) => _counts.AsSpan(expert * Range.Bins, Range.Bins);
+    public ReadOnlySpan<long> CountsOf(int expert) => _counts.AsSpan(expert * Bins, Bins);
 
     /// <summary>Builds the summary of a batch on any device: bins are counted there, only counts come back.</summary>
-    public static ExpertHistogram Build(Tensor scores, Tensor tokenPrices, HistogramRange range)
+    public static ExpertHistogram Build(Tensor scores, Tensor tokenPrices, ReadoutWindow window)
     {
         RoutingGuards.Scores(scores, (int)scores.shape[1]);
-        using var counts = CountOnDevice(scores, tokenPrices, range);
-        return FromCounts((int)scores.shape[1], range, HostReads.ToArray<int>(counts), scores.shape[0]);
+        using var counts = CountOnDevice(scores, tokenPrices, window);
+        return FromCounts(window, HostReads.ToArray<int>(counts), scores.shape[0]);
     }
+
+    public static ExpertHistogram Build(Tensor scores, Tensor tokenPrices, HistogramRange range) =>
+        Build(scores, tokenPrices, ReadoutWindow.Fixed(range, (int)scores.shape[1]));
 
     /// <summary>
     /// The counts of a batch's histogram, [experts x bins] int32 on the scores' device, so that a step can copy
     /// every layer's at once (see <see cref="FromCounts"/>).
     /// </summary>
-    public static Tensor CountOnDevice(Tensor scores, Tensor tokenPrices, HistogramRange range)
+    public static Tensor CountOnDevice(Tensor scores, Tensor tokenPrices, ReadoutWindow window)
     {
         var experts = (int)scores.shape[1];
         if (tokenPrices.dim() != 1 || tokenPrices.shape[0] != scores.shape[0])
             throw new ArgumentException(
                 $"Token prices must have one entry per token ({scores.shape[0]}), got shape [{string.Join(", ", tokenPrices.shape)}].",
                 nameof(tokenPrices));
+        if (window.Experts != experts)
+            throw new ArgumentException($"The window has {window.Experts} experts but the scores have {experts}.", nameof(window));
         using var scope = NewDisposeScope();
         using var no = no_grad();
-        using var low = range.Low.ToScalar(); // explicit Scalars: see RmsNorm
-        using var width = range.Width.ToScalar();
-        using var first = 0.ToScalar();
-        using var last = (range.Bins - 1).ToScalar();
-        using var binsPerExpert = range.Bins.ToScalar();
+        using var first = 0.ToScalar(); // explicit Scalars: see RmsNorm
+        using var last = (window.Bins - 1).ToScalar();
+        using var binsPerExpert = window.Bins.ToScalar();
+        var low = tensor(window.Low.ToArray(), device: scores.device).unsqueeze(0);
+        var width = tensor(Enumerable.Range(0, experts).Select(window.Width).ToArray(), device: scores.device).unsqueeze(0);
         var shifted = scores.detach().to(ScalarType.Float32) - tokenPrices.detach().to(ScalarType.Float32).unsqueeze(1);
         var bins = ((shifted - low) / width).floor().clamp(first, last).to(ScalarType.Int64);
         var cells = (bins + (arange(experts, device: scores.device) * binsPerExpert).unsqueeze(0)).flatten();
-        var counts = zeros(experts * range.Bins, dtype: ScalarType.Int32, device: scores.device);
+        var counts = zeros(experts * window.Bins, dtype: ScalarType.Int32, device: scores.device);
         return counts.scatter_add_(0, cells, ones_like(cells, dtype: ScalarType.Int32)).MoveToOuterDisposeScope();
     }
 
     /// <summary>A histogram of <paramref name="tokens"/> tokens from its dense counts (expert-major, as <see cref="CountOnDevice"/> makes them).</summary>
-    public static ExpertHistogram FromCounts(int experts, HistogramRange range, ReadOnlySpan<int> counts, long tokens)
+    public static ExpertHistogram FromCounts(ReadoutWindow window, ReadOnlySpan<int> counts, long tokens)
     {
-        var histogram = new ExpertHistogram(experts, range);
+        var histogram = new ExpertHistogram(window);
         if (counts.Length != histogram._counts.Length)
             throw new ArgumentException($"Expected {histogram._counts.Length} counts (experts x bins), got {counts.Length}.", nameof(counts));
         for (var k = 0; k < counts.Length; k++)
@@ -87,7 +97,6 @@ public sealed class ExpertHistogram
         histogram.Tokens = tokens;
         return histogram;
     }
-
     /// <summary>The non-zero cells, for sending (see <see cref="SparseCounts"/>).</summary>
     public SparseCounts ToSparse()
     {
@@ -108,16 +117,16 @@ public sealed class ExpertHistogram
     /// Checks sparse counts received from elsewhere: as many indices as counts, indices strictly increasing and
     /// inside experts x bins, counts non-negative, and every expert's histogram counting exactly <paramref name="tokens"/>.
     /// </summary>
-    public static void ValidateSparse(int experts, HistogramRange range, long tokens, SparseCounts counts)
+    public static void ValidateSparse(int experts, int bins, long tokens, SparseCounts counts)
     {
         if (counts.Indices.Length != counts.Counts.Length)
             throw new ArgumentException(
                 $"Sparse counts have {counts.Indices.Length} indices but {counts.Counts.Length} counts.", nameof(counts));
-        var cells = experts * range.Bins;
+        var cells = experts * bins;
         Span<long> sums = stackalloc long[experts];
         var previous = -1;
         var expert = 0;
-        var expertEnd = range.Bins; // indices are sorted: walk the experts along with them, no division per cell
+        var expertEnd = bins; // indices are sorted: walk the experts along with them, no division per cell
         for (var k = 0; k < counts.Length; k++)
         {
             var index = counts.Indices[k];
@@ -129,7 +138,7 @@ public sealed class ExpertHistogram
             while (index >= expertEnd)
             {
                 expert++;
-                expertEnd += range.Bins;
+                expertEnd += bins;
             }
             sums[expert] += counts.Counts[k];
             previous = index;
@@ -154,10 +163,10 @@ public sealed class ExpertHistogram
         {
             var index = counts.Indices[k];
             _counts[index] += counts.Counts[k];
-            while (index >= expertStart + Range.Bins)
+            while (index >= expertStart + Bins)
             {
                 expert++;
-                expertStart += Range.Bins;
+                expertStart += Bins;
             }
             var bin = index - expertStart;
             _lowest[expert] = Math.Min(_lowest[expert], bin);
@@ -166,53 +175,74 @@ public sealed class ExpertHistogram
         Tokens += tokens;
     }
 
-    /// <summary>Empties the histogram so that it can be reused (a balancer merges a step into a recycled one).</summary>
-    public void Clear()
+    /// <summary>
+    /// Adds a histogram binned with another window of the same layer, each bin's counts at the bin's middle: not
+    /// exact, but every token is kept (a balancer does this for a trainer that binned a step with an older window).
+    /// </summary>
+    public void AddRebinned(ExpertHistogram other)
     {
+        if (other.Experts != Experts)
+            throw new ArgumentException($"Cannot add a histogram of {other.Experts} experts to one of {Experts}.", nameof(other));
+        for (var j = 0; j < Experts; j++)
+        {
+            var counts = other.CountsOf(j);
+            for (var b = other._lowest[j]; b <= other._highest[j]; b++)
+            {
+                if (counts[b] == 0)
+                    continue;
+                var bin = Window.BinOf(j, other.Window.MiddleOf(j, b));
+                _counts[(j * Bins) + bin] += counts[b];
+                _lowest[j] = Math.Min(_lowest[j], bin);
+                _highest[j] = Math.Max(_highest[j], bin);
+            }
+        }
+        Tokens += other.Tokens;
+    }
+
+    /// <summary>Empties the histogram and bins with <paramref name="window"/> from now on (a balancer recycles them).</summary>
+    public void Reset(ReadoutWindow window)
+    {
+        if (window.Experts != Experts || window.Bins != Bins)
+            throw new ArgumentException($"A histogram of {Experts} x {Bins} cannot take a window of {window.Experts} x {window.Bins}.", nameof(window));
         for (var j = 0; j < Experts; j++)
         {
             if (_highest[j] >= _lowest[j])
-                _counts.AsSpan((j * Range.Bins) + _lowest[j], _highest[j] - _lowest[j] + 1).Clear();
+                _counts.AsSpan((j * Bins) + _lowest[j], _highest[j] - _lowest[j] + 1).Clear();
         }
         ResetSpans();
         Tokens = 0;
+        Window = window;
     }
 
     private void ResetSpans()
     {
-        Array.Fill(_lowest, Range.Bins);
+        Array.Fill(_lowest, Bins);
         Array.Fill(_highest, -1);
     }
 
     private void WidenSpans()
     {
         Array.Fill(_lowest, 0);
-        Array.Fill(_highest, Range.Bins - 1);
+        Array.Fill(_highest, Bins - 1);
     }
 
-    /// <summary>
-    /// The share of all counts in each expert's first and last bin: values at or beyond the range's edges are clamped
-    /// there, so a share well above what two bins of a smooth distribution hold says the range is too narrow (with
-    /// QB's negative prices and sigmoid scores, s - p can exceed the default [-1, 1)).
-    /// </summary>
-    public double EdgeShare()
+    /// <summary>Expert j's values strictly inside its window, not in an edge cell.</summary>
+    public long InteriorCount(int expert)
     {
-        if (Tokens == 0)
-            return 0;
-        long edges = 0;
-        for (var j = 0; j < Experts; j++)
-        {
-            var counts = CountsOf(j);
-            edges += counts[0] + counts[^1];
-        }
-        return (double)edges / (Tokens * Experts);
+        long inside = 0;
+        var counts = CountsOf(expert);
+        for (var b = Math.Max(1, _lowest[expert]); b <= Math.Min(Bins - 2, _highest[expert]); b++)
+            inside += counts[b];
+        return inside;
     }
 
     /// <summary>
     /// The value at the given rank from the top (1 = largest) of expert j's distribution, interpolated linearly
     /// inside its bin; the low edge of the range when the rank exceeds the count.
     /// </summary>
-    public float ValueAtRankFromTop(int expert, long rank)
+    public float ValueAtRankFromTop(int expert, long rank) => AtRankFromTop(expert, rank).Value;
+
+    private (float Value, int Bin) AtRankFromTop(int expert, long rank)
     {
         if (rank < 1)
             throw new ArgumentOutOfRangeException(nameof(rank), rank, "Rank must be at least 1.");
@@ -224,32 +254,37 @@ public sealed class ExpertHistogram
             if (above + inBin >= rank)
             {
                 var position = rank - above; // 1..inBin, counted down from the bin's upper edge
-                var top = Range.Low + ((b + 1) * Range.Width);
-                return top - (float)((position - 0.5) / inBin * Range.Width);
+                var width = Window.Width(expert);
+                var top = Window.Low[expert] + ((b + 1) * width);
+                return (top - (float)((position - 0.5) / inBin * width), b);
             }
             above += inBin;
         }
-        return Range.Low;
+        return (Window.Low[expert], 0);
     }
 
     /// <summary>
-    /// Global expert prices: q[j] at global rank C+1 with C = ceil(tokens K / m) (docs/design.md), clipped
-    /// at 0 for BIP; exact to within one bin width of the quantile of the whole batch.
+    /// The global quantiles: per expert, the value at global rank C+1 with C = ceil(tokens K / m) (docs/design.md),
+    /// exact to within one bin width unless it lies in an edge cell.
     /// </summary>
-    public float[] ExpertPrices(int topK, bool clip)
+    public QuantileReadout ReadOut(int topK)
     {
         RoutingGuards.TopK(topK, Experts);
         if (Tokens == 0)
             throw new InvalidOperationException("The histogram is empty: no tokens were summarised.");
         var capacity = DualBalancing.Capacity(Tokens, Experts, topK);
-        var q = new float[Experts];
+        var values = new float[Experts];
+        var inEdge = new bool[Experts];
         if (capacity >= Tokens)
-            return q;
+            return new QuantileReadout(values, inEdge);
         for (var j = 0; j < Experts; j++)
         {
-            var value = ValueAtRankFromTop(j, capacity + 1);
-            q[j] = clip ? MathF.Max(0f, value) : value;
+            var (value, bin) = AtRankFromTop(j, capacity + 1);
+            (values[j], inEdge[j]) = (value, bin == 0 || bin == Bins - 1);
         }
-        return q;
+        return new QuantileReadout(values, inEdge);
     }
+
+    /// <summary>Global expert prices: the quantiles of <see cref="ReadOut"/>, clipped at 0 for BIP.</summary>
+    public float[] ExpertPrices(int topK, bool clip) => ReadOut(topK).Prices(clip);
 }

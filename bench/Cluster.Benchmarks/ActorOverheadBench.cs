@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Akka.Actor;
 using Moe.Actors.Hosting;
 using Moe.Actors.Training;
+using Moe.Model.Balancing;
 using Moe.Model.Data;
 using Moe.Model.Network;
 using Moe.Model.Training;
@@ -139,7 +140,7 @@ internal static class ActorOverheadBench
     {
         using var loop = new TrainingLoop(preset.Model, preset.Training with { Steps = steps }, data);
         Action<IReadOnlyList<LayerRouting>>? summarise = summaries
-            ? routing => LayerSummary.Of(routing, Moe.Model.Balancing.HistogramRange.Default, clipPrices: true)
+            ? routing => LayerSummary.Of(routing, [.. routing.Select(l => ReadoutWindow.Fixed(HistogramRange.Default, (int)l.Scores.shape[1]))], clipPrices: true)
             : null;
         for (var warm = 0; warm < innerSteps; warm++)
             loop.TrainStep(summarise);

@@ -49,7 +49,7 @@ internal static class BalancerBench
                 }
                 foreach (var ready in pending.TakeReady(4, TimeSpan.FromSeconds(1), DateTime.UtcNow))
                 {
-                    _ = ready.Histogram.ExpertPrices(TopK, clip: true);
+                    _ = pending.Merged(ready).Histogram.ExpertPrices(TopK, clip: true);
                     pending.Recycle(ready);
                 }
             }

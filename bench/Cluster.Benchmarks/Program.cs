@@ -23,6 +23,9 @@ switch (args)
     case ["recovery", ..]:
         await RecoveryBench.Run(BenchDirectory());
         return;
+    case ["quantile-precision", ..]:
+        QuantilePrecisionBench.Run(warmUpSteps: int.Parse(Option("--warm-up") ?? "12"), steps: int.Parse(Option("--steps") ?? "8"));
+        return;
     case ["kill-trainer", ..]:
         await KillTrainerBench.Run(BenchDirectory(), args.Length > 1 ? args[1] : "tiny");
         return;

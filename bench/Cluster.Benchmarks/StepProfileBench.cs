@@ -131,7 +131,8 @@ internal static class StepProfileBench
             using var loop = new TrainingLoop(model with { Router = method, CpuFastPath = false }, training, data);
             var summarise = method is RouterKind.Bip or RouterKind.QuantileBalancing;
             var reads = Enumerable.Range(0, 3).Select(_ => loop.TrainStep(summarise
-                ? routed => Moe.Model.Training.Rounds.LayerSummary.Of(routed, Moe.Model.Balancing.HistogramRange.Default, method == RouterKind.Bip)
+                ? routed => Moe.Model.Training.Rounds.LayerSummary.Of(routed,
+                    [.. routed.Select(l => Moe.Model.Balancing.ReadoutWindow.Fixed(Moe.Model.Balancing.HistogramRange.Default, (int)l.Scores.shape[1]))], method == RouterKind.Bip)
                 : null).HostReads).Max();
             Console.WriteLine($"method={method.ShortName()} host reads per step: {reads}");
         }

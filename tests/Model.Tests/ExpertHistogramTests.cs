@@ -25,18 +25,44 @@ public class ExpertHistogramTests
     }
 
     [Fact]
-    public void The_edge_share_counts_what_the_range_clamps_into_its_first_and_last_bins()
+    public void A_quantile_that_falls_into_an_edge_cell_is_flagged_and_counted_in_the_edge_share()
     {
         using var scope = NewDisposeScope();
-        var range = new HistogramRange(-1f, 1f, 10);
-        // Two tokens, two experts: token 0's s - p (3.0, 2.55) lie beyond the range, token 1's (0.55, 0.5) inside it.
-        var scores = tensor(new[] { 0.5f, 0.05f, 0.55f, 0.5f }).view(2, 2);
-        var prices = tensor(new[] { -2.5f, 0f });
+        // Four tokens, K = 1: capacity 2, so each expert's quantile is its third largest s - p. Three tokens have
+        // p = -2, so both experts' third largest is about 2.7: beyond expert 0's window [-1, 1), inside expert 1's [-10, 10).
+        var window = new ReadoutWindow(3, [-1f, -10f], [1f, 10f], 10);
+        var scores = tensor(new[] { 0.9f, 0.9f, 0.8f, 0.8f, 0.7f, 0.7f, 0.1f, 0.1f }).view(4, 2);
+        var prices = tensor(new[] { -2f, -2f, -2f, 0f });
 
-        var share = ExpertHistogram.Build(scores, prices, range).EdgeShare();
+        var readout = ExpertHistogram.Build(scores, prices, window).ReadOut(topK: 1);
 
-        Assert.Equal(0.5, share); // two of the four values, clamped into the last bin
-        Assert.Equal(0, new ExpertHistogram(2, range).EdgeShare());
+        Assert.Equal([true, false], readout.InEdge);
+        Assert.Equal(0.5, readout.EdgeShare);
+        Assert.InRange(readout.Values[1], 2f, 4f); // within expert 1's bin [2, 4) that holds 2.7
+    }
+
+    [Fact]
+    public void A_histogram_binned_with_another_window_is_rebinned_at_its_bins_middles_and_keeps_every_token()
+    {
+        using var scope = NewDisposeScope();
+        var scores = TestScores.Make(500, 4, seed: 2);
+        var p = zeros(500);
+        var wide = ExpertHistogram.Build(scores, p, new ReadoutWindow(5, [0f, 0f, 0f, 0f], [1f, 1f, 1f, 1f], 100));
+        var narrow = new ExpertHistogram(new ReadoutWindow(6, [0.2f, 0.2f, 0.2f, 0.2f], [0.3f, 0.3f, 0.3f, 0.3f], 10));
+
+        narrow.AddRebinned(wide);
+
+        Assert.Equal(500, narrow.Tokens);
+        for (var j = 0; j < 4; j++)
+        {
+            var values = TestScores.ToArray(scores[.., j]);
+            Assert.Equal(500, narrow.CountsOf(j).ToArray().Sum());
+            // The wide window's bin [0.25, 0.26) moves, by its middle 0.255, to the narrow one's [0.25, 0.26); bins
+            // whose middles lie beyond the narrow window go to its edge cells.
+            Assert.Equal(values.Count(v => v >= 0.25f && v < 0.26f), narrow.CountsOf(j)[5]);
+            Assert.Equal(values.Count(v => v < 0.21f), narrow.CountsOf(j)[0]);
+            Assert.Equal(values.Count(v => v >= 0.29f), narrow.CountsOf(j)[9]);
+        }
     }
 
     [Fact]
@@ -104,7 +130,7 @@ public class ExpertHistogramTests
         var dense = ExpertHistogram.Build(scores, p, HistogramRange.Default);
         var sparse = new ExpertHistogram(8, HistogramRange.Default);
         sparse.AddValidated(parts[0].ToSparse(), parts[0].Tokens);
-        sparse.Clear(); // recycled: what a balancer does with the histogram of a committed step
+        sparse.Reset(sparse.Window); // recycled: what a balancer does with the histogram of a committed step
 
         foreach (var part in parts)
             sparse.AddValidated(part.ToSparse(), part.Tokens);
@@ -127,6 +153,6 @@ public class ExpertHistogramTests
         Assert.Contains("Expert 1's histogram counts 2", Refused(new SparseCounts([0, 5], [1, 2])));
 
         string Refused(SparseCounts counts) =>
-            Assert.Throws<ArgumentException>(() => ExpertHistogram.ValidateSparse(2, range, 1, counts)).Message;
+            Assert.Throws<ArgumentException>(() => ExpertHistogram.ValidateSparse(2, range.Bins, 1, counts)).Message;
     }
 }

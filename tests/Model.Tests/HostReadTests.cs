@@ -25,14 +25,14 @@ public sealed class HostReadTests
     [InlineData(RouterKind.QuantileBalancing)]
     public void A_step_with_balancer_summaries_reads_the_host_at_most_two_plus_L_times(RouterKind router)
     {
-        using var worker = new RoundWorker(Small64(router), Training, TrainingTests.Data.Value, innerSteps: 3, HistogramRange.Default, clipPrices: router == RouterKind.Bip);
+        using var worker = new RoundWorker(Small64(router), Training, TrainingTests.Data.Value, innerSteps: 3, clipPrices: router == RouterKind.Bip);
         var layers = worker.Layers.Count;
         var kernelReads = HostReads.KernelCount;
         for (var h = 0; h < 3; h++)
         {
             // From the second step on, the balancers' q arrives as it does in a cluster.
             var globalQ = Enumerable.Range(0, layers).Select(_ => h == 0 ? null : Enumerable.Range(0, 64).Select(j => 0.001f * j).ToArray()).ToArray();
-            var (metrics, summaries) = worker.Step(shard: 0, h, h, globalQ);
+            var (metrics, summaries) = worker.Step(shard: 0, h, h, globalQ, [.. Enumerable.Repeat(ReadoutWindow.Fixed(HistogramRange.Default, 64), layers)]);
 
             Assert.False(metrics.Skipped);
             Assert.Equal(layers, summaries.Count);

@@ -9,12 +9,13 @@ public sealed class RoundWorkerTests
     private const int InnerSteps = 2;
 
     private static RoundWorker NewWorker() =>
-        new(TrainingTests.Model(), TrainingTests.Training, TrainingTests.Data.Value, InnerSteps, HistogramRange.Default, clipPrices: true);
+        new(TrainingTests.Model(), TrainingTests.Training, TrainingTests.Data.Value, InnerSteps, clipPrices: true);
 
     private static void Steps(RoundWorker worker, int round)
     {
         for (var h = 0; h < InnerSteps; h++)
-            worker.Step(shard: round, h, (round * InnerSteps) + h, new float[]?[worker.Layers.Count]);
+            worker.Step(shard: round, h, (round * InnerSteps) + h, new float[]?[worker.Layers.Count],
+                [.. worker.Layers.Select(_ => ReadoutWindow.Fixed(HistogramRange.Default, TrainingTests.Model().Experts))]);
     }
 
     private static ParameterSet Parameters(RoundWorker worker) => ParameterSet.Of(worker.Loop.Model);

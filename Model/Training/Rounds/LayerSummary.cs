@@ -16,8 +16,9 @@ public sealed record LayerSummary(long[] Loads, ExpertHistogram Histogram)
     /// solved, which the layer balancer merges across trainers to read the global q. The histograms are counted
     /// on the device and copied to the host together, in one read.
     /// </summary>
+    /// <param name="windows">Per MoE layer, the window its balancer asked this step to be binned with.</param>
     /// <param name="clipPrices">Whether token prices are clipped at 0, as the balancers clip q (BIP).</param>
-    public static LayerSummary[] Of(IReadOnlyList<LayerRouting> routing, HistogramRange range, bool clipPrices)
+    public static LayerSummary[] Of(IReadOnlyList<LayerRouting> routing, IReadOnlyList<ReadoutWindow> windows, bool clipPrices)
     {
         if (routing.Count == 0)
             return [];
@@ -27,11 +28,11 @@ public sealed record LayerSummary(long[] Loads, ExpertHistogram Histogram)
         {
             var prices = layer.Decision.TokenPrices
                 ?? throw new InvalidOperationException($"MoE layer {k} routes without prices: use bip or qb.");
-            return ExpertHistogram.CountOnDevice(layer.Scores, clipPrices ? prices.clamp_min(zero) : prices, range);
+            return ExpertHistogram.CountOnDevice(layer.Scores, clipPrices ? prices.clamp_min(zero) : prices, windows[k]);
         }).ToArray();
         var host = HostReads.ToArray<int>(cat(counts));
         var cells = host.Length / routing.Count;
         return [.. routing.Select((layer, k) => new LayerSummary(layer.Loads, ExpertHistogram.FromCounts(
-            (int)layer.Scores.shape[1], range, host.AsSpan(k * cells, cells), layer.Scores.shape[0])))];
+            windows[k], host.AsSpan(k * cells, cells), layer.Scores.shape[0])))];
     }
 }

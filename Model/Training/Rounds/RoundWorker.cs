@@ -15,18 +15,15 @@ namespace Moe.Model.Training.Rounds;
 /// </summary>
 public sealed class RoundWorker : IDisposable
 {
-    private readonly HistogramRange _summaryRange;
     private readonly bool _clipPrices;
     private ParameterSet _global = new([]);
 
     /// <param name="training">Steps is the job's total number of global steps (rounds x H): it shapes the schedule.</param>
-    /// <param name="summaryRange">The range of the balancers' histograms of s - p.</param>
     /// <param name="clipPrices">Whether token prices are clipped at 0, as the layers' balancers clip q (BIP).</param>
-    public RoundWorker(MoeModelConfig model, TrainingConfig training, TokenDataset data, int innerSteps, HistogramRange summaryRange, bool clipPrices)
+    public RoundWorker(MoeModelConfig model, TrainingConfig training, TokenDataset data, int innerSteps, bool clipPrices)
     {
         Loop = new TrainingLoop(model, training, data);
         Shards = new DataShards(Loop.Sampler.Sequences, innerSteps, training.StepBatch);
-        _summaryRange = summaryRange;
         _clipPrices = clipPrices;
     }
 
@@ -86,9 +83,11 @@ public sealed class RoundWorker : IDisposable
     /// <summary>
     /// Inner step <paramref name="innerStep"/> of the round on <paramref name="shard"/>, at global step
     /// <paramref name="globalStep"/>. <paramref name="globalQ"/> holds, per MoE layer, the balancer's q to warm-start
-    /// from, or null to keep the layer's own. Returns what the step measured and each layer's summary for its balancer.
+    /// from, or null to keep the layer's own; <paramref name="windows"/> the window to bin its summary with. Returns
+    /// what the step measured and each layer's summary for its balancer.
     /// </summary>
-    public (StepMetrics Metrics, IReadOnlyList<LayerSummary> Summaries) Step(long shard, int innerStep, int globalStep, IReadOnlyList<float[]?> globalQ)
+    public (StepMetrics Metrics, IReadOnlyList<LayerSummary> Summaries) Step(long shard, int innerStep, int globalStep,
+        IReadOnlyList<float[]?> globalQ, IReadOnlyList<ReadoutWindow> windows)
     {
         for (var k = 0; k < Layers.Count; k++)
         {
@@ -103,7 +102,7 @@ public sealed class RoundWorker : IDisposable
         Loop.Step = globalStep;
         using var scope = NewDisposeScope();
         IReadOnlyList<LayerSummary> summaries = [];
-        var metrics = Loop.TrainStep(Loop.Sampler.At(Shards.Positions(shard, innerStep)), routing => summaries = LayerSummary.Of(routing, _summaryRange, _clipPrices));
+        var metrics = Loop.TrainStep(Loop.Sampler.At(Shards.Positions(shard, innerStep)), routing => summaries = LayerSummary.Of(routing, windows, _clipPrices));
         return (metrics, summaries);
     }
 

@@ -84,6 +84,33 @@ public sealed class LayerBalancerTests : IDisposable
     }
 
     [Fact]
+    public async Task Each_q_is_published_with_a_window_around_it_and_a_step_binned_with_that_window_reads_q_as_the_whole_batch()
+    {
+        await using var node = await ClusterNode.StartAsync(ClusterNode.Settings(_data.Path), cancellation: TestContext.Current.CancellationToken);
+        var received = System.Threading.Channels.Channel.CreateUnbounded<QPublished>();
+        var listener = node.System.ActorOf(Props.Create(() => new QListener("windowed", received.Writer)));
+        await DistributedPubSub.Get(node.System).Mediator.Ask<SubscribeAck>(
+            new Subscribe(BalancerTopics.For("windowed"), listener), AskTimeout, TestContext.Current.CancellationToken);
+        await Configure(node, "windowed", 0);
+        using var first = Summaries.Scores(600, Summaries.Spec.Experts, seed: 21);
+        using var second = Summaries.Scores(600, Summaries.Spec.Experts, seed: 22);
+
+        foreach (var summary in Summaries.Split("windowed", 0, 0, first, 3, Summaries.Spec))
+            node.Balancers.Tell(summary);
+        var step0 = await received.Reader.ReadAsync(TestContext.Current.CancellationToken);
+        var window = step0.Window!;
+        foreach (var summary in Summaries.Split("windowed", 0, 1, second, 3, Summaries.Spec, window))
+            node.Balancers.Tell(summary);
+        var step1 = await received.Reader.ReadAsync(TestContext.Current.CancellationToken);
+
+        Assert.Equal(0, window.Step);
+        for (var j = 0; j < Summaries.Spec.Experts; j++)
+            Assert.True((window.Low[j] < step0.Q[j] && step0.Q[j] < window.High[j]) || step0.Q[j] == 0, $"expert {j}'s q {step0.Q[j]} lies outside its window");
+        Assert.Equal(Summaries.WholeBatchQ(second, Summaries.Spec, window), step1.Q);
+        Assert.Equal(1, step1.Window!.Step);
+    }
+
+    [Fact]
     public async Task A_step_closes_on_the_trainers_that_remain_once_the_missing_one_is_released_without_waiting_for_the_flush()
     {
         // A flush far beyond the test's patience: only the release can close the step.
@@ -292,5 +319,8 @@ public sealed class LayerBalancerTests : IDisposable
     {
         public QListener(string job, TaskCompletionSource<QPublished> received) =>
             Receive<QPublished>(m => m.JobId == job, m => received.TrySetResult(m));
+
+        public QListener(string job, System.Threading.Channels.ChannelWriter<QPublished> received) =>
+            Receive<QPublished>(m => m.JobId == job, m => received.TryWrite(m));
     }
 }

@@ -88,14 +88,19 @@ internal static class MessageSamples
             Vocabulary = Blob with { Size = 11 },
         };
         yield return new ConfigureLayer("job-1", 3, Spec);
+        var window = new ReadoutWindow(8, [-0.5f, 0f, 0.01f, 1e-3f], [0.5f, 0.25f, 0.0102f, 3e-3f], 8);
         yield return new StepsReleased("job-1", 3, "node-a/trainer-0", 40, 49);
         yield return new StepSummary("job-1", 3, "node-a/trainer-0", 41, 2, 5,
             [3, 2, 5, 0], new SparseCounts([0, 3, 8, 9, 31], [5, 1, 2, 2, 5]));
+        yield return new StepSummary("job-1", 3, "node-a/trainer-1", 42, 2, 5,
+            [3, 2, 5, 0], new SparseCounts([0, 3, 8, 9, 31], [5, 1, 2, 2, 5]))
+        { Window = window };
         yield return new GetQ("job-1", 3);
         yield return new GetBalancerStatus("job-1", 3);
         yield return new CurrentQ("job-1", 3, -1, [0.25f, 0f, 1f, 3e-8f]);
         yield return new CommandRejected("job-1", 3, "t", 7, "loads has 3 entries, expected one per expert (4)");
         yield return new QPublished("job-1", 3, 9, [1f, 2f, 3f, 4f], [10, 0, 5, long.MaxValue], 4);
+        yield return new QPublished("job-1", 3, 10, [1f, 2f, 3f, 4f], [10, 0, 5, long.MaxValue], 4) { Window = window };
         yield return new BalancerStatus("job-1", 3, true, 9, 12, 100, 3, 2, 1);
         yield return new LayerConfiguredEvent(Spec);
         yield return new QCommitted(long.MaxValue, [float.MaxValue, float.MinValue, 0f, -1.5f]);

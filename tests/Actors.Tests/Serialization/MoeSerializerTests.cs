@@ -169,9 +169,23 @@ public sealed class MoeSerializerTests
         var localQ = new PayloadWriter();
         localQ.Floats([0.5f, 0f, 1f, 2f]);
 
-        var read = MoeCodecs.Registry.Read([.. Unchecked(MoeCodecs.Registry.Write(summary)), .. localQ.ToArray()], "bsum");
+        var current = Unchecked(MoeCodecs.Registry.Write(summary));
+        var read = MoeCodecs.Registry.Read([.. current.AsSpan(0, current.Length - 1), .. localQ.ToArray()], "bsum"); // without the window's flag
 
         Assert.Equal(Describe(summary), Describe(read));
+        Assert.Equal(Describe(summary), Describe(MoeCodecs.Registry.Read(current.AsSpan(0, current.Length - 1), "bsum2")));
+    }
+
+    [Fact]
+    public void A_q_published_by_an_earlier_balancer_reads_without_a_window()
+    {
+        var published = MessageSamples.All().OfType<QPublished>().First(p => p.Window is not null);
+        var current = Unchecked(MoeCodecs.Registry.Write(published with { Window = null }));
+
+        var read = (QPublished)MoeCodecs.Registry.Read(current.AsSpan(0, current.Length - 1), "bpub");
+
+        Assert.Null(read.Window);
+        Assert.Equal(published.Q, read.Q);
     }
 
     [Theory]
@@ -229,7 +243,12 @@ public sealed class MoeSerializerTests
     private static string Describe(object message) =>
         message + string.Concat(message.GetType().GetProperties()
             .Select(p => p.GetValue(message))
-            .Select(v => v is SparseCounts s ? s.Indices.Select(i => (long)i).Concat([-1]).Concat(s.Counts) : v)
+            .Select(v => v switch
+            {
+                SparseCounts s => s.Indices.Select(i => (long)i).Concat([-1]).Concat(s.Counts),
+                ReadoutWindow w => new object[] { w.Step, w.Bins }.Concat(w.Low.ToArray().Cast<object>()).Concat(w.High.ToArray().Cast<object>()),
+                _ => v,
+            })
             .OfType<System.Collections.IEnumerable>()
             .Where(v => v is not string)
             .Select(v => "|" + string.Join(",", v.Cast<object>().Select(x => x is float f ? BitConverter.SingleToInt32Bits(f).ToString() : x.ToString()))));

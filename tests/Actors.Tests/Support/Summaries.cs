@@ -23,9 +23,13 @@ internal static class Summaries
         return Scoring.Scores(raw, ScoreFunction.Softmax);
     }
 
-    /// <summary>The summaries of <paramref name="scores"/> split evenly over <paramref name="trainers"/> trainers.</summary>
-    public static StepSummary[] Split(string job, int layer, long step, Tensor scores, int trainers, LayerSpec spec)
+    /// <summary>
+    /// The summaries of <paramref name="scores"/> split evenly over <paramref name="trainers"/> trainers, binned with
+    /// <paramref name="window"/> (by default the job's fixed range).
+    /// </summary>
+    public static StepSummary[] Split(string job, int layer, long step, Tensor scores, int trainers, LayerSpec spec, ReadoutWindow? window = null)
     {
+        var bins = window ?? ReadoutWindow.Fixed(spec.Range, spec.Experts);
         using var scope = NewDisposeScope();
         var q = zeros(spec.Experts);
         var localQ = DualBalancing.Solve(scores, q, spec.TopK, 4, spec.Clip);
@@ -36,20 +40,21 @@ internal static class Summaries
         for (var t = 0; t < trainers; t++)
         {
             var s = scores.narrow(0, t * per, per);
-            var histogram = ExpertHistogram.Build(s, p.narrow(0, t * per, per), spec.Range);
+            var histogram = ExpertHistogram.Build(s, p.narrow(0, t * per, per), bins);
             var loads = (s - localQ).topk(spec.TopK).indexes.flatten().bincount(null, spec.Experts);
             summaries[t] = new StepSummary(job, layer, $"trainer-{t}", step, trainers, per,
-                loads.data<long>().ToArray(), histogram.ToSparse());
+                loads.data<long>().ToArray(), histogram.ToSparse())
+            { Window = window };
         }
         return summaries;
     }
 
     /// <summary>q read from the whole batch at once: what any split must reproduce.</summary>
-    public static float[] WholeBatchQ(Tensor scores, LayerSpec spec)
+    public static float[] WholeBatchQ(Tensor scores, LayerSpec spec, ReadoutWindow? window = null)
     {
         using var scope = NewDisposeScope();
         var localQ = DualBalancing.Solve(scores, zeros(spec.Experts), spec.TopK, 4, spec.Clip);
         var p = DualBalancing.TokenPrices(scores, localQ, spec.TopK, spec.Clip);
-        return ExpertHistogram.Build(scores, p, spec.Range).ExpertPrices(spec.TopK, spec.Clip);
+        return ExpertHistogram.Build(scores, p, window ?? ReadoutWindow.Fixed(spec.Range, spec.Experts)).ExpertPrices(spec.TopK, spec.Clip);
     }
 }
