@@ -53,7 +53,10 @@ public sealed record JobSpec
 
     public int HistogramBins { get; init; } = HistogramRange.Default.Bins;
 
-    /// <summary>A trainer waits for the global q of step t - 1 - MaxStaleness before step t (bounded staleness).</summary>
+    /// <summary>
+    /// A trainer waits for the global q of step t - 1 - MaxStaleness before step t (bounded staleness). The bound a
+    /// round uses starts here and rises when trainers wait too long (see <see cref="Protocol.StalenessBound"/>).
+    /// </summary>
     public int MaxStaleness { get; init; } = 2;
 
     /// <summary>

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Moe.Actors.Training;
+using Moe.Actors.Training.Protocol;
 using Moe.Model.Data;
 
 namespace Moe.Cluster.Host.Reports;
@@ -51,7 +52,8 @@ public static class JobReport
         Row(text, "outer step", spec.OuterMomentum == 0 && spec.OuterLearningRate == 1
             ? "plain averaging of the trainers' parameters"
             : $"Nesterov, learning rate {spec.OuterLearningRate}, momentum {spec.OuterMomentum}");
-        Row(text, "balancing", $"{spec.HistogramBins} histogram bins, q staleness at most {spec.MaxStaleness} steps");
+        Row(text, "balancing", $"{spec.HistogramBins} histogram bins per read-out window, q staleness at most {spec.MaxStaleness} steps " +
+            $"at first, {StalenessBound.After(spec, history.Rounds.SkipLast(1))} in the last round");
         Row(text, "seed", spec.Seed.ToString(Invariant));
         text.AppendLine();
 
@@ -112,14 +114,14 @@ public static class JobReport
     public static string RoundsCsv(JobHistory history)
     {
         var layers = history.Spec.MoeLayers;
-        var text = new StringBuilder("round,committed_at,seconds,trainers,tokens,tokens_per_second,loss,perplexity,maxvio_mean,maxvio_worst,q_wait_share");
+        var text = new StringBuilder("round,committed_at,seconds,trainers,tokens,tokens_per_second,loss,perplexity,maxvio_mean,maxvio_worst,q_wait_share,q_staleness");
         for (var layer = 0; layer < layers; layer++)
             text.Append(Invariant, $",maxvio_layer_{layer}");
         text.AppendLine();
-        foreach (var r in history.Rounds)
+        foreach (var (r, k) in history.Rounds.Select((r, k) => (r, k)))
         {
             text.Append(Invariant,
-                $"{r.Round},{Timestamp(r.CommittedAt)},{r.Seconds:G6},{r.Parts.Length},{r.Tokens},{r.Tokens / r.Seconds:G6},{r.MeanLoss:G6},{Math.Exp(r.MeanLoss):G6},{MeanMaxVio(r):G6},{r.WorstMaxVio:G6},{r.WaitShare:G6}");
+                $"{r.Round},{Timestamp(r.CommittedAt)},{r.Seconds:G6},{r.Parts.Length},{r.Tokens},{r.Tokens / r.Seconds:G6},{r.MeanLoss:G6},{Math.Exp(r.MeanLoss):G6},{MeanMaxVio(r):G6},{r.WorstMaxVio:G6},{r.WaitShare:G6},{StalenessBound.After(history.Spec, history.Rounds.Take(k))}");
             foreach (var value in LayerMaxVio(r, layers))
                 text.Append(Invariant, $",{value:G6}");
             text.AppendLine();

@@ -27,7 +27,7 @@ switch (args)
         QuantilePrecisionBench.Run(warmUpSteps: int.Parse(Option("--warm-up") ?? "12"), steps: int.Parse(Option("--steps") ?? "8"));
         return;
     case ["kill-trainer", ..]:
-        await KillTrainerBench.Run(BenchDirectory(), args.Length > 1 ? args[1] : "tiny");
+        await KillTrainerBench.Run(BenchDirectory(), args.Length > 1 && !args[1].StartsWith('-') ? args[1] : "tiny", processes: args.Contains("--processes"));
         return;
     case ["actor-overhead", ..]:
         await ActorOverheadBench.Run(BenchDirectory(), args.Length > 1 ? args[1] : "small-16e",

@@ -55,6 +55,8 @@ public sealed class TrainCommandTests : IDisposable
         Assert.Equal("maxvio_layer_1", rounds[0].Split(',')[^1]);
         Assert.Equal("q_wait_share", rounds[0].Split(',')[10]);
         Assert.All(rounds[1..], r => Assert.InRange(double.Parse(r.Split(',')[10], CultureInfo.InvariantCulture), 0, 1));
+        Assert.Equal("q_staleness", rounds[0].Split(',')[11]);
+        Assert.Equal("2", rounds[1].Split(',')[11]); // the first round runs with the job's bound
         Assert.Equal(4, rounds.Length);
         Assert.Equal(1 + rounds[1..].Sum(r => int.Parse(r.Split(',')[3], CultureInfo.InvariantCulture)), parts.Length);
         Assert.All(rounds[1..], r => Assert.True(double.Parse(r.Split(',')[8], CultureInfo.InvariantCulture) is >= 0 and < 1, r));

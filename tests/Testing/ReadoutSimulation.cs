@@ -85,7 +85,7 @@ public sealed class ReadoutSimulation(ReadoutCase c)
 
     private Tensor Batch(long step, int trainer)
     {
-        var random = new Random(HashCode.Combine(c.Seed, step, trainer));
+        var random = new Random((int)((c.Seed * 1_000_003L) + (step * 101) + trainer)); // not HashCode: it is salted per process
         var logits = new float[c.TokensPerTrainer * c.Experts];
         for (var i = 0; i < c.TokensPerTrainer; i++)
         {

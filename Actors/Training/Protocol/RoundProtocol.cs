@@ -131,8 +131,9 @@ public static class RoundProtocol
             var attempt = $"{state.Incarnation}-{state.Attempts + 1}";
             var assigned = members.Select((m, k) => KeyValuePair.Create(m, shards[k])).ToImmutableSortedDictionary(StringComparer.Ordinal);
             var round = new Round(number, attempt, assigned, plan, now, parameters);
+            var bounded = spec with { MaxStaleness = StalenessBound.After(spec, state.Journal.Checkpoints.Select(c => c.Event).OfType<RoundCommittedEvent>()) };
             for (var k = 0; k < members.Length; k++)
-                Effects.Add(new SendRoundStart(members[k], new RoundStart(spec, number, attempt, parameters, shards[k], members.Length)));
+                Effects.Add(new SendRoundStart(members[k], new RoundStart(bounded, number, attempt, parameters, shards[k], members.Length)));
             Effects.Add(new StartRoundTimer(attempt, spec.RoundTimeout));
             Effects.Add(new Log(LogLevel.Info, $"Round {number} started with {members.Length} trainers (attempt {attempt}{(parameters is null ? ", overlapping the commit of the round before" : "")})"));
             return state with { Running = round, Attempts = state.Attempts + 1 };

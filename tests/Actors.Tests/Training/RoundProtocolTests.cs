@@ -263,16 +263,45 @@ public sealed class RoundProtocolTests
     }
 
     /// <summary>A coordinator that recovered a job with rounds 0 and 1 committed, keeping two checkpoints.</summary>
-    private static Driver RecoveredJob(params string[] trainers)
+    private static Driver RecoveredJob(params string[] trainers) => RecoveredJob(waitSeconds: 0, trainers);
+
+    /// <summary>The same, its trainers having waited <paramref name="waitSeconds"/> for q in each round's second of steps.</summary>
+    private static Driver RecoveredJob(double waitSeconds, params string[] trainers)
     {
         var spec = Spec(rounds: 5);
         RoundCommittedEvent Round(int round, char parameters) =>
-            new(round, Blob(parameters), null, new ShardPlan(round + 1, []), [new PartStats("a", 10, 1.0, 1, 0, 0, [0.1], 0.2)], Start.AddMinutes(round), 1);
+            new(round, Blob(parameters), null, new ShardPlan(round + 1, []), [new PartStats("a", 10, 1.0, 1, waitSeconds, 0, [0.1], 0.2)], Start.AddMinutes(round), 1);
         var journal = CoordinatorState.Empty.Apply(new JobStartedEvent(spec, Initial)).Apply(Round(0, 'p')).Apply(Round(1, 'q'));
         var driver = new Driver { State = RoundProtocolState.Start("test", keepRounds: 2) with { Journal = journal } };
         foreach (var trainer in trainers)
             driver.Send(new TrainerJoined(trainer));
         return driver.Send(BalancersReady.Instance);
+    }
+
+    [Theory]
+    [InlineData(0.0, 2)] // never waited: the job's bound
+    [InlineData(0.04, 2)] // 4 % of the time: within the budget
+    [InlineData(0.5, 4)] // a third of the time, in each of two rounds: two steps more
+    public void The_staleness_bound_a_round_starts_with_rises_by_one_after_each_round_whose_trainers_waited_for_q(double waitSeconds, int bound)
+    {
+        var driver = RecoveredJob(waitSeconds, "a");
+
+        driver.Send(Recovered.Instance).Send(new CheckpointsVerified(1, ""));
+
+        var start = driver.Single<SendRoundStart>().Start;
+        Assert.Equal(bound, start.Spec.MaxStaleness);
+        Assert.Equal(bound + 2, start.Spec.WindowLag);
+    }
+
+    [Fact]
+    public void The_staleness_bound_stops_at_its_ceiling()
+    {
+        var spec = Spec(rounds: 50);
+        var waited = Enumerable.Range(0, 20).Select(r => new RoundCommittedEvent(r, Initial, null, ShardPlan.Start,
+            [new PartStats("a", 10, 1.0, StepSeconds: 1, WaitSeconds: 1, 0, [0.1], 0.2)], Start, 1));
+
+        Assert.Equal(StalenessBound.Ceiling, StalenessBound.After(spec, waited));
+        Assert.Equal(12, StalenessBound.After(spec with { MaxStaleness = 12 }, waited)); // a job's own larger bound stands
     }
 
     [Fact]
