@@ -15,8 +15,9 @@ public sealed class ExpertHistogram
 {
     private readonly long[] _counts; // [experts, bins], expert-major
 
-    // Per expert, the span of bins that may be non-zero: read-outs and clearing skip the empty rest (a batch
-    // fills a few hundred of 1,000 bins, and a balancer does both once per step).
+    // Per expert, the span of interior bins (not the two edge cells) that may be non-zero: read-outs and clearing
+    // skip the empty rest (a batch fills a few hundred of 1,000 bins, and a balancer does both once per step). The
+    // edge cells are outside it: a read-out window leaves most values in its lower edge cell.
     private readonly int[] _lowest;
     private readonly int[] _highest;
 
@@ -168,9 +169,7 @@ public sealed class ExpertHistogram
                 expert++;
                 expertStart += Bins;
             }
-            var bin = index - expertStart;
-            _lowest[expert] = Math.Min(_lowest[expert], bin);
-            _highest[expert] = Math.Max(_highest[expert], bin);
+            Widen(expert, index - expertStart);
         }
         Tokens += tokens;
     }
@@ -186,14 +185,13 @@ public sealed class ExpertHistogram
         for (var j = 0; j < Experts; j++)
         {
             var counts = other.CountsOf(j);
-            for (var b = other._lowest[j]; b <= other._highest[j]; b++)
+            for (var b = other.Bins - 1; b >= 0; b = other.Below(j, b))
             {
                 if (counts[b] == 0)
                     continue;
                 var bin = Window.BinOf(j, other.Window.MiddleOf(j, b));
                 _counts[(j * Bins) + bin] += counts[b];
-                _lowest[j] = Math.Min(_lowest[j], bin);
-                _highest[j] = Math.Max(_highest[j], bin);
+                Widen(j, bin);
             }
         }
         Tokens += other.Tokens;
@@ -208,6 +206,8 @@ public sealed class ExpertHistogram
         {
             if (_highest[j] >= _lowest[j])
                 _counts.AsSpan((j * Bins) + _lowest[j], _highest[j] - _lowest[j] + 1).Clear();
+            _counts[j * Bins] = 0;
+            _counts[(j * Bins) + Bins - 1] = 0;
         }
         ResetSpans();
         Tokens = 0;
@@ -222,8 +222,23 @@ public sealed class ExpertHistogram
 
     private void WidenSpans()
     {
-        Array.Fill(_lowest, 0);
-        Array.Fill(_highest, Bins - 1);
+        Array.Fill(_lowest, 1);
+        Array.Fill(_highest, Bins - 2);
+    }
+
+    private void Widen(int expert, int bin)
+    {
+        if (bin == 0 || bin == Bins - 1)
+            return;
+        _lowest[expert] = Math.Min(_lowest[expert], bin);
+        _highest[expert] = Math.Max(_highest[expert], bin);
+    }
+
+    // The next bin down from `bin` that may be non-zero: the upper edge cell, the interior span, then the lower edge cell.
+    private int Below(int expert, int bin)
+    {
+        var next = Math.Min(bin - 1, _highest[expert]);
+        return next >= _lowest[expert] && next > 0 ? next : bin > 0 ? 0 : -1;
     }
 
     /// <summary>Expert j's values strictly inside its window, not in an edge cell.</summary>
@@ -231,7 +246,7 @@ public sealed class ExpertHistogram
     {
         long inside = 0;
         var counts = CountsOf(expert);
-        for (var b = Math.Max(1, _lowest[expert]); b <= Math.Min(Bins - 2, _highest[expert]); b++)
+        for (var b = _lowest[expert]; b <= _highest[expert]; b++)
             inside += counts[b];
         return inside;
     }
@@ -248,7 +263,7 @@ public sealed class ExpertHistogram
             throw new ArgumentOutOfRangeException(nameof(rank), rank, "Rank must be at least 1.");
         var counts = CountsOf(expert);
         long above = 0;
-        for (var b = _highest[expert]; b >= 0; b--)
+        for (var b = Bins - 1; b >= 0; b = Below(expert, b))
         {
             var inBin = counts[b];
             if (above + inBin >= rank)

@@ -27,8 +27,8 @@ internal static class BalancerBench
         // Every summary is told at once, and a balancer refuses steps too far ahead of its last q: it would never
         // reach the last step.
         var limit = new BalancerSettings().MaxStepsAhead;
-        if (Math.Max(steps, warmUpSteps) > limit)
-            throw new ArgumentException($"balancer {steps} {warmUpSteps}: at most {limit} steps (Balancer:MaxStepsAhead) in each phase.");
+        if (Math.Max(steps, warmUpSteps) >= limit)
+            throw new ArgumentException($"balancer {steps} {warmUpSteps}: fewer than {limit} steps (Balancer:MaxStepsAhead) in each phase.");
         var variants = Summaries(variants: 3, experts, trainers);
         await using var node = await BenchNodes.StartAsync(Settings(directory, "throughput", NodeRoles.Balancer, NodeRoles.Coordinator));
         var balancers = node.Registry.Get<LayerBalancerRegion>();
@@ -39,17 +39,20 @@ internal static class BalancerBench
         {
             var merge = Stopwatch.StartNew();
             var pending = new PendingSteps(spec);
-            for (var step = 0; step < stepCount; step++)
+            for (var step = 1; step <= stepCount; step++) // from 1: the summaries' window was read at step 0
             {
                 foreach (var summary in variants[step % variants.Length])
                 {
-                    if (SummaryValidation.Problem(spec, step - 1, 1_000_000, summary) is { } problem)
+                    var stepped = summary with { Step = step };
+                    if (SummaryValidation.Problem(spec, step - 1, 1_000_000, stepped) is { } problem)
                         throw new InvalidOperationException(problem);
-                    pending.Add(summary with { Step = step }, DateTime.UtcNow);
+                    pending.Add(stepped, DateTime.UtcNow);
                 }
                 foreach (var ready in pending.TakeReady(4, TimeSpan.FromSeconds(1), DateTime.UtcNow))
                 {
-                    _ = pending.Merged(ready).Histogram.ExpertPrices(TopK, clip: true);
+                    var (merged, _) = pending.Merged(ready);
+                    var readout = merged.ReadOut(TopK);
+                    _ = (readout.Prices(clip: true), merged.Window.Next(ready.Step, merged, readout, DualBalancing.Capacity(merged.Tokens, experts, TopK)));
                     pending.Recycle(ready);
                 }
             }
@@ -57,12 +60,12 @@ internal static class BalancerBench
 
             await balancers.Ask<CurrentQ>(new ConfigureLayer(job, 0, spec), TimeSpan.FromSeconds(30));
             var actor = Stopwatch.StartNew();
-            for (var step = 0; step < stepCount; step++)
+            for (var step = 1; step <= stepCount; step++)
             {
                 foreach (var summary in variants[step % variants.Length])
                     balancers.Tell(summary with { JobId = job, Step = step });
             }
-            while ((await balancers.Ask<CurrentQ>(new GetQ(job, 0), TimeSpan.FromSeconds(60))).Step < stepCount - 1)
+            while ((await balancers.Ask<CurrentQ>(new GetQ(job, 0), TimeSpan.FromSeconds(60))).Step < stepCount)
                 await Task.Delay(5);
             actor.Stop();
             return (merge.Elapsed, actor.Elapsed);
@@ -75,7 +78,7 @@ internal static class BalancerBench
 
         var summaries = steps * trainers;
         var sent = variants.SelectMany(v => v).ToList();
-        Console.WriteLine($"Balancer throughput, m = {experts}, K = {TopK}, {HistogramRange.Default.Bins} bins, {trainers} trainers of {TokensPerTrainer} tokens, {steps} steps after {warmUpSteps} to warm up, {Journal} journal:");
+        Console.WriteLine($"Balancer throughput, m = {experts}, K = {TopK}, read-out windows of {HistogramRange.Default.Bins} bins, {trainers} trainers of {TokensPerTrainer} tokens, {steps} steps after {warmUpSteps} to warm up, {Journal} journal:");
         Console.WriteLine($"  summary size: {sent.Average(s => s.Histogram.Length):N0} non-zero cells of {spec.HistogramLength:N0}, " +
             $"{sent.Average(s => Moe.Actors.Serialization.MoeCodecs.Registry.Write(s).Length):N0} bytes on the wire");
         Console.WriteLine($"  actor, persisted and published: {summaries / actorTime.TotalSeconds,10:N0} summaries/s ({steps / actorTime.TotalSeconds:N0} q/s)");
@@ -202,7 +205,10 @@ internal static class BalancerBench
 
     private static string Journal => Environment.GetEnvironmentVariable("MOE_BENCH_POSTGRES") is { Length: > 0 } ? "PostgreSQL" : "SQLite (WAL)";
 
-    /// <summary>Real summaries: softmax scores of skewed logits, p from a BIP solve, one histogram per trainer.</summary>
+    /// <summary>
+    /// Real summaries: softmax scores of skewed logits, p from a BIP solve, one histogram per trainer, binned as a
+    /// job bins them once its windows have settled: with a read-out window around the batch's quantiles.
+    /// </summary>
     private static StepSummary[][] Summaries(int variants, int experts, int trainers)
     {
         var range = SpecOf(experts).Range;
@@ -215,12 +221,18 @@ internal static class BalancerBench
             var scores = Scoring.Scores(randn(TokensPerTrainer * trainers, experts) + skew, ScoreFunction.Softmax);
             var q = DualBalancing.Solve(scores, zeros(experts), TopK, 4, clip: true);
             var p = DualBalancing.TokenPrices(scores, q, TopK, clip: true);
+            var window = ReadoutWindow.Fixed(range, experts);
+            for (var k = 0; k < 6; k++)
+            {
+                var whole = ExpertHistogram.Build(scores, p, window);
+                window = window.Next(0, whole, whole.ReadOut(TopK), DualBalancing.Capacity(whole.Tokens, experts, TopK));
+            }
             result[v] = [.. Enumerable.Range(0, trainers).Select(t =>
             {
                 var s = scores.narrow(0, t * TokensPerTrainer, TokensPerTrainer);
-                var histogram = ExpertHistogram.Build(s, p.narrow(0, t * TokensPerTrainer, TokensPerTrainer), range);
+                var histogram = ExpertHistogram.Build(s, p.narrow(0, t * TokensPerTrainer, TokensPerTrainer), window);
                 var loads = (s - q).topk(TopK).indexes.flatten().bincount(null, experts).data<long>().ToArray();
-                return new StepSummary("bench", 0, $"trainer-{t}", 0, trainers, TokensPerTrainer, loads, histogram.ToSparse());
+                return new StepSummary("bench", 0, $"trainer-{t}", 0, trainers, TokensPerTrainer, loads, histogram.ToSparse()) { Window = window };
             })];
         }
         return result;

@@ -74,6 +74,7 @@ internal static class KillTrainerBench
                 host, "node", "--roles", NodeRoles.Trainer, "--seed", $"127.0.0.1:{hub.Port}", "--port", "0", "--trainers", "1",
                 "--device", "cpu", "--blobs", Path.Combine(directory, "blobs"), "--data-dir", Path.Combine(directory, $"p{k}"),
             },
+            Environment = { ["MOE_Trainer__IntraOpThreads"] = "1" }, // three trainers share two cores as evenly as they can
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         })!).ToList();

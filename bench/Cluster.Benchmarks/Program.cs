@@ -14,7 +14,7 @@ switch (args)
         return;
     case ["balancer", ..]:
         await BalancerBench.Throughput(BenchDirectory(), steps: args.Length > 1 && !args[1].StartsWith('-') ? int.Parse(args[1]) : 5000,
-            warmUpSteps: args.Length > 2 && !args[2].StartsWith('-') ? int.Parse(args[2]) : 10_000,
+            warmUpSteps: args.Length > 2 && !args[2].StartsWith('-') ? int.Parse(args[2]) : 9_000,
             experts: int.Parse(Option("--experts") ?? "64"), trainers: int.Parse(Option("--trainers") ?? "4"));
         return;
     case ["blobs", ..]:
