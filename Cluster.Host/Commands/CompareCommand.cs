@@ -4,6 +4,7 @@ using Moe.Cluster.Host.Configuration;
 using Moe.Cluster.Host.Reports;
 using Moe.Model.Data;
 using Moe.Model.Network;
+using Moe.Model.Parallelism;
 using Moe.Model.Routing;
 using Moe.Model.Training;
 using Spectre.Console;
@@ -39,12 +40,17 @@ public static class CompareCommand
         var iterations = new Option<int?>("--iterations", "-T") { Description = $"Dual iterations T of bip and qb per step (default {RouterConfig.DefaultIterations})." };
         var device = new Option<string>("--device") { Description = "auto (a GPU when TorchSharp finds one), cpu, cuda or cuda:N.", DefaultValueFactory = _ => "auto" };
         var output = new Option<string?>("--out") { Description = "Folder for the report (default: runs/compare-PRESET-seedN)." };
+        var ep = new Option<string?>("--ep") { Description = "Expert-parallel degrees to model, e.g. 4,8,16 (default: 4, 8 and 16 up to 16 experts; 8 and m beyond)." };
+        var epSetup = new Option<string?>("--ep-setup")
+        {
+            Description = "The modelled deployment over its H800 defaults: flops, efficiency, ranks-per-node, intra, inter (bytes/s), latency (s), bytes, dim, hidden, tokens (per rank), e.g. inter=25e9,tokens=8192.",
+        };
 
         var shape = new ModelShapeOptions();
 
         var command = new Command("compare", "Train one model per routing method side by side and compare balance, perplexity and speed.")
         {
-            preset, methods, seed, steps, iterations, text, dataDirectory, device, output,
+            preset, methods, seed, steps, iterations, text, dataDirectory, device, output, ep, epSetup,
         };
         shape.AddTo(command);
         command.SetAction((result, cancellation) =>
@@ -67,7 +73,13 @@ public static class CompareCommand
                 };
                 training.Validate();
                 var folder = result.GetValue(output) ?? Path.Combine("runs", $"compare-{chosen.Name}-seed{training.Seed}");
-                Run(console, chosen, training, kinds, result.GetValue(text), result.GetValue(dataDirectory)!, folder, cancellation);
+                var degrees = result.GetValue(ep) is { } list
+                    ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(e => int.TryParse(e, out var n) ? n : throw new ArgumentException($"--ep: \"{e}\" is not a number.")).ToArray()
+                    : ExpertParallelRun.DefaultRanks(chosen.Model.Experts);
+                var parallel = (Degrees: degrees, Setup: ExpertParallelReport.ParseSetup(result.GetValue(epSetup)));
+                if (degrees.FirstOrDefault(e => e < 1 || chosen.Model.Experts % e != 0) is var bad and not 0)
+                    throw new ArgumentException($"--ep {bad}: an expert-parallel degree must divide the {chosen.Model.Experts} experts.");
+                Run(console, chosen, training, kinds, result.GetValue(text), result.GetValue(dataDirectory)!, folder, parallel, cancellation);
                 return Task.FromResult(ExitCodes.Success);
             }
             catch (Exception e) when (e is ArgumentException or InvalidOperationException or IOException)
@@ -98,7 +110,7 @@ public static class CompareCommand
     }
 
     private static void Run(IAnsiConsole console, ModelPresets.Preset preset, TrainingConfig training, RouterKind[] methods,
-        string? text, string dataDirectory, string folder, CancellationToken cancellation)
+        string? text, string dataDirectory, string folder, (int[] Degrees, ExpertParallelSetup Setup) parallel, CancellationToken cancellation)
     {
         var data = Corpus.Load(text, dataDirectory, preset.Model.VocabSize, m => console.MarkupLineInterpolated($"[grey]{m}[/]"));
         var model = preset.Model with { VocabSize = data.VocabSize };
@@ -136,6 +148,25 @@ public static class CompareCommand
         File.WriteAllText(Path.Combine(folder, "compare.csv"), ComparisonReport.Csv(summaries));
         File.WriteAllText(Path.Combine(folder, "steps.csv"), ComparisonReport.StepsCsv(runs));
         var plots = ComparisonPlots.Write(runs, folder, $"{preset.Name}, seed {training.Seed}");
-        console.MarkupLineInterpolated($"Report: {Path.GetFullPath(folder)} (compare.md, compare.csv, steps.csv, {string.Join(", ", plots.Select(Path.GetFileName))})");
+
+        IReadOnlyList<string> parallelFiles = [];
+        if (parallel.Degrees.Length > 0)
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var report = ExpertParallelReport.Of(runs, model, runs[0].Steps[0].Tokens, parallel.Degrees, parallel.Setup);
+            var modelled = runs.Sum(r => r.Steps.Count) * parallel.Degrees.Length * Enum.GetValues<PlacementKind>().Length;
+            var (columns, rows) = report.Table();
+            var parallelTable = new Table().Title($"Modelled expert-parallel MoE time / balanced (contiguous placement); random routing's MaxVio_batch {report.RandomMaxVio:F3}");
+            foreach (var column in columns)
+                parallelTable.AddColumn(column);
+            foreach (var row in rows)
+                parallelTable.AddRow(row);
+            console.Write(parallelTable);
+            console.MarkupLineInterpolated($"[grey]The expert-parallel model took {clock.Elapsed.TotalMilliseconds:F0} ms for {modelled:N0} steps of loads (all MoE layers; random routing's reference included), {clock.Elapsed.TotalMilliseconds * 1000 / modelled:F1} us each.[/]");
+            File.WriteAllText(Path.Combine(folder, "expert-parallel.md"), report.Markdown(title));
+            File.WriteAllText(Path.Combine(folder, "expert-parallel.csv"), report.Csv());
+            parallelFiles = ["expert-parallel.md", "expert-parallel.csv", Path.GetFileName(report.Plot(folder, $"{preset.Name}, seed {training.Seed}"))];
+        }
+        console.MarkupLineInterpolated($"Report: {Path.GetFullPath(folder)} (compare.md, compare.csv, steps.csv, {string.Join(", ", [.. plots.Select(Path.GetFileName).OfType<string>(), .. parallelFiles])})");
     }
 }

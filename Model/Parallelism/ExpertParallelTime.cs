@@ -17,9 +17,7 @@ public sealed record LayerStepTime(double ComputeSeconds, double CommunicationSe
 public static class ExpertParallelTime
 {
     /// <param name="loads">Token copies routed to each expert in the step, all ranks' tokens together.</param>
-    /// <param name="dim">The model dimension: a copy carries <paramref name="dim"/> activations each way.</param>
-    /// <param name="expertHidden">The SwiGLU expert's hidden size.</param>
-    public static LayerStepTime Layer(ReadOnlySpan<double> loads, ExpertPlacement placement, int dim, int expertHidden, ExpertParallelHardware hardware)
+    public static LayerStepTime Layer(ReadOnlySpan<double> loads, ExpertPlacement placement, ExpertParallelSetup setup)
     {
         if (loads.Length != placement.Experts)
             throw new ArgumentException($"Loads must have one entry per expert ({placement.Experts}), got {loads.Length}.", nameof(loads));
@@ -29,11 +27,11 @@ public static class ExpertParallelTime
             rankLoad[placement.RankOf(j)] += loads[j];
 
         // Three matmuls of dim x hidden, 2 FLOPs per multiply-add, and the backward pass twice the forward.
-        var flopsPerCopy = 3.0 * 2 * 3 * dim * (double)expertHidden;
-        var compute = rankLoad.Max() * flopsPerCopy / (hardware.FlopsPerSecond * hardware.Efficiency);
+        var flopsPerCopy = 3.0 * 2 * 3 * setup.Dim * (double)setup.ExpertHidden;
+        var compute = rankLoad.Max() * flopsPerCopy / (setup.FlopsPerSecond * setup.Efficiency);
 
         // Rank s sends rank r (r != s) rankLoad[r] / E copies: its share of the tokens routed to r's experts.
-        var bytesPerCopy = (double)dim * hardware.BytesPerElement;
+        var bytesPerCopy = (double)setup.Dim * setup.BytesPerElement;
         var slowest = 0.0;
         for (var r = 0; r < ranks; r++)
         {
@@ -42,7 +40,7 @@ public static class ExpertParallelTime
             {
                 if (other == r)
                     continue;
-                var near = other / hardware.RanksPerNode == r / hardware.RanksPerNode;
+                var near = other / setup.RanksPerNode == r / setup.RanksPerNode;
                 var sent = rankLoad[other] / ranks * bytesPerCopy;
                 var received = rankLoad[r] / ranks * bytesPerCopy;
                 if (near)
@@ -51,20 +49,20 @@ public static class ExpertParallelTime
                     (sendFar, receiveFar) = (sendFar + sent, receiveFar + received);
             }
             // NVLink and the network carry their parts at once; a rank's all-to-all ends with the slower of them.
-            var send = Math.Max(sendNear / hardware.IntraNodeBytesPerSecond, sendFar / hardware.InterNodeBytesPerSecond);
-            var receive = Math.Max(receiveNear / hardware.IntraNodeBytesPerSecond, receiveFar / hardware.InterNodeBytesPerSecond);
+            var send = Math.Max(sendNear / setup.IntraNodeBytesPerSecond, sendFar / setup.InterNodeBytesPerSecond);
+            var receive = Math.Max(receiveNear / setup.IntraNodeBytesPerSecond, receiveFar / setup.InterNodeBytesPerSecond);
             slowest = Math.Max(slowest, Math.Max(send, receive));
         }
-        return new LayerStepTime(compute, 4 * (hardware.LatencySeconds + slowest));
+        return new LayerStepTime(compute, 4 * (setup.LatencySeconds + slowest));
     }
 
     /// <summary>The same layer with its copies spread evenly over the experts: the time balance would give.</summary>
-    public static LayerStepTime Balanced(ReadOnlySpan<double> loads, ExpertPlacement placement, int dim, int expertHidden, ExpertParallelHardware hardware)
+    public static LayerStepTime Balanced(ReadOnlySpan<double> loads, ExpertPlacement placement, ExpertParallelSetup setup)
     {
         var total = 0.0;
         foreach (var load in loads)
             total += load;
         var even = Enumerable.Repeat(total / loads.Length, loads.Length).ToArray();
-        return Layer(even, placement, dim, expertHidden, hardware);
+        return Layer(even, placement, setup);
     }
 }

@@ -25,7 +25,7 @@ public sealed class CompareCommandTests : IDisposable
 
         var code = await Cli.RunAsync(
             ["compare", "--preset", "tiny", "--methods", "topk,bip", "--steps", "12", "--experts", "6", "--top-k", "3", "--text", WriteText(),
-             "--data-dir", Path.Combine(_directory, "data"), "--out", output], stdout, stderr, TestContext.Current.CancellationToken);
+             "--data-dir", Path.Combine(_directory, "data"), "--out", output, "--ep", "2,3", "--ep-setup", "inter=25e9,tokens=2048"], stdout, stderr, TestContext.Current.CancellationToken);
 
         Assert.True(code == 0, stderr.ToString());
         var csv = File.ReadAllLines(Path.Combine(output, "compare.csv"));
@@ -34,7 +34,11 @@ public sealed class CompareCommandTests : IDisposable
         Assert.Equal("1.000", csv[1].Split(',')[8]); // top-K's step time relative to itself
         Assert.Equal(1 + (2 * 12), File.ReadAllLines(Path.Combine(output, "steps.csv")).Length);
         Assert.Contains("| bip |", File.ReadAllText(Path.Combine(output, "compare.md")));
-        foreach (var plot in new[] { "maxvio-mean.png", "maxvio-worst.png", "loss.png" })
+        var parallel = File.ReadAllLines(Path.Combine(output, "expert-parallel.csv"));
+        Assert.Equal(1 + (2 * 2 * 3), parallel.Length); // methods x E x placements
+        Assert.All(parallel[1..], l => Assert.True(double.Parse(l.Split(',')[4], System.Globalization.CultureInfo.InvariantCulture) >= 1, l)); // never faster than balance
+        Assert.Contains("InterNodeBytesPerSecond = 25000000000", File.ReadAllText(Path.Combine(output, "expert-parallel.md")));
+        foreach (var plot in new[] { "maxvio-mean.png", "maxvio-worst.png", "loss.png", "expert-parallel.png" })
         {
             var bytes = File.ReadAllBytes(Path.Combine(output, plot));
             Assert.True(bytes.Length > 10_000, plot);
@@ -58,5 +62,13 @@ public sealed class CompareCommandTests : IDisposable
         code = await Cli.RunAsync(["compare", "--preset", "tiny", "--text", Path.Combine(_directory, "nothing.txt")], new StringWriter(), stderr, TestContext.Current.CancellationToken);
         Assert.Equal(2, code);
         Assert.Contains("no such file or folder", stderr.ToString());
+
+        foreach (var (option, value, problem) in new[] { ("--ep", "5", "must divide the 16 experts"), ("--ep-setup", "flops=fast", "is not NAME=NUMBER"), ("--ep-setup", "warp=9", "unknown constant") })
+        {
+            stderr = new StringWriter();
+            code = await Cli.RunAsync(["compare", "--preset", "small-16e", option, value, "--text", WriteText()], new StringWriter(), stderr, TestContext.Current.CancellationToken);
+            Assert.Equal(2, code);
+            Assert.Contains(problem, stderr.ToString());
+        }
     }
 }

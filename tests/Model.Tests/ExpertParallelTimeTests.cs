@@ -4,8 +4,9 @@ namespace Moe.Model.Tests;
 
 public class ExpertParallelTimeTests
 {
-    // 1,000 FLOP/s at full efficiency, 10 B/s inside a node and 1 B/s across, 1 s per all-to-all, 2 bytes per element.
-    private static readonly ExpertParallelHardware Toy = new(1000, 1, RanksPerNode: 2, 10, 1, 1, 2);
+    // 1,000 FLOP/s at full efficiency, 10 B/s inside a node and 1 B/s across, 1 s per all-to-all, 2 bytes per
+    // element; a layer of dimension 2 with experts of 3.
+    private static readonly ExpertParallelSetup Toy = new(1000, 1, RanksPerNode: 2, 10, 1, 1, 2, Dim: 2, ExpertHidden: 3, TokensPerRank: 10);
 
     [Fact]
     public void The_most_loaded_rank_sets_the_compute_and_the_largest_transfer_the_all_to_alls()
@@ -14,8 +15,8 @@ public class ExpertParallelTimeTests
         // carries 2 x 2 = 4 bytes; rank 0 receives half of its 40 copies from rank 1 (80 bytes, 8 s at 10 B/s).
         var placement = ExpertPlacement.Contiguous(4, 2);
 
-        var time = ExpertParallelTime.Layer([30, 10, 10, 10], placement, dim: 2, expertHidden: 3, Toy);
-        var balanced = ExpertParallelTime.Balanced([30, 10, 10, 10], placement, dim: 2, expertHidden: 3, Toy);
+        var time = ExpertParallelTime.Layer([30, 10, 10, 10], placement, Toy);
+        var balanced = ExpertParallelTime.Balanced([30, 10, 10, 10], placement, Toy);
 
         Assert.Equal(40 * 108 / 1000.0, time.ComputeSeconds, 9);
         Assert.Equal(4 * (1 + 8.0), time.CommunicationSeconds, 9);
@@ -28,7 +29,7 @@ public class ExpertParallelTimeTests
     {
         // Four ranks, two per node, one expert each, 40 copies each: every rank receives 10 copies from its node's
         // other rank (40 bytes, 4 s) and 20 from the other node (80 bytes, 80 s at 1 B/s); the network sets the pace.
-        var time = ExpertParallelTime.Layer([40, 40, 40, 40], ExpertPlacement.Contiguous(4, 4), dim: 2, expertHidden: 3, Toy);
+        var time = ExpertParallelTime.Layer([40, 40, 40, 40], ExpertPlacement.Contiguous(4, 4), Toy);
 
         Assert.Equal(4 * (1 + 80.0), time.CommunicationSeconds, 9);
     }
