@@ -30,7 +30,7 @@ public static class CompareCommand
         preset.AcceptOnlyFromAmong([.. ModelPresets.All.Select(p => p.Name)]);
         var methods = new Option<string>("--methods")
         {
-            Description = "Comma-separated routing methods to compare (topk, losscontrolled, lossfree, bip, qb).",
+            Description = "Comma-separated routing methods to compare (topk, losscontrolled, lossfree, bip, qb); ROUTER:cf=F drops tokens beyond capacity factor F, e.g. topk:cf=1.25.",
             DefaultValueFactory = _ => string.Join(',', DefaultMethods.Select(m => m.ShortName())),
         };
         var seed = new Option<int>("--seed") { Description = "Seed of initialisation and data order.", DefaultValueFactory = _ => 1 };
@@ -64,7 +64,7 @@ public static class CompareCommand
                 if (result.GetValue(iterations) is { } t)
                     chosen = chosen with { Model = chosen.Model with { BalanceIterations = t } };
                 var kinds = result.GetValue(methods)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-                    .Select(RouterKinds.Parse).ToArray();
+                    .Select(ComparedMethod.Parse).ToArray();
                 var training = chosen.Training with
                 {
                     Seed = result.GetValue(seed),
@@ -109,13 +109,13 @@ public static class CompareCommand
         };
     }
 
-    private static void Run(IAnsiConsole console, ModelPresets.Preset preset, TrainingConfig training, RouterKind[] methods,
+    private static void Run(IAnsiConsole console, ModelPresets.Preset preset, TrainingConfig training, ComparedMethod[] methods,
         string? text, string dataDirectory, string folder, (int[] Degrees, ExpertParallelSetup Setup) parallel, CancellationToken cancellation)
     {
         var data = Corpus.Load(text, dataDirectory, preset.Model.VocabSize, m => console.MarkupLineInterpolated($"[grey]{m}[/]"));
         var model = preset.Model with { VocabSize = data.VocabSize };
         console.MarkupLineInterpolated(
-            $"Comparing {string.Join(", ", methods.Select(m => m.ShortName()))} on [bold]{preset.Name}[/]: {training.Steps} steps of {training.BatchSize} x {model.ContextLength} tokens, seed {training.Seed}, T = {model.BalanceIterations}.");
+            $"Comparing {string.Join(", ", methods.Select(m => m.Name))} on [bold]{preset.Name}[/]: {training.Steps} steps of {training.BatchSize} x {model.ContextLength} tokens, seed {training.Seed}, T = {model.BalanceIterations}.");
         console.MarkupLineInterpolated($"Model: {model.Describe()}.");
 
         IReadOnlyList<MethodRun> runs = [];
@@ -123,13 +123,13 @@ public static class CompareCommand
             .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
             .Start(context =>
             {
-                var tasks = methods.ToDictionary(m => m, m => context.AddTask(m.ShortName(), maxValue: training.Steps));
+                var tasks = methods.ToDictionary(m => m, m => context.AddTask(m.Name, maxValue: training.Steps));
                 runs = Comparison.Run(model, training, data, methods, (method, step) =>
                 {
                     var task = tasks[method];
                     if (step.Skipped)
-                        console.MarkupLineInterpolated($"[yellow]{method.ShortName()}: step {step.Step} skipped, its loss ({step.Loss}) or gradient norm ({step.GradientNorm}) was not finite; nothing of it took effect[/]");
-                    task.Description = $"{method.ShortName(),-15} loss {step.Loss,6:F3}  MaxVio {step.MeanMaxVio,5:F3} (worst {step.WorstMaxVio:F3})  {step.TokensPerSecond,6:F0} tok/s";
+                        console.MarkupLineInterpolated($"[yellow]{method.Name}: step {step.Step} skipped, its loss ({step.Loss}) or gradient norm ({step.GradientNorm}) was not finite; nothing of it took effect[/]");
+                    task.Description = $"{method.Name,-15} loss {step.Loss,6:F3}  MaxVio {step.MeanMaxVio,5:F3} (worst {step.WorstMaxVio:F3})  {step.TokensPerSecond,6:F0} tok/s";
                     task.Increment(1);
                 }, cancellation: cancellation);
             });

@@ -27,7 +27,7 @@ public static class ComparisonPlots
             var line = plot.Add.Scatter(xs, ys);
             line.MarkerSize = 0;
             line.LineWidth = 1.5f;
-            line.LegendText = run.Method.ShortName();
+            line.LegendText = run.Method.Name;
         }
         plot.Title(title);
         plot.XLabel("step");

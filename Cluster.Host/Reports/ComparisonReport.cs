@@ -13,18 +13,19 @@ public static class ComparisonReport
     public static readonly string[] Columns =
     [
         "method", "val ppl", "AvgMaxVio_batch", "SupMaxVio_batch", "SupMaxVio_batch (worst layer)",
-        "MaxVio_global", "dead experts", "step ms", "step time / topk", "tokens/s",
+        "MaxVio_global", "dead experts", "dropped %", "step ms", "step time / topk", "tokens/s",
     ];
 
     public static string[] Cells(MethodSummary s) =>
     [
-        s.Method.ShortName(),
+        s.Method.Name,
         s.ValidationPerplexity.ToString("F2", Invariant),
         s.AvgMaxVioBatch.ToString("F3", Invariant),
         s.SupMaxVioBatch.ToString("F3", Invariant),
         s.WorstLayerSupMaxVioBatch.ToString("F3", Invariant),
         s.MaxVioGlobal.ToString("F3", Invariant),
         s.DeadExperts.ToString(Invariant),
+        (s.DroppedShare * 100).ToString("F2", Invariant),
         (s.MeanStepSeconds * 1000).ToString("F1", Invariant),
         double.IsNaN(s.StepTimeRatioToTopK) ? "-" : s.StepTimeRatioToTopK.ToString("F3", Invariant),
         s.TokensPerSecond.ToString("F0", Invariant),
@@ -53,7 +54,7 @@ public static class ComparisonReport
             foreach (var s in run.Steps)
             {
                 text.AppendLine(Invariant,
-                    $"{run.Method.ShortName()},{s.Step},{s.Loss:G6},{s.LearningRate:G6},{s.Duration.TotalSeconds:G6},{s.MeanMaxVio:G6},{s.WorstMaxVio:G6},{s.Layers.Sum(l => l.Dropped)}");
+                    $"{run.Method.Name},{s.Step},{s.Loss:G6},{s.LearningRate:G6},{s.Duration.TotalSeconds:G6},{s.MeanMaxVio:G6},{s.WorstMaxVio:G6},{s.Layers.Sum(l => l.Dropped)}");
             }
         }
         return text.ToString();

@@ -16,14 +16,14 @@ public sealed class ExpertParallelReport
 {
     private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
 
-    private ExpertParallelReport(IReadOnlyList<(RouterKind Method, double MaxVio, ExpertParallelRun Run)> rows, double randomMaxVio, ExpertParallelSetup setup)
+    private ExpertParallelReport(IReadOnlyList<(ComparedMethod Method, double MaxVio, ExpertParallelRun Run)> rows, double randomMaxVio, ExpertParallelSetup setup)
     {
         Rows = rows;
         RandomMaxVio = randomMaxVio;
         Setup = setup;
     }
 
-    public IReadOnlyList<(RouterKind Method, double MaxVio, ExpertParallelRun Run)> Rows { get; }
+    public IReadOnlyList<(ComparedMethod Method, double MaxVio, ExpertParallelRun Run)> Rows { get; }
 
     /// <summary>Mean MaxVio_batch of uniform random top-K routing of a step's tokens.</summary>
     public double RandomMaxVio { get; }
@@ -76,7 +76,7 @@ public sealed class ExpertParallelReport
         var degrees = Rows.Select(r => r.Run.Ranks).Distinct().ToArray();
         string[] columns = ["method", "AvgMaxVio_batch", .. degrees.SelectMany(e => new[] { $"E={e} mean", $"E={e} worst" })];
         var rows = Rows.Where(r => r.Run.Placement == PlacementKind.Contiguous).GroupBy(r => r.Method).Select(g =>
-            (string[])[g.Key.ShortName(), g.First().MaxVio.ToString("F3", Invariant),
+            (string[])[g.Key.Name, g.First().MaxVio.ToString("F3", Invariant),
                 .. degrees.SelectMany(e => g.Where(r => r.Run.Ranks == e).SelectMany(r => new[] { r.Run.Mean.ToString("F3", Invariant), r.Run.Worst.ToString("F3", Invariant) }))]).ToArray();
         return (columns, rows);
     }
@@ -99,7 +99,7 @@ public sealed class ExpertParallelReport
     {
         var text = new StringBuilder("method,ranks,placement,avg_maxvio_batch,relative_time_mean,relative_time_worst\n");
         foreach (var (method, maxVio, run) in Rows)
-            text.AppendLine(Invariant, $"{method.ShortName()},{run.Ranks},{run.Placement},{maxVio:G6},{run.Mean:G6},{run.Worst:G6}");
+            text.AppendLine(Invariant, $"{method.Name},{run.Ranks},{run.Placement},{maxVio:G6},{run.Mean:G6},{run.Worst:G6}");
         return text.ToString();
     }
 
@@ -113,7 +113,7 @@ public sealed class ExpertParallelReport
             var line = plot.Add.Scatter(Enumerable.Range(1, run.RelativeTime.Length).Select(x => (double)x).ToArray(), run.RelativeTime);
             line.MarkerSize = 0;
             line.LineWidth = 1.5f;
-            line.LegendText = method.ShortName();
+            line.LegendText = method.Name;
         }
         plot.Title($"{title}: modelled MoE time at E = {ranks}, relative to balance");
         plot.XLabel("step");

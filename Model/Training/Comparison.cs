@@ -5,14 +5,15 @@ using Moe.Model.Routing;
 namespace Moe.Model.Training;
 
 /// <summary>Everything one method's run of a comparison measured.</summary>
-public sealed record MethodRun(RouterKind Method, IReadOnlyList<StepMetrics> Steps, IReadOnlyList<Evaluation> Evaluations)
+public sealed record MethodRun(ComparedMethod Method, IReadOnlyList<StepMetrics> Steps, IReadOnlyList<Evaluation> Evaluations)
 {
     public Evaluation Final => Evaluations[^1];
 }
 
 /// <summary>One row of the comparison table.</summary>
+/// <param name="DroppedShare">Token copies dropped by expert capacity, as a share of all routed copies.</param>
 public sealed record MethodSummary(
-    RouterKind Method,
+    ComparedMethod Method,
     double ValidationPerplexity,
     double AvgMaxVioBatch,
     double SupMaxVioBatch,
@@ -21,7 +22,8 @@ public sealed record MethodSummary(
     int DeadExperts,
     double MeanStepSeconds,
     double StepTimeRatioToTopK,
-    double TokensPerSecond);
+    double TokensPerSecond,
+    double DroppedShare);
 
 /// <summary>
 /// Trains the same model on the same data, seed and token budget once per routing method. The methods advance
@@ -34,12 +36,13 @@ public static class Comparison
     public const int UntimedSteps = 5;
 
     public static IReadOnlyList<MethodRun> Run(MoeModelConfig model, TrainingConfig training, TokenDataset data,
-        IReadOnlyList<RouterKind> methods, Action<RouterKind, StepMetrics>? onStep = null,
-        Action<RouterKind, Evaluation>? onEvaluation = null, CancellationToken cancellation = default)
+        IReadOnlyList<ComparedMethod> methods, Action<ComparedMethod, StepMetrics>? onStep = null,
+        Action<ComparedMethod, Evaluation>? onEvaluation = null, CancellationToken cancellation = default)
     {
-        if (methods.Count == 0 || methods.Distinct().Count() != methods.Count)
+        if (methods.Count == 0 || methods.Select(m => m.Name).Distinct().Count() != methods.Count)
             throw new ArgumentException("Name each method to compare once.", nameof(methods));
-        var loops = methods.Select(m => new TrainingLoop(model with { Router = m }, training, data)).ToArray();
+        var loops = methods.Select(m => new TrainingLoop(
+            model with { Router = m.Router, CapacityFactor = m.CapacityFactor ?? model.CapacityFactor }, training, data)).ToArray();
         try
         {
             var steps = methods.Select(_ => new List<StepMetrics>()).ToArray();
@@ -71,6 +74,12 @@ public static class Comparison
         }
     }
 
+    private static double DroppedShare(MethodRun run)
+    {
+        var (dropped, routed) = (run.Steps.Sum(s => s.Layers.Sum(l => l.Dropped)), run.Steps.Sum(s => s.Layers.Sum(l => l.Loads.Sum())));
+        return routed > 0 ? (double)dropped / routed : 0;
+    }
+
     public static IReadOnlyList<MethodSummary> Summarize(IReadOnlyList<MethodRun> runs)
     {
         static double MeanStepSeconds(MethodRun run)
@@ -79,7 +88,7 @@ public static class Comparison
             return timed.Average(s => s.Duration.TotalSeconds);
         }
 
-        var topK = runs.FirstOrDefault(r => r.Method == RouterKind.TopK);
+        var topK = runs.FirstOrDefault(r => r.Method.Router == RouterKind.TopK);
         var baseline = topK is null ? double.NaN : MeanStepSeconds(topK);
         return [.. runs.Select(run =>
         {
@@ -94,7 +103,8 @@ public static class Comparison
                 run.Final.Layers.Sum(l => l.Measures.DeadExperts),
                 stepSeconds,
                 stepSeconds / baseline,
-                run.Steps[0].Tokens / stepSeconds);
+                run.Steps[0].Tokens / stepSeconds,
+                DroppedShare(run));
         })];
     }
 }

@@ -24,18 +24,20 @@ public sealed class CompareCommandTests : IDisposable
         var stderr = new StringWriter();
 
         var code = await Cli.RunAsync(
-            ["compare", "--preset", "tiny", "--methods", "topk,bip", "--steps", "12", "--experts", "6", "--top-k", "3", "--text", WriteText(),
+            ["compare", "--preset", "tiny", "--methods", "topk,bip,topk:cf=1", "--steps", "12", "--experts", "6", "--top-k", "3", "--text", WriteText(),
              "--data-dir", Path.Combine(_directory, "data"), "--out", output, "--ep", "2,3", "--ep-setup", "inter=25e9,tokens=2048"], stdout, stderr, TestContext.Current.CancellationToken);
 
         Assert.True(code == 0, stderr.ToString());
         var csv = File.ReadAllLines(Path.Combine(output, "compare.csv"));
         Assert.StartsWith("method,val ppl,AvgMaxVio_batch", csv[0]);
-        Assert.Equal(["topk", "bip"], csv[1..].Select(l => l.Split(',')[0]));
-        Assert.Equal("1.000", csv[1].Split(',')[8]); // top-K's step time relative to itself
-        Assert.Equal(1 + (2 * 12), File.ReadAllLines(Path.Combine(output, "steps.csv")).Length);
+        Assert.Equal(["topk", "bip", "topk:cf=1"], csv[1..].Select(l => l.Split(',')[0]));
+        Assert.Equal("1.000", csv[1].Split(',')[9]); // top-K's step time relative to itself
+        Assert.Equal(["0.00", "0.00"], csv[1..3].Select(l => l.Split(',')[7])); // dropless methods drop nothing
+        Assert.True(double.Parse(csv[3].Split(',')[7], System.Globalization.CultureInfo.InvariantCulture) > 0, csv[3]); // top-K at capacity 1 drops what it overloads
+        Assert.Equal(1 + (3 * 12), File.ReadAllLines(Path.Combine(output, "steps.csv")).Length);
         Assert.Contains("| bip |", File.ReadAllText(Path.Combine(output, "compare.md")));
         var parallel = File.ReadAllLines(Path.Combine(output, "expert-parallel.csv"));
-        Assert.Equal(1 + (2 * 2 * 3), parallel.Length); // methods x E x placements
+        Assert.Equal(1 + (3 * 2 * 3), parallel.Length); // methods x E x placements
         Assert.All(parallel[1..], l => Assert.True(double.Parse(l.Split(',')[4], System.Globalization.CultureInfo.InvariantCulture) >= 1, l)); // never faster than balance
         Assert.Contains("InterNodeBytesPerSecond = 25000000000", File.ReadAllText(Path.Combine(output, "expert-parallel.md")));
         foreach (var plot in new[] { "maxvio-mean.png", "maxvio-worst.png", "loss.png", "expert-parallel.png" })
@@ -63,7 +65,11 @@ public sealed class CompareCommandTests : IDisposable
         Assert.Equal(2, code);
         Assert.Contains("no such file or folder", stderr.ToString());
 
-        foreach (var (option, value, problem) in new[] { ("--ep", "5", "must divide the 16 experts"), ("--ep-setup", "flops=fast", "is not NAME=NUMBER"), ("--ep-setup", "warp=9", "unknown constant") })
+        foreach (var (option, value, problem) in new[]
+        {
+            ("--ep", "5", "must divide the 16 experts"), ("--ep-setup", "flops=fast", "is not NAME=NUMBER"), ("--ep-setup", "warp=9", "unknown constant"),
+            ("--methods", "topk:cf=lots", "ROUTER:cf=NUMBER"),
+        })
         {
             stderr = new StringWriter();
             code = await Cli.RunAsync(["compare", "--preset", "small-16e", option, value, "--text", WriteText()], new StringWriter(), stderr, TestContext.Current.CancellationToken);
