@@ -30,7 +30,7 @@ public static class CompareCommand
         preset.AcceptOnlyFromAmong([.. ModelPresets.All.Select(p => p.Name)]);
         var methods = new Option<string>("--methods")
         {
-            Description = "Comma-separated routing methods to compare (topk, losscontrolled, lossfree, bip, qb); ROUTER:cf=F drops tokens beyond capacity factor F, e.g. topk:cf=1.25.",
+            Description = "Comma-separated routing methods to compare (topk, losscontrolled, lossfree, bip, qb); ROUTER:cf=F drops tokens beyond capacity factor F (topk:cf=1.25); bip and qb take clip=both|p|q|none and solve=before|after (bip:clip=q).",
             DefaultValueFactory = _ => string.Join(',', DefaultMethods.Select(m => m.ShortName())),
         };
         var seed = new Option<int>("--seed") { Description = "Seed of initialisation and data order.", DefaultValueFactory = _ => 1 };

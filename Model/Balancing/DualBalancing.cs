@@ -63,7 +63,11 @@ public static class DualBalancing
     /// Runs T dual coordinate iterations from the warm start <paramref name="q"/> and returns the new q.
     /// Inputs are not modified.
     /// </summary>
-    public static Tensor Solve(Tensor scores, Tensor q, int topK, int iterations, bool clip)
+    public static Tensor Solve(Tensor scores, Tensor q, int topK, int iterations, bool clip) =>
+        Solve(scores, q, topK, iterations, clip, clip);
+
+    /// <summary>The same with the token prices p and the expert prices q clipped at 0 or not, each on its own.</summary>
+    public static Tensor Solve(Tensor scores, Tensor q, int topK, int iterations, bool clipTokenPrices, bool clipExpertPrices)
     {
         var experts = (int)scores.shape[1];
         RoutingGuards.TopK(topK, experts);
@@ -75,8 +79,8 @@ public static class DualBalancing
         var current = q.to(scores.dtype, scores.device);
         for (var t = 0; t < iterations; t++)
         {
-            var p = TokenPrices(scores, current, topK, clip);
-            current = ExpertPrices(scores, p, capacity, clip);
+            var p = TokenPrices(scores, current, topK, clipTokenPrices);
+            current = ExpertPrices(scores, p, capacity, clipExpertPrices);
         }
         return current.MoveToOuterDisposeScope();
     }

@@ -47,7 +47,11 @@ public static class DualBalancingCpu
 
     /// <summary><see cref="Solve"/> for callers that have validated every argument already.</summary>
     internal static void SolveValidated(ReadOnlySpan<float> scores, int tokens, int experts, Span<float> q, int topK,
-        int iterations, bool clip)
+        int iterations, bool clip) => SolveValidated(scores, tokens, experts, q, topK, iterations, clip, clip);
+
+    /// <summary>The same with the token prices p and the expert prices q clipped at 0 or not, each on its own.</summary>
+    internal static void SolveValidated(ReadOnlySpan<float> scores, int tokens, int experts, Span<float> q, int topK,
+        int iterations, bool clipTokenPrices, bool clipExpertPrices)
     {
         var capacity = DualBalancing.Capacity(tokens, experts, topK);
         var tiles = (tokens + Tile - 1) / Tile;
@@ -63,7 +67,7 @@ public static class DualBalancingCpu
             Pack(scores, tokens, experts, tiled);
             for (var t = 0; t < iterations; t++)
             {
-                TokenPrices(tiled, tiles, experts, q, topK, clip, p);
+                TokenPrices(tiled, tiles, experts, q, topK, clipTokenPrices, p);
                 p.AsSpan(tokens, padded - tokens).Clear(); // -inf - 0 stays -inf: padding never counts
                 for (var j = 0; j < experts; j++)
                 {
@@ -72,10 +76,10 @@ public static class DualBalancingCpu
                         q[j] = 0f;
                         continue;
                     }
-                    var price = ExpertPrice(tiled, tiles, experts, j, p, (int)capacity + 1, window, clip, guesses[j], widths[j]);
+                    var price = ExpertPrice(tiled, tiles, experts, j, p, (int)capacity + 1, window, clipExpertPrices, guesses[j], widths[j]);
                     widths[j] = MathF.Max(2 * MathF.Abs(price - guesses[j]), 1e-6f);
                     guesses[j] = price;
-                    q[j] = clip ? MathF.Max(price, 0f) : price;
+                    q[j] = clipExpertPrices ? MathF.Max(price, 0f) : price;
                 }
             }
         }

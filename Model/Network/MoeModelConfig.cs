@@ -53,6 +53,13 @@ public sealed record MoeModelConfig
     [JsonIgnore]
     public bool CpuFastPath { get; init; } = true;
 
+    /// <summary>
+    /// An ablation of BIP or QB (see <see cref="DualVariant"/>) that `compare` runs; never saved, since jobs and
+    /// model folders train and route with the routers as published.
+    /// </summary>
+    [JsonIgnore]
+    public DualVariant? DualVariant { get; init; }
+
     public float AuxLossAlpha { get; init; } = 1e-3f;
 
     public double RopeTheta { get; init; } = 10000;
@@ -87,7 +94,7 @@ public sealed record MoeModelConfig
 
     [JsonIgnore]
     public RouterConfig RouterConfig => new(Experts, TopK, ScoreFunction, NormalizeTopK, BalanceIterations,
-        BiasUpdateRate, AuxLossAlpha, CpuFastPath);
+        BiasUpdateRate, AuxLossAlpha, CpuFastPath, DualVariant);
 
     public void Validate()
     {

@@ -6,11 +6,13 @@ namespace Moe.Model.Routing;
 
 /// <summary>
 /// Shared body of BIP and Quantile Balancing: solve the dual on the current batch from the previous step's q
-/// (warm start), then take top-K of s - q. q only reorders experts; gate weights come from s.
+/// (warm start), then take top-K of s - q. q only reorders experts; gate weights come from s. A
+/// <see cref="DualVariant"/> in the config changes which prices are clipped, or solves after routing instead.
 /// </summary>
 public abstract class DualPriceRouter : IRouter
 {
     private readonly bool _clip;
+    private readonly DualVariant _variant;
     private Tensor _q;
 
     protected DualPriceRouter(RouterConfig config, bool clip)
@@ -18,6 +20,7 @@ public abstract class DualPriceRouter : IRouter
         config.Validate();
         Config = config;
         _clip = clip;
+        _variant = config.Variant ?? new DualVariant(clip ? PriceClipping.Both : PriceClipping.None);
         _q = zeros(config.Experts, dtype: ScalarType.Float32).DetachFromDisposeScope();
     }
 
@@ -41,6 +44,19 @@ public abstract class DualPriceRouter : IRouter
     public RoutingDecision Route(Tensor scores, bool checkFinite = true)
     {
         RoutingGuards.Scores(scores, Config.Experts, checkFinite);
+        if (_variant.SolveAfterRouting)
+        {
+            var decision = TopKSelection.Route(scores, scores.detach() - _q.to(scores.dtype, scores.device), Config, withTokenPrices: true);
+            UpdatePrices(scores);
+            return decision;
+        }
+        UpdatePrices(scores);
+        return TopKSelection.Route(scores, scores.detach() - _q.to(scores.dtype), Config, withTokenPrices: true);
+    }
+
+    // q after T dual iterations on this batch, warm-started from the current q.
+    private void UpdatePrices(Tensor scores)
+    {
         using (no_grad())
         {
             var s = scores.detach().to(ScalarType.Float32);
@@ -54,17 +70,16 @@ public abstract class DualPriceRouter : IRouter
                 // Unchecked scores may hold NaN (a diverging step); q then stays as it is, and the step's loss check
                 // skips the step.
                 if (DualBalancingCpu.AllFinite(values))
-                    DualBalancingCpu.SolveValidated(values, (int)s.shape[0], Config.Experts, host, Config.TopK, Config.Iterations, _clip);
+                    DualBalancingCpu.SolveValidated(values, (int)s.shape[0], Config.Experts, host, Config.TopK, Config.Iterations, _variant.ClipsTokenPrices, _variant.ClipsExpertPrices);
                 next = tensor(host);
             }
             else
             {
-                next = DualBalancing.Solve(s, _q.to(s.device), Config.TopK, Config.Iterations, _clip);
+                next = DualBalancing.Solve(s, _q.to(s.device), Config.TopK, Config.Iterations, _variant.ClipsTokenPrices, _variant.ClipsExpertPrices);
             }
             _q.Dispose();
             _q = next.DetachFromDisposeScope();
         }
-        return TopKSelection.Route(scores, scores.detach() - _q.to(scores.dtype), Config, withTokenPrices: true);
     }
 
     public RoutingDecision RouteForInference(Tensor scores) =>

@@ -9,6 +9,7 @@ namespace Moe.Model.Routing;
 /// <param name="BiasUpdateRate">u of Loss-Free balancing.</param>
 /// <param name="AuxLossAlpha">alpha of the Loss-Controlled auxiliary loss.</param>
 /// <param name="CpuFastPath">Solve the dual with the vectorised C# kernel when scores live on the CPU.</param>
+/// <param name="Variant">BIP and QB only: an ablation's clipping and solve order instead of the router's own.</param>
 public sealed record RouterConfig(
     int Experts,
     int TopK,
@@ -17,7 +18,8 @@ public sealed record RouterConfig(
     int Iterations = RouterConfig.DefaultIterations,
     float BiasUpdateRate = 1e-3f,
     float AuxLossAlpha = 1e-3f,
-    bool CpuFastPath = true)
+    bool CpuFastPath = true,
+    DualVariant? Variant = null)
 {
     /// <summary>The dual iterations T per step; why 16 is in docs/results.md, "Choosing T".</summary>
     public const int DefaultIterations = 16;

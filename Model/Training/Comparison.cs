@@ -42,7 +42,7 @@ public static class Comparison
         if (methods.Count == 0 || methods.Select(m => m.Name).Distinct().Count() != methods.Count)
             throw new ArgumentException("Name each method to compare once.", nameof(methods));
         var loops = methods.Select(m => new TrainingLoop(
-            model with { Router = m.Router, CapacityFactor = m.CapacityFactor ?? model.CapacityFactor }, training, data)).ToArray();
+            model with { Router = m.Router, CapacityFactor = m.CapacityFactor ?? model.CapacityFactor, DualVariant = m.Variant }, training, data)).ToArray();
         try
         {
             var steps = methods.Select(_ => new List<StepMetrics>()).ToArray();

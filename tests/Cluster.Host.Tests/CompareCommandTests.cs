@@ -68,7 +68,7 @@ public sealed class CompareCommandTests : IDisposable
         foreach (var (option, value, problem) in new[]
         {
             ("--ep", "5", "must divide the 16 experts"), ("--ep-setup", "flops=fast", "is not NAME=NUMBER"), ("--ep-setup", "warp=9", "unknown constant"),
-            ("--methods", "topk:cf=lots", "ROUTER:cf=NUMBER"),
+            ("--methods", "topk:cf=lots", "options are cf=NUMBER"), ("--methods", "topk:clip=q", "for bip and qb clip="),
         })
         {
             stderr = new StringWriter();

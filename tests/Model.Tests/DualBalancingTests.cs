@@ -29,6 +29,23 @@ public class DualBalancingTests
     }
 
     [Theory]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    public void Cpu_kernel_matches_the_tensor_solve_exactly_when_only_one_of_the_prices_is_clipped(bool clipTokenPrices, bool clipExpertPrices)
+    {
+        using var scope = NewDisposeScope();
+        var scores = TestScores.Make(3000, 16, seed: 5, skew: 4, ScoreFunction.Sigmoid);
+        var q0 = (rand(16) * 0.2f) - 0.1f;
+
+        var expected = TestScores.ToArray(DualBalancing.Solve(scores, q0, 2, iterations: 3, clipTokenPrices, clipExpertPrices));
+        var actual = TestScores.ToArray(q0);
+        DualBalancingCpu.SolveValidated(TestScores.ToArray(scores), 3000, 16, actual, 2, iterations: 3, clipTokenPrices, clipExpertPrices);
+
+        Assert.Equal(expected, actual);
+        Assert.Equal(clipExpertPrices, actual.All(v => v >= 0));
+    }
+
+    [Theory]
     [InlineData(300, 16, 2, true)]
     [InlineData(2048, 64, 8, true)]
     [InlineData(2048, 64, 8, false)]
