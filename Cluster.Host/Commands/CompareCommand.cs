@@ -41,6 +41,10 @@ public static class CompareCommand
         var device = new Option<string>("--device") { Description = "auto (a GPU when TorchSharp finds one), cpu, cuda or cuda:N.", DefaultValueFactory = _ => "auto" };
         var output = new Option<string?>("--out") { Description = "Folder for the report (default: runs/compare-PRESET-seedN)." };
         var ep = new Option<string?>("--ep") { Description = "Expert-parallel degrees to model, e.g. 4,8,16 (default: 4, 8 and 16 up to 16 experts; 8 and m beyond)." };
+        var merge = new Option<string?>("--merge")
+        {
+            Description = "Instead of training: join the reports in these folders (comma-separated; runs of one preset, seed, steps and T) into --out.",
+        };
         var epSetup = new Option<string?>("--ep-setup")
         {
             Description = "The modelled deployment over its H800 defaults: flops, efficiency, ranks-per-node, intra, inter (bytes/s), latency (s), bytes, dim, hidden, tokens (per rank), e.g. inter=25e9,tokens=8192.",
@@ -50,7 +54,7 @@ public static class CompareCommand
 
         var command = new Command("compare", "Train one model per routing method side by side and compare balance, perplexity and speed.")
         {
-            preset, methods, seed, steps, iterations, text, dataDirectory, device, output, ep, epSetup,
+            preset, methods, seed, steps, iterations, text, dataDirectory, device, output, ep, epSetup, merge,
         };
         shape.AddTo(command);
         command.SetAction((result, cancellation) =>
@@ -60,6 +64,13 @@ public static class CompareCommand
                 console.Profile.Width = 160; // logs and files: room for the whole table
             try
             {
+                if (result.GetValue(merge) is { } folders)
+                {
+                    var into = result.GetValue(output) ?? throw new ArgumentException("--merge needs --out, the folder of the joined report.");
+                    var files = ComparisonMerge.Write([.. folders.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)], into);
+                    console.MarkupLineInterpolated($"Report: {Path.GetFullPath(into)} ({string.Join(", ", files)})");
+                    return Task.FromResult(ExitCodes.Success);
+                }
                 var chosen = Shaped(ModelPresets.Get(result.GetValue(preset)!), shape.Set(new Flags(), result));
                 if (result.GetValue(iterations) is { } t)
                     chosen = chosen with { Model = chosen.Model with { BalanceIterations = t } };

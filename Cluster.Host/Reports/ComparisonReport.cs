@@ -31,14 +31,17 @@ public static class ComparisonReport
         s.TokensPerSecond.ToString("F0", Invariant),
     ];
 
-    public static string Markdown(IReadOnlyList<MethodSummary> summaries, string title)
+    public static string Markdown(IReadOnlyList<MethodSummary> summaries, string title) =>
+        $"## {title}\n\n" + MarkdownTable(Columns, summaries.Select(Cells));
+
+    /// <summary>A Markdown table: the first column left-aligned (names), the others right-aligned (figures).</summary>
+    public static string MarkdownTable(IReadOnlyList<string> columns, IEnumerable<string[]> rows)
     {
         var text = new StringBuilder();
-        text.AppendLine(Invariant, $"## {title}").AppendLine();
-        text.AppendLine("| " + string.Join(" | ", Columns) + " |");
-        text.AppendLine("|" + string.Concat(Columns.Select((_, k) => k == 0 ? "---|" : "---:|")));
-        foreach (var summary in summaries)
-            text.AppendLine("| " + string.Join(" | ", Cells(summary)) + " |");
+        text.AppendLine("| " + string.Join(" | ", columns) + " |");
+        text.AppendLine("|" + string.Concat(columns.Select((_, k) => k == 0 ? "---|" : "---:|")));
+        foreach (var row in rows)
+            text.AppendLine("| " + string.Join(" | ", row) + " |");
         return text.ToString();
     }
 

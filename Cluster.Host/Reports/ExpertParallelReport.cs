@@ -84,14 +84,9 @@ public sealed class ExpertParallelReport
     public string Markdown(string title)
     {
         var (columns, rows) = Table();
-        var text = new StringBuilder();
-        text.AppendLine(Invariant, $"## {title}: modelled expert-parallel MoE time per step, relative to perfect balance").AppendLine();
-        text.AppendLine(Invariant, $"Contiguous placement; {Setup}. Random top-K routing of a step's tokens would show MaxVio_batch {RandomMaxVio:F3}.").AppendLine();
-        text.AppendLine("| " + string.Join(" | ", columns) + " |");
-        text.AppendLine("|" + string.Concat(columns.Select((_, k) => k == 0 ? "---|" : "---:|")));
-        foreach (var row in rows)
-            text.AppendLine("| " + string.Join(" | ", row) + " |");
-        return text.ToString();
+        return $"## {title}: modelled expert-parallel MoE time per step, relative to perfect balance\n\n" +
+               $"Contiguous placement; {Setup}. Random top-K routing of a step's tokens would show MaxVio_batch {RandomMaxVio.ToString("F3", Invariant)}.\n\n" +
+               ComparisonReport.MarkdownTable(columns, rows);
     }
 
     /// <summary>Every method, E and placement: mean and worst relative time.</summary>

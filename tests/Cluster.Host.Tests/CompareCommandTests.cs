@@ -53,6 +53,37 @@ public sealed class CompareCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Reports_of_runs_made_in_groups_merge_into_one_and_runs_that_differ_do_not()
+    {
+        var text = WriteText();
+        async Task<string> Compare(string methods, int seed)
+        {
+            var folder = Path.Combine(_directory, $"{methods}-{seed}");
+            var stderr = new StringWriter();
+            var code = await Cli.RunAsync(["compare", "--preset", "tiny", "--methods", methods, "--steps", "4", "--seed", $"{seed}", "--experts", "6", "--top-k", "3",
+                "--text", text, "--data-dir", Path.Combine(_directory, "data"), "--out", folder, "--ep", "2,3"], new StringWriter(), stderr, TestContext.Current.CancellationToken);
+            Assert.True(code == 0, stderr.ToString());
+            return folder;
+        }
+        var (topK, bip, otherSeed) = (await Compare("topk", 1), await Compare("bip", 1), await Compare("qb", 2));
+        var merged = Path.Combine(_directory, "merged");
+
+        var code = await Cli.RunAsync(["compare", "--merge", $"{topK},{bip}", "--out", merged], new StringWriter(), new StringWriter(), TestContext.Current.CancellationToken);
+
+        Assert.Equal(0, code);
+        Assert.Equal(["topk", "bip"], File.ReadAllLines(Path.Combine(merged, "compare.csv"))[1..].Select(l => l.Split(',')[0]));
+        Assert.Equal(1 + (2 * 4), File.ReadAllLines(Path.Combine(merged, "steps.csv")).Length);
+        Assert.Equal(1 + (2 * 2 * 3), File.ReadAllLines(Path.Combine(merged, "expert-parallel.csv")).Length);
+        Assert.Contains("| bip |", File.ReadAllText(Path.Combine(merged, "expert-parallel.md")));
+        foreach (var (folders, problem) in new[] { ($"{topK},{topK}", "appears in more than one folder"), ($"{topK},{otherSeed}", "differ in their report titles"), (topK, "two or more") })
+        {
+            var stderr = new StringWriter();
+            Assert.Equal(2, await Cli.RunAsync(["compare", "--merge", folders, "--out", merged], new StringWriter(), stderr, TestContext.Current.CancellationToken));
+            Assert.Contains(problem, stderr.ToString());
+        }
+    }
+
+    [Fact]
     public async Task Bad_methods_and_missing_text_are_named()
     {
         var stderr = new StringWriter();
