@@ -44,14 +44,12 @@ public abstract class DualPriceRouter : IRouter
     public RoutingDecision Route(Tensor scores, bool checkFinite = true)
     {
         RoutingGuards.Scores(scores, Config.Experts, checkFinite);
-        if (_variant.SolveAfterRouting)
-        {
-            var decision = TopKSelection.Route(scores, scores.detach() - _q.to(scores.dtype, scores.device), Config, withTokenPrices: true);
+        if (!_variant.SolveAfterRouting)
             UpdatePrices(scores);
-            return decision;
-        }
-        UpdatePrices(scores);
-        return TopKSelection.Route(scores, scores.detach() - _q.to(scores.dtype), Config, withTokenPrices: true);
+        var decision = TopKSelection.Route(scores, scores.detach() - _q.to(scores.dtype, scores.device), Config, withTokenPrices: true);
+        if (_variant.SolveAfterRouting)
+            UpdatePrices(scores);
+        return decision;
     }
 
     // q after T dual iterations on this batch, warm-started from the current q.
@@ -85,7 +83,7 @@ public abstract class DualPriceRouter : IRouter
     public RoutingDecision RouteForInference(Tensor scores) =>
         TopKSelection.PerToken(scores, scores.detach() - _q.to(scores.dtype, scores.device), Config);
 
-    /// <summary>q is updated before routing (on the current batch), so there is nothing to do after the step.</summary>
+    /// <summary>q is updated inside <see cref="Route"/>, so there is nothing to do after the step.</summary>
     public void AfterStep(RoutingDecision decision)
     {
     }
