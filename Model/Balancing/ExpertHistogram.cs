@@ -251,12 +251,8 @@ public sealed class ExpertHistogram
         return inside;
     }
 
-    /// <summary>
-    /// The value at the given rank from the top (1 = largest) of expert j's distribution, interpolated linearly
-    /// inside its bin; the low edge of the range when the rank exceeds the count.
-    /// </summary>
-    public float ValueAtRankFromTop(int expert, long rank) => AtRankFromTop(expert, rank).Value;
-
+    // The value at the given rank from the top (1 = largest) of expert j's distribution, interpolated linearly inside
+    // its bin, and that bin; the window's low edge when the rank exceeds the count.
     private (float Value, int Bin) AtRankFromTop(int expert, long rank)
     {
         if (rank < 1)

@@ -31,10 +31,4 @@ public sealed record HistogramRange
     public int Bins { get; }
 
     public float Width => (High - Low) / Bins;
-
-    public int BinOf(float value)
-    {
-        var bin = (int)MathF.Floor((value - Low) / Width);
-        return Math.Clamp(bin, 0, Bins - 1);
-    }
 }
