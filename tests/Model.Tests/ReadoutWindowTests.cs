@@ -13,7 +13,7 @@ public class ReadoutWindowTests
         AfterSettling(new ReadoutCase(64, 8, score, clip, TokensPerTrainer: 2048));
 
     [Theory]
-    [Trait("Category", "Integration")] // a minute of simulated steps of 32,768 x 256 scores
+    [Trait("Category", "Integration")] // steps of 32,768 x 256 scores: too slow for the fast loop
     [InlineData(ScoreFunction.Softmax, true)]
     [InlineData(ScoreFunction.Sigmoid, false)]
     public void At_256_experts_the_window_reads_the_exact_quantile_and_its_q_balances_as_the_exact_one(ScoreFunction score, bool clip) =>
