@@ -17,17 +17,19 @@ public static class ComparisonPlots
         ];
     }
 
-    private static string Line(IReadOnlyList<MethodRun> runs, Func<StepMetrics, double> value, string yLabel, string title, string path)
+    private static string Line(IReadOnlyList<MethodRun> runs, Func<StepMetrics, double> value, string yLabel, string title, string path) =>
+        Lines(runs.Select(run => (run.Method.Name, run.Steps.Select(s => (double)s.Step + 1).ToArray(), run.Steps.Select(value).ToArray())), yLabel, title, path);
+
+    /// <summary>One line per method over the steps, saved as a PNG at <paramref name="path"/>.</summary>
+    public static string Lines(IEnumerable<(string Label, double[] Steps, double[] Values)> lines, string yLabel, string title, string path)
     {
         var plot = new Plot();
-        foreach (var run in runs)
+        foreach (var (label, steps, values) in lines)
         {
-            var xs = run.Steps.Select(s => (double)s.Step + 1).ToArray();
-            var ys = run.Steps.Select(value).ToArray();
-            var line = plot.Add.Scatter(xs, ys);
+            var line = plot.Add.Scatter(steps, values);
             line.MarkerSize = 0;
             line.LineWidth = 1.5f;
-            line.LegendText = run.Method.Name;
+            line.LegendText = label;
         }
         plot.Title(title);
         plot.XLabel("step");

@@ -4,7 +4,6 @@ using Moe.Model.Network;
 using Moe.Model.Parallelism;
 using Moe.Model.Routing;
 using Moe.Model.Training;
-using ScottPlot;
 
 namespace Moe.Cluster.Host.Reports;
 
@@ -102,20 +101,9 @@ public sealed class ExpertParallelReport
     public string Plot(string directory, string title)
     {
         var ranks = Rows.Max(r => r.Run.Ranks);
-        var plot = new Plot();
-        foreach (var (method, _, run) in Rows.Where(r => r.Run.Ranks == ranks && r.Run.Placement == PlacementKind.Contiguous))
-        {
-            var line = plot.Add.Scatter(Enumerable.Range(1, run.RelativeTime.Length).Select(x => (double)x).ToArray(), run.RelativeTime);
-            line.MarkerSize = 0;
-            line.LineWidth = 1.5f;
-            line.LegendText = method.Name;
-        }
-        plot.Title($"{title}: modelled MoE time at E = {ranks}, relative to balance");
-        plot.XLabel("step");
-        plot.YLabel("MoE time / balanced");
-        plot.ShowLegend(Alignment.UpperRight);
-        var path = Path.Combine(directory, "expert-parallel.png");
-        plot.SavePng(path, 1000, 560);
-        return path;
+        var lines = Rows.Where(r => r.Run.Ranks == ranks && r.Run.Placement == PlacementKind.Contiguous)
+            .Select(r => (r.Method.Name, Enumerable.Range(1, r.Run.RelativeTime.Length).Select(x => (double)x).ToArray(), r.Run.RelativeTime));
+        return ComparisonPlots.Lines(lines, "MoE time / balanced", $"{title}: modelled MoE time at E = {ranks}, relative to balance",
+            Path.Combine(directory, "expert-parallel.png"));
     }
 }
