@@ -35,7 +35,7 @@ public sealed class ExpertParallelReport
         var rows = (from run in runs
                     from e in ranks
                     from placement in Enum.GetValues<PlacementKind>()
-                    select (run.Method, run.Steps.Average(s => s.MeanMaxVio), ExpertParallelRun.Of(run.Steps, model, e, placement, setup))).ToList();
+                    select (run.Method, run.Steps.Average(s => s.MeanMaxVio), ExpertParallelRun.Of(run.Steps, model with { CapacityFactor = run.Method.CapacityFactor ?? model.CapacityFactor }, e, placement, setup))).ToList();
         return new ExpertParallelReport(rows, RandomRouting.MeanMaxVio(tokensPerStep, model.Experts, model.TopK), setup);
     }
 

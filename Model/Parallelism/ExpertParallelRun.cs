@@ -16,6 +16,8 @@ public enum PlacementKind
 /// <summary>
 /// A run's MoE time per step under expert parallelism of E ranks, relative to the same step with perfectly balanced
 /// experts (1 = balanced): summed over the MoE layers, from the loads the run recorded, scaled to the setup's tokens.
+/// With a capacity factor, an expert receives and computes at most its capacity; the copies beyond it are dropped
+/// before dispatch, as the model drops them, so a dropping run can be faster than balance.
 /// </summary>
 public sealed record ExpertParallelRun(int Ranks, PlacementKind Placement, double[] RelativeTime)
 {
@@ -32,6 +34,7 @@ public sealed record ExpertParallelRun(int Ranks, PlacementKind Placement, doubl
         setup.Validate();
         var copies = (double)setup.TokensPerRank * ranks * model.TopK;
         var experts = model.Experts;
+        var capacity = model.CapacityFactor > 0 ? model.CapacityFactor * copies / experts : double.PositiveInfinity;
         var fixedPlacement = placement switch
         {
             PlacementKind.Contiguous => ExpertPlacement.Contiguous(experts, ranks),
@@ -56,7 +59,7 @@ public sealed record ExpertParallelRun(int Ranks, PlacementKind Placement, doubl
                 var recorded = steps[t].Layers[l].Loads;
                 var scale = copies / Math.Max(1, recorded.Sum());
                 var loads = recorded.Select(v => v * scale).ToArray();
-                time += ExpertParallelTime.Layer(loads, on, setup).Seconds;
+                time += ExpertParallelTime.Layer([.. loads.Select(v => Math.Min(v, capacity))], on, setup).Seconds;
                 balanced += ExpertParallelTime.Balanced(loads, on, setup).Seconds;
             }
             relative[t] = balanced > 0 ? time / balanced : 1;

@@ -25,6 +25,24 @@ public class ExpertParallelRunTests
     }
 
     [Fact]
+    public void A_capacity_factor_caps_what_each_expert_receives_and_computes()
+    {
+        // 40 copies over 4 experts: capacity 10 at cf 1, so 25,5,5,5 becomes 10,5,5,5 on two ranks of two experts, and
+        // its most loaded rank holds 15 of the balanced 20 copies. At cf 2 the cap is 20, above every expert but one.
+        StepMetrics[] steps = [Step(0, 25, 5, 5, 5)];
+        var capped = ExpertParallelRun.Of(steps, Model with { CapacityFactor = 1 }, 2, PlacementKind.Contiguous, ExpertParallelSetup.H800);
+        var expected = ExpertParallelRun.Of([Step(0, 10, 5, 5, 5)], Model, 2, PlacementKind.Contiguous, ExpertParallelSetup.H800);
+        var looser = ExpertParallelRun.Of(steps, Model with { CapacityFactor = 2 }, 2, PlacementKind.Contiguous, ExpertParallelSetup.H800);
+        var dropless = ExpertParallelRun.Of(steps, Model, 2, PlacementKind.Contiguous, ExpertParallelSetup.H800);
+
+        Assert.True(capped.Mean < 1, $"{capped.Mean}"); // dropped copies are neither sent nor computed
+        Assert.InRange(capped.Mean, 0.5, 1);
+        Assert.True(capped.Mean < expected.Mean); // against balance of all 40 copies, not of the 25 kept
+        Assert.InRange(looser.Mean, capped.Mean, dropless.Mean);
+        Assert.True(looser.Mean < dropless.Mean);
+    }
+
+    [Fact]
     public void A_load_aware_placement_learnt_from_earlier_steps_pairs_hot_experts_with_cold_ones()
     {
         // Experts 0 and 1 are hot: contiguous placement puts both on rank 0; after the first 50 steps, the load-aware
