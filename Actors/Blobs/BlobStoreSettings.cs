@@ -7,6 +7,9 @@ public enum BlobStoreKind
 
     /// <summary>The coordinator node's HTTP endpoint, for nodes without a shared volume.</summary>
     Http,
+
+    /// <summary>An S3 bucket: AWS S3, MinIO, Ceph RGW or another S3-compatible store.</summary>
+    S3,
 }
 
 /// <summary>Where parameters, deltas and checkpoints go. Bound from configuration (section "Blobs").</summary>
@@ -25,6 +28,9 @@ public sealed record BlobStoreSettings
     /// http://0.0.0.0:8080 (set on the coordinator's node, whose Kind stays Directory); null: not served.
     /// </summary>
     public string? ServeUrl { get; init; }
+
+    /// <summary>The bucket and how to reach it (Kind = S3).</summary>
+    public S3BlobSettings S3 { get; init; } = new();
 
     /// <summary>Each HTTP attempt is cut off after this long plus the blob's transfer at <see cref="MinBandwidth"/>.</summary>
     public TimeSpan AttemptTimeout { get; init; } = TimeSpan.FromSeconds(30);
@@ -101,6 +107,7 @@ public sealed record BlobStoreSettings
     public IBlobStore Create(string dataDirectory, HttpClient? client = null) => Kind switch
     {
         BlobStoreKind.Directory => new DirectoryBlobStore(Directory ?? Path.Combine(dataDirectory, "blobs")),
+        BlobStoreKind.S3 => new S3BlobStore(this),
         _ => new HttpBlobStore(client ?? new HttpClient(), this),
     };
 
@@ -108,6 +115,8 @@ public sealed record BlobStoreSettings
     {
         if (Kind == BlobStoreKind.Http && Url is not { IsAbsoluteUri: true })
             throw new ArgumentException($"Blobs:Url must be an absolute http(s) address when Blobs:Kind is Http, got \"{Url}\".");
+        if (Kind == BlobStoreKind.S3)
+            S3.Validate();
         if (ServeUrl is not null && Kind != BlobStoreKind.Directory)
             throw new ArgumentException("Blobs:ServeUrl serves the node's directory store: it needs Blobs:Kind = Directory.");
         if (ServeUrl is not null && !(Uri.TryCreate(ServeUrl, UriKind.Absolute, out var serve) && serve.Scheme is "http" or "https"))

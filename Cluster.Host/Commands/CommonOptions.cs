@@ -22,7 +22,7 @@ internal static class CommonOptions
 
     public static Option<string?> Blobs() => new("--blobs")
     {
-        Description = "Blob store: a directory (shared volume) or the http:// address of the coordinator node's store.",
+        Description = "Blob store: a directory (shared volume), the http:// address of the coordinator node's store, or s3://BUCKET/PREFIX (endpoint and options in Blobs:S3).",
     };
 
     public static Option<string?> Device() => new("--device") { Description = "Trainer device: auto, cpu, cuda or cuda:N (default auto)." };

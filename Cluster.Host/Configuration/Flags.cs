@@ -30,12 +30,21 @@ internal sealed class Flags
         ? this
         : Set("Persistence:Provider", "PostgreSql").Set("Persistence:ConnectionString", connectionString);
 
-    /// <summary>A directory, or an http(s) address of another node's blob store.</summary>
+    /// <summary>A directory, an http(s) address of another node's blob store, or s3://bucket/prefix.</summary>
     public Flags Blobs(string? store) => store switch
     {
         null => this,
+        _ when store.StartsWith("s3://", StringComparison.OrdinalIgnoreCase) => S3(store["s3://".Length..]),
         _ when store.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || store.StartsWith("https://", StringComparison.OrdinalIgnoreCase)
             => Set("Blobs:Kind", "Http").Set("Blobs:Url", store),
         _ => Set("Blobs:Kind", "Directory").Set("Blobs:Directory", store),
     };
+
+    // bucket or bucket/prefix; the endpoint and other options come from configuration (Blobs:S3).
+    private Flags S3(string location)
+    {
+        var parts = location.Split('/', 2);
+        var flags = Set("Blobs:Kind", "S3").Set("Blobs:S3:Bucket", parts[0]);
+        return parts.Length == 2 ? flags.Set("Blobs:S3:Prefix", parts[1]) : flags;
+    }
 }

@@ -370,4 +370,17 @@ public sealed class TrainCommandTests : IDisposable
 
         Assert.Equal(expected, node.Roles);
     }
+
+    [Fact]
+    public void An_s3_address_names_the_bucket_and_prefix_and_the_rest_comes_from_configuration()
+    {
+        var flags = new Configuration.Flags().Blobs("s3://moe/jobs/").Set("Blobs:S3:Endpoint", "http://minio:9000").Set("Blobs:S3:PathStyle", true).Values;
+
+        var blobs = Configuration.HostConfiguration.Node(Configuration.HostConfiguration.Build(null, flags)).Blobs;
+
+        Assert.Equal((Actors.Blobs.BlobStoreKind.S3, "moe", "jobs/", true), (blobs.Kind, blobs.S3.Bucket, blobs.S3.Prefix, blobs.S3.PathStyle));
+        Assert.Equal(new Uri("http://minio:9000"), blobs.S3.Endpoint);
+        var bucketOnly = Configuration.HostConfiguration.Node(Configuration.HostConfiguration.Build(null, new Configuration.Flags().Blobs("s3://moe").Values)).Blobs;
+        Assert.Equal(("moe", "moe-blobs/"), (bucketOnly.S3.Bucket, bucketOnly.S3.Prefix));
+    }
 }

@@ -3,6 +3,8 @@
 {{- if eq .Values.blobs.mode "shared" }}
 - name: MOE_Blobs__Directory
   value: "/blobs"
+{{- else if eq .Values.blobs.mode "s3" }}
+{{- include "moe-cluster.s3Env" . }}
 {{- else }}
 - name: MOE_Blobs__ServeUrl
   value: {{ printf "%s://0.0.0.0:%v" (ternary "https" "http" .Values.tls.enabled) .Values.blobs.httpPort | quote }}
@@ -45,6 +47,8 @@
 {{- if eq .Values.blobs.mode "shared" }}
 - name: MOE_Blobs__Directory
   value: "/blobs"
+{{- else if eq .Values.blobs.mode "s3" }}
+{{- include "moe-cluster.s3Env" . }}
 {{- else }}
 - name: MOE_Blobs__Kind
   value: "Http"
@@ -55,6 +59,43 @@
     secretKeyRef:
       name: {{ default (include "moe-cluster.component" (dict "root" . "component" "blobs")) .Values.blobs.existingSecret }}
       key: token
+{{- end }}
+{{- end -}}
+
+{{/* Every node pod's blob store in blobs.mode=s3: the bucket, and the keys from a Secret unless the pods have their own. */}}
+{{- define "moe-cluster.s3Env" -}}
+{{- $s3 := .Values.blobs.s3 }}
+- name: MOE_Blobs__Kind
+  value: "S3"
+- name: MOE_Blobs__S3__Bucket
+  value: {{ required "blobs.s3.bucket is required when blobs.mode is s3" $s3.bucket | quote }}
+- name: MOE_Blobs__S3__Prefix
+  value: {{ $s3.prefix | quote }}
+{{- with $s3.endpoint }}
+- name: MOE_Blobs__S3__Endpoint
+  value: {{ . | quote }}
+{{- end }}
+{{- with $s3.region }}
+- name: MOE_Blobs__S3__Region
+  value: {{ . | quote }}
+{{- end }}
+- name: MOE_Blobs__S3__PathStyle
+  value: {{ $s3.pathStyle | quote }}
+- name: MOE_Blobs__S3__ChunkedUploads
+  value: {{ $s3.chunkedUploads | quote }}
+- name: MOE_Blobs__S3__ChecksumsWhenRequired
+  value: {{ $s3.checksumsWhenRequired | quote }}
+{{- with $s3.existingSecret }}
+- name: AWS_ACCESS_KEY_ID
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: accessKeyId
+- name: AWS_SECRET_ACCESS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: secretAccessKey
 {{- end }}
 {{- end -}}
 

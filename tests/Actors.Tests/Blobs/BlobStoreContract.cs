@@ -5,7 +5,7 @@ namespace Moe.Actors.Tests.Blobs;
 
 /// <summary>
 /// What every blob store promises (see <see cref="IBlobStore"/>), run against each of them. A store's own test class
-/// derives from this one and says where its bytes land (<see cref="Files"/>).
+/// derives from this one and looks at where its bytes land (<see cref="StoredAsync"/>, <see cref="DamageAsync"/>).
 /// </summary>
 public abstract class BlobStoreContract : IAsyncLifetime
 {
@@ -14,8 +14,11 @@ public abstract class BlobStoreContract : IAsyncLifetime
     /// <summary>The store under test.</summary>
     protected abstract IBlobStore Store { get; }
 
-    /// <summary>The directory store that holds the bytes (the store itself, or the server behind it).</summary>
-    protected abstract DirectoryBlobStore Files { get; }
+    /// <summary>The names of everything the store holds, read where its bytes land rather than through it.</summary>
+    protected abstract Task<IReadOnlyList<string>> StoredAsync();
+
+    /// <summary>Changes a stored blob's bytes where they land, as a failing disk or a torn copy would.</summary>
+    protected abstract Task DamageAsync(BlobRef blob);
 
     public virtual ValueTask InitializeAsync() => ValueTask.CompletedTask;
 
@@ -49,17 +52,24 @@ public abstract class BlobStoreContract : IAsyncLifetime
         Assert.Equal(3_000_000, first.Size);
         Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(source))), first.Sha256);
         Assert.Equal(File.ReadAllBytes(source), File.ReadAllBytes(copy));
-        Assert.True(File.Exists(Files.PathOf(first)));
+        Assert.Contains(first.Sha256, await StoredAsync());
     }
 
     [Fact]
-    public async Task A_transient_blob_reads_back_and_never_replaces_a_stored_blob_of_the_same_content()
+    public async Task A_transient_write_never_replaces_a_stored_blob_of_the_same_content_and_a_durable_one_repairs_it()
     {
         var bytes = File.ReadAllBytes(Source(100_000));
 
-        var blob = await BlobWrites.TransientKeepsWhatDurableReplaces(Store, Files, bytes);
+        var blob = await BlobWrites.Write(Store, bytes, BlobDurability.Durable);
+        await DamageAsync(blob);
 
-        Assert.Equal(bytes, await BlobWrites.Read(Store, blob));
+        Assert.Equal(blob, await BlobWrites.Write(Store, bytes, BlobDurability.Transient));
+        await Assert.ThrowsAnyAsync<IOException>(() => BlobWrites.Read(Store, blob)); // left damaged, so refused
+
+        await BlobWrites.Write(Store, bytes, BlobDurability.Durable);
+        await DamageAsync(blob);
+        Assert.Equal(blob, await BlobWrites.Write(Store, bytes, BlobDurability.Durable));
+        Assert.Equal(bytes, await BlobWrites.Read(Store, blob)); // repaired
     }
 
     [Fact]
@@ -70,7 +80,7 @@ public abstract class BlobStoreContract : IAsyncLifetime
         await Assert.ThrowsAnyAsync<IOException>(() =>
             Store.WriteAsync((target, token) => failing.CopyToAsync(target, token), BlobDurability.Durable, TestContext.Current.CancellationToken));
 
-        Assert.Empty(Directory.GetFiles(Files.Root, "*", SearchOption.AllDirectories));
+        Assert.Empty(await StoredAsync());
     }
 
     [Fact]
@@ -103,7 +113,7 @@ public abstract class BlobStoreContract : IAsyncLifetime
 
         await Store.DeleteAsync(blob, TestContext.Current.CancellationToken);
 
-        Assert.False(File.Exists(Files.PathOf(blob)));
+        Assert.DoesNotContain(blob.Sha256, await StoredAsync());
         await Assert.ThrowsAsync<FileNotFoundException>(() => BlobWrites.Read(Store, blob));
     }
 }

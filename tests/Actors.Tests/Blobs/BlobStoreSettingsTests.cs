@@ -50,4 +50,23 @@ public sealed class BlobStoreSettingsTests
         Assert.Equal(TimeSpan.FromSeconds(30 + 400), settings.AttemptTimeoutFor(4_000_000_000)); // 4 GB at 10 MB/s
         Assert.Contains("Blobs:MinBandwidth", Assert.Throws<ArgumentException>((settings with { MinBandwidth = 0 }).Validate).Message, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData(null, 16L << 20, 8, "Blobs:S3:Bucket is not set")]
+    [InlineData("moe", 1L << 20, 8, "below S3's smallest part")]
+    [InlineData("moe", 16L << 20, 0, "Blobs:S3:Parallelism must be at least 1")]
+    public void An_s3_store_needs_a_bucket_parts_s3_accepts_and_a_part_in_flight(string? bucket, long partSize, int parallelism, string expected)
+    {
+        var settings = new BlobStoreSettings { Kind = BlobStoreKind.S3, S3 = new S3BlobSettings { Bucket = bucket, PartSize = partSize, Parallelism = parallelism } };
+
+        Assert.Contains(expected, Assert.Throws<ArgumentException>(settings.Validate).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_s3_endpoint_must_be_an_http_address() =>
+        Assert.Contains("Blobs:S3:Endpoint", Assert.Throws<ArgumentException>(() => new BlobStoreSettings
+        {
+            Kind = BlobStoreKind.S3,
+            S3 = new S3BlobSettings { Bucket = "moe", Endpoint = new Uri("ftp://minio:21") },
+        }.Validate()).Message, StringComparison.Ordinal);
 }

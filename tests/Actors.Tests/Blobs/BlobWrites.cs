@@ -2,11 +2,9 @@ using Moe.Actors.Blobs;
 
 namespace Moe.Actors.Tests.Blobs;
 
-/// <summary>Bytes to and from any blob store, and the durability check that the directory and HTTP stores share.</summary>
+/// <summary>Bytes to and from any blob store, and a directory store's files seen from outside it.</summary>
 internal static class BlobWrites
 {
-    private static readonly DateTime Marked = new(2001, 1, 1, 0, 0, 0, DateTimeKind.Utc);
-
     public static Task<BlobRef> Write(IBlobStore store, byte[] bytes, BlobDurability durability) =>
         store.WriteAsync((stream, token) => stream.WriteAsync(bytes, token).AsTask(), durability, TestContext.Current.CancellationToken);
 
@@ -18,21 +16,15 @@ internal static class BlobWrites
             return copy.ToArray();
         }, TestContext.Current.CancellationToken);
 
-    /// <summary>
-    /// Stores <paramref name="bytes"/> durably through <paramref name="store"/>, marks the file in
-    /// <paramref name="files"/> with a time no write of the run can have, then stores them again: a transient write
-    /// must leave the (synced) file in place, a durable one must replace it, and so repair it.
-    /// </summary>
-    public static async Task<BlobRef> TransientKeepsWhatDurableReplaces(IBlobStore store, DirectoryBlobStore files, byte[] bytes)
-    {
-        var blob = await Write(store, bytes, BlobDurability.Durable);
-        var path = files.PathOf(blob);
-        File.SetLastWriteTimeUtc(path, Marked);
+    /// <summary>The blob ids in a directory store's folder, quarantined ones included.</summary>
+    public static IReadOnlyList<string> Stored(DirectoryBlobStore files) =>
+        [.. Directory.GetFiles(files.Root, "*", SearchOption.AllDirectories).Select(Path.GetFileName).OfType<string>()];
 
-        Assert.Equal(blob, await Write(store, bytes, BlobDurability.Transient));
-        Assert.Equal(Marked, File.GetLastWriteTimeUtc(path));
-        Assert.Equal(blob, await Write(store, bytes, BlobDurability.Durable));
-        Assert.NotEqual(Marked, File.GetLastWriteTimeUtc(path));
-        return blob;
+    /// <summary>Flips a bit in the middle of a blob's file.</summary>
+    public static void Damage(DirectoryBlobStore files, BlobRef blob)
+    {
+        var bytes = File.ReadAllBytes(files.PathOf(blob));
+        bytes[bytes.Length / 2] ^= 0x01;
+        File.WriteAllBytes(files.PathOf(blob), bytes);
     }
 }

@@ -9,7 +9,15 @@ public sealed class DirectoryBlobStoreTests : BlobStoreContract
 
     protected override IBlobStore Store => _store ??= new(Path.Combine(Temp.Path, "blobs"));
 
-    protected override DirectoryBlobStore Files => (DirectoryBlobStore)Store;
+    private DirectoryBlobStore Files => (DirectoryBlobStore)Store;
+
+    protected override Task<IReadOnlyList<string>> StoredAsync() => Task.FromResult(BlobWrites.Stored(Files));
+
+    protected override Task DamageAsync(BlobRef blob)
+    {
+        BlobWrites.Damage(Files, blob);
+        return Task.CompletedTask;
+    }
 
     [Theory]
     [InlineData("flip")]

@@ -24,7 +24,15 @@ public sealed class HttpBlobStoreTests : BlobStoreContract
 
     protected override IBlobStore Store => _client ??= Client();
 
-    protected override DirectoryBlobStore Files => ServerStore;
+    private DirectoryBlobStore Files => ServerStore;
+
+    protected override Task<IReadOnlyList<string>> StoredAsync() => Task.FromResult(BlobWrites.Stored(Files));
+
+    protected override Task DamageAsync(BlobRef blob)
+    {
+        BlobWrites.Damage(Files, blob);
+        return Task.CompletedTask;
+    }
 
     private Uri Url => new(_server!.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
 

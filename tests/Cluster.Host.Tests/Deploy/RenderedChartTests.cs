@@ -32,6 +32,7 @@ public sealed class RenderedChartTests : IDisposable
     {
         { "defaults", "{}" },
         { "a standby coordinator on a shared volume", "blobs: {mode: shared}\ncoordinator: {replicas: 2}" },
+        { "a MinIO bucket", "blobs: {mode: s3, s3: {bucket: moe, endpoint: 'http://minio:9000', pathStyle: true, existingSecret: minio-keys}}\ncoordinator: {replicas: 2}" },
         { "TLS", "tls: {enabled: true, existingSecret: cluster-tls}" },
         { "GPU trainers", "image: {variant: cuda}\ntrainer: {gpu: {enabled: true, count: 4}}" },
         { "an external PostgreSQL", "postgresql: {enabled: false, external: {existingSecret: pg}}" },
@@ -91,6 +92,7 @@ public sealed class RenderedChartTests : IDisposable
     [InlineData("trainer: {gpu: {enabled: true}}", "trainer.gpu.enabled needs the CUDA image")]
     [InlineData("coordinator: {replicas: 2}", "blobs.mode=http serves blobs from one coordinator pod's volume")]
     [InlineData("tls: {enabled: true}", "tls.existingSecret is required when tls.enabled is true")]
+    [InlineData("blobs: {mode: s3}", "blobs.s3.bucket is required when blobs.mode is s3")]
     public void A_variant_that_cannot_work_is_refused_by_the_chart_with_what_to_set(string values, string expected)
     {
         var (_, error) = ChartRenderer.Render(values);
