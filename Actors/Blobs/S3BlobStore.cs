@@ -105,7 +105,8 @@ public sealed class S3BlobStore : IBlobStore
     public Task DeleteAsync(BlobRef blob, CancellationToken cancellationToken) =>
         Call(blob, () => _client.DeleteObjectAsync(_s3.Bucket, Key(blob), cancellationToken));
 
-    private async Task<bool> ExistsAsync(BlobRef blob, CancellationToken cancellationToken)
+    // A HEAD answer has no body, so a missing key is only its 404; other refusals are named as for any request.
+    private Task<bool> ExistsAsync(BlobRef blob, CancellationToken cancellationToken) => Call(blob, async () =>
     {
         try
         {
@@ -116,7 +117,7 @@ public sealed class S3BlobStore : IBlobStore
         {
             return false;
         }
-    }
+    });
 
     private async Task UploadInPartsAsync(string spool, BlobRef blob, CancellationToken cancellationToken)
     {

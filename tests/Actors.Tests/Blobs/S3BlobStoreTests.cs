@@ -79,4 +79,15 @@ public sealed class S3BlobStoreTests : BlobStoreContract
         Assert.Contains("s3://no-such-bucket/", error.Message, StringComparison.Ordinal);
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"{watch.Elapsed}");
     }
+
+    [Fact]
+    public async Task An_unknown_access_key_is_one_clear_refusal_even_on_the_existence_check_of_a_transient_write()
+    {
+        var store = new S3BlobStore(Settings(), new BasicAWSCredentials("NOT-A-KEY", "S3RVER"));
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => BlobWrites.Write(store, [1, 2, 3], BlobDurability.Transient));
+
+        Assert.Contains("S3 refused", error.Message, StringComparison.Ordinal);
+        Assert.Contains("403", error.Message, StringComparison.Ordinal);
+    }
 }
