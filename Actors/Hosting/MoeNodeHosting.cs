@@ -9,6 +9,7 @@ using Moe.Actors.Faults;
 using Moe.Actors.Hosting.Bootstrap;
 using Moe.Actors.Serialization;
 using Moe.Actors.Training;
+using Moe.Actors.Training.Slices;
 using Moe.Observability;
 
 namespace Moe.Actors.Hosting;
@@ -55,6 +56,7 @@ public static class MoeNodeHosting
             .WithMoeSerializer()
             .WithMoePersistence(node)
             .WithLayerBalancers(node, metrics, failures)
+            .WithOuterSlices(node)
             .WithTrainingCoordinator(node, metrics, failures)
             .WithTrainers(node, boundPort, metrics, failures);
     }

@@ -2,10 +2,12 @@ using System.Text.Json;
 using Moe.Actors.Balancing;
 using Moe.Actors.Blobs;
 using Moe.Actors.Training;
+using Moe.Actors.Training.Slices;
 using Moe.Model.Balancing;
 using Moe.Model.Network;
 using Moe.Model.Routing;
 using Moe.Model.Training;
+using Moe.Model.Training.Rounds;
 
 namespace Moe.Actors.Serialization;
 
@@ -22,6 +24,7 @@ public static class MoeCodecs
         var registry = new CodecRegistry();
         AddBalancer(registry);
         AddTraining(registry);
+        AddSlices(registry);
         return registry;
     }
 
@@ -192,6 +195,31 @@ public static class MoeCodecs
             return new RoundCommittedEvent(round, parameters, momentum, plan, parts, default, double.NaN);
         });
 
+    private static void AddSlices(CodecRegistry r) => r
+        .Add<StepSlice>("sstep",
+            (w, m) =>
+            {
+                w.Text(m.JobId); w.I32(m.Slice); w.Text(m.Attempt); Blob(w, m.Parameters); OptionalBlob(w, m.Momentum);
+                w.I32(m.Deltas.Length);
+                foreach (var delta in m.Deltas)
+                    Blob(w, delta);
+                w.F64(m.LearningRate); w.F64(m.MomentumFactor);
+            },
+            (ref PayloadReader x) =>
+            {
+                var (jobId, slice, attempt, parameters, momentum) = (x.Text(), x.I32(), x.Text(), Blob(ref x), OptionalBlob(ref x));
+                var deltas = new BlobRef[x.I32()];
+                for (var k = 0; k < deltas.Length; k++)
+                    deltas[k] = Blob(ref x);
+                return new StepSlice(jobId, slice, attempt, parameters, momentum, [.. deltas], x.F64(), x.F64());
+            })
+        .Add<SliceStepped>("sdone",
+            (w, m) => { w.Text(m.JobId); w.I32(m.Slice); w.Text(m.Attempt); Blob(w, m.Parameters); OptionalBlob(w, m.Momentum); },
+            (ref PayloadReader x) => new SliceStepped(x.Text(), x.I32(), x.Text(), Blob(ref x), OptionalBlob(ref x)))
+        .Add<SliceStepFailed>("sfail",
+            (w, m) => { w.Text(m.JobId); w.I32(m.Slice); w.Text(m.Attempt); w.Text(m.Reason); w.Flag(m.Permanent); },
+            (ref PayloadReader x) => new SliceStepFailed(x.Text(), x.I32(), x.Text(), x.Text(), x.Flag()));
+
     private static void Plan(PayloadWriter w, ShardPlan plan)
     {
         w.I64(plan.Next);
@@ -291,7 +319,7 @@ public static class MoeCodecs
     /// </summary>
     private sealed record Shape(int? Layers, int? Dim, int? Heads, int? VocabSize, int? ContextLength, int? DenseLayers, int? Experts, int? TopK,
         int? ExpertHidden, bool? SharedExpert, ScoreFunction? ScoreFunction, double? CapacityFactor, int? WarmupSteps, double? WeightDecay,
-        double? GradientClip, int? GradientAccumulation)
+        double? GradientClip, int? GradientAccumulation, DeltaPrecision? DeltaPrecision = null, int? Slices = null)
     {
         public static readonly JsonSerializerOptions Json = new()
         {
@@ -300,7 +328,8 @@ public static class MoeCodecs
         };
 
         public static Shape Of(JobSpec s) => new(s.Layers, s.Dim, s.Heads, s.VocabSize, s.ContextLength, s.DenseLayers, s.Experts, s.TopK,
-            s.ExpertHidden, s.SharedExpert, s.ScoreFunction, s.CapacityFactor, s.WarmupSteps, s.WeightDecay, s.GradientClip, s.GradientAccumulation);
+            s.ExpertHidden, s.SharedExpert, s.ScoreFunction, s.CapacityFactor, s.WarmupSteps, s.WeightDecay, s.GradientClip, s.GradientAccumulation,
+            s.DeltaPrecision == Moe.Model.Training.Rounds.DeltaPrecision.Fp32 ? null : s.DeltaPrecision, s.Slices);
 
         public JobSpec On(JobSpec spec) => spec with
         {
@@ -319,6 +348,9 @@ public static class MoeCodecs
             WarmupSteps = WarmupSteps,
             WeightDecay = WeightDecay,
             GradientClip = GradientClip,
+            GradientAccumulation = GradientAccumulation,
+            DeltaPrecision = DeltaPrecision ?? Moe.Model.Training.Rounds.DeltaPrecision.Fp32,
+            Slices = Slices,
         };
     }
 

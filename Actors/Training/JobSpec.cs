@@ -3,6 +3,7 @@ using Moe.Model.Balancing;
 using Moe.Model.Network;
 using Moe.Model.Routing;
 using Moe.Model.Training;
+using Moe.Model.Training.Rounds;
 
 namespace Moe.Actors.Training;
 
@@ -42,6 +43,19 @@ public sealed record JobSpec
     public double OuterLearningRate { get; init; } = 1.0;
 
     public double OuterMomentum { get; init; }
+
+    /// <summary>How trainers send their deltas; bfloat16 halves the bytes of every round (the outer step stays float32).</summary>
+    public DeltaPrecision DeltaPrecision { get; init; }
+
+    /// <summary>
+    /// S: the slices the outer step is cut into, each stepped by its own slice owner (<see cref="OuterSlices"/>);
+    /// 0: one outer step on the coordinator; null: decided when the job starts (the trainer nodes then up, if more
+    /// than one, else 0), and recorded with it.
+    /// </summary>
+    public int? Slices { get; init; }
+
+    /// <summary>Whether slice owners step the parameters (S > 0); else the coordinator steps them whole.</summary>
+    public bool Sliced => Slices > 0;
 
     /// <summary>Trainers that must finish a round for it to commit (and be present for it to start).</summary>
     public int Quorum { get; init; } = 1;
@@ -195,6 +209,7 @@ public sealed record JobSpec
         Check(InnerLearningRate >= 0 && double.IsFinite(InnerLearningRate), nameof(InnerLearningRate), InnerLearningRate, "0 (preset) or a positive number");
         Check(OuterLearningRate > 0 && double.IsFinite(OuterLearningRate), nameof(OuterLearningRate), OuterLearningRate, "a positive number");
         Check(OuterMomentum is >= 0 and < 1, nameof(OuterMomentum), OuterMomentum, "0 <= momentum < 1");
+        Check(Slices is null or >= 0, nameof(Slices), Slices ?? 0, "0 (one outer step on the coordinator) or more slices");
         Check(Quorum >= 1, nameof(Quorum), Quorum, "at least 1");
         Check(RoundTimeout > TimeSpan.Zero, nameof(RoundTimeout), RoundTimeout, "a positive duration");
         Check(HistogramBins >= 2, nameof(HistogramBins), HistogramBins, "at least 2");

@@ -40,8 +40,8 @@ public static class ModelExport
             return copy.ToArray();
         }, cancellation).ConfigureAwait(false);
         var vocabulary = Vocabulary.FromJson(json);
-        using var parameters = await blobs.ReadAsync(round.Parameters,
-            (stream, _) => Task.FromResult(ParameterFile.Load(stream, $"parameters of round {round.Round}")), cancellation).ConfigureAwait(false);
+        using var parameters = await ParameterBlobs.ReadAsync(blobs, spec, round.Parameters, $"parameters of round {round.Round}", cancellation)
+            .ConfigureAwait(false);
         var provenance = new Dictionary<string, string>
         {
             ["job_id"] = spec.JobId,

@@ -1,4 +1,6 @@
+using Akka.Actor;
 using Moe.Actors.Blobs;
+using Moe.Actors.Training.Slices;
 using Moe.Model.Training;
 using Moe.Model.Training.Rounds;
 using static TorchSharp.torch;
@@ -11,9 +13,10 @@ namespace Moe.Actors.Training;
 /// thread of its own with one libtorch thread: the outer step is elementwise, and one thread adds no OpenMP team
 /// beside the trainers' (see <see cref="ComputeThread"/>). Reading and writing blobs needs no kernel and runs on
 /// the pool, side by side. Deltas from trainers on this node come from the <see cref="TensorHandoff"/> only, and the
-/// new parameters go there for them as well as to the store.
+/// new parameters go there for them as well as to the store. A job stepped in slices hands its step to the slice
+/// owners (<see cref="SlicedOuterStep"/>) and keeps nothing in memory.
 /// </summary>
-internal sealed class OuterStepWork(IBlobStore blobs, TensorHandoff? handoff) : IDisposable
+internal sealed class OuterStepWork(IBlobStore blobs, TensorHandoff? handoff, IActorRef sliceOwners) : IDisposable
 {
     /// <summary>The coordinator's slot in the handoff: each step's parameters replace the last step's.</summary>
     private const string HandoffSlot = "coordinator";
@@ -28,7 +31,8 @@ internal sealed class OuterStepWork(IBlobStore blobs, TensorHandoff? handoff) : 
     private Stored? _momentum;
     private bool _disposed;
 
-    public async Task<BlobRef> InitialParameters(JobSpec spec, CancellationToken token)
+    /// <returns>The job as it starts (no more slices than tensors) and its initial parameters.</returns>
+    public async Task<(JobSpec Spec, BlobRef Parameters)> InitialParameters(JobSpec spec, CancellationToken token)
     {
         var parameters = await _compute.Run(() =>
         {
@@ -39,21 +43,28 @@ internal sealed class OuterStepWork(IBlobStore blobs, TensorHandoff? handoff) : 
         BlobRef blob;
         try
         {
-            blob = await Write(parameters, token).ConfigureAwait(false);
+            spec = spec with { Slices = Math.Min(spec.Slices ?? 0, parameters.Count) };
+            blob = await ParameterBlobs.WriteAsync(blobs, spec, parameters, "initial parameters", DeltaPrecision.Fp32, BlobDurability.Durable, token)
+                .ConfigureAwait(false);
         }
         catch
         {
             parameters.Dispose();
             throw;
         }
-        Keep(ref _parameters, new Stored(blob, parameters));
-        return blob;
+        if (spec.Sliced)
+            parameters.Dispose();
+        else
+            Keep(ref _parameters, new Stored(blob, parameters));
+        return (spec, blob);
     }
 
     /// <param name="localReaders">Trainers on this node that will read the new parameters (through the handoff).</param>
     public async Task<(BlobRef Parameters, BlobRef? Momentum)> Step(
-        JobSpec spec, BlobRef parameters, BlobRef? momentum, IReadOnlyList<RoundResult> results, int localReaders, CancellationToken token)
+        JobSpec spec, string attempt, BlobRef parameters, BlobRef? momentum, IReadOnlyList<RoundResult> results, int localReaders, CancellationToken token)
     {
+        if (spec.Sliced)
+            return await new SlicedOuterStep(blobs, sliceOwners).Step(spec, attempt, parameters, momentum, results, token).ConfigureAwait(false);
         var inputs = new List<Task<ParameterSet>>();
         ParameterSet? next = null, nextVelocity = null;
         Task<ParameterSet>? handed = null; // the copy for the handoff
@@ -96,35 +107,18 @@ internal sealed class OuterStepWork(IBlobStore blobs, TensorHandoff? handoff) : 
     /// Reads back each checkpoint's blobs, newest first, until one is whole: its round (null if none is), and what
     /// was wrong with the newer ones. A damaged blob goes to the store's quarantine as it is read.
     /// </summary>
-    public async Task<(int? Round, string Problem)> Verify(IReadOnlyList<Protocol.Checkpoint> newestFirst, CancellationToken token)
+    public async Task<(int? Round, string Problem)> Verify(JobSpec spec, IReadOnlyList<Protocol.Checkpoint> newestFirst, CancellationToken token)
     {
         var problems = new List<string>();
         foreach (var checkpoint in newestFirst)
         {
-            var problem = await Damage(checkpoint.Parameters, "parameters", token).ConfigureAwait(false)
-                ?? (checkpoint.Momentum is { } momentum ? await Damage(momentum, "momentum", token).ConfigureAwait(false) : null);
+            var problem = await ParameterBlobs.DamageAsync(blobs, spec, checkpoint.Parameters, "parameters", token).ConfigureAwait(false)
+                ?? (checkpoint.Momentum is { } momentum ? await ParameterBlobs.DamageAsync(blobs, spec, momentum, "momentum", token).ConfigureAwait(false) : null);
             if (problem is null)
                 return (checkpoint.Round, string.Join("; ", problems));
             problems.Add($"round {checkpoint.Round}: {problem}");
         }
         return (null, string.Join("; ", problems));
-    }
-
-    private async Task<string?> Damage(BlobRef blob, string what, CancellationToken token)
-    {
-        try
-        {
-            await blobs.ReadAsync(blob, async (stream, cancel) =>
-            {
-                await stream.CopyToAsync(Stream.Null, cancel).ConfigureAwait(false);
-                return 0;
-            }, token).ConfigureAwait(false);
-            return null;
-        }
-        catch (Exception e) when (e is BlobCorruptedException or FileNotFoundException)
-        {
-            return $"{what} {blob.Sha256} {(e is FileNotFoundException ? "is missing" : "is damaged")}";
-        }
     }
 
     public void Dispose()

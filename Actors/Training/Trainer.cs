@@ -112,7 +112,8 @@ public sealed class Trainer : ReceiveActor, IWithTimers
         var parameters = start.Parameters is { } blob ? Task.FromResult(blob) : _awaited!.Value.Parameters.Task;
         var continues = start.Parameters is null && _finished == (spec.JobId, start.Round - 1);
         _finished = null; // the model leaves that state with this part
-        var handoff = from is IActorRefScope { IsLocal: true } ? _handoff : null; // a coordinator on this node takes the delta from memory
+        // A coordinator on this node takes the delta from memory, unless slice owners step the job.
+        var handoff = from is IActorRefScope { IsLocal: true } && !spec.Sliced ? _handoff : null;
         // Off the mailbox from the first line: a blob store may copy synchronously before its first await.
         Task.Run(() => _part.Run(start, board, parameters, continues, handoff, summary => balancers.Tell(summary, self), token), token)
             .PipeTo(self, success: r => new PartDone(start, r, null), failure: e => new PartDone(start, null, e));

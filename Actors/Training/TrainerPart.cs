@@ -54,11 +54,11 @@ internal sealed class TrainerPart(
         if (continues)
         {
             worker = await _compute.Run(() => ContinueRound(spec)).ConfigureAwait(false);
-            pending = ReadParameters(parameters, reading.Token);
+            pending = ReadParameters(spec, parameters, reading.Token);
         }
         else
         {
-            var global = await ReadParameters(parameters, token).ConfigureAwait(false);
+            var global = await ReadParameters(spec, parameters, token).ConfigureAwait(false);
             worker = await _compute.Run(() => StartRound(spec, global)).ConfigureAwait(false);
         }
         try
@@ -66,7 +66,7 @@ internal sealed class TrainerPart(
             var stats = await _compute.Run(() => Steps(start, board, worker, pending, summaries, token)).ConfigureAwait(false);
             if (worker.AwaitingGlobal) // the coordinator overlaps only rounds longer than their overlap
                 throw new InvalidOperationException($"Round {start.Round} was continued but ended before its rebase at step {spec.OverlapSteps} of {spec.InnerSteps}.");
-            var delta = await DeliverDelta(worker, start.Attempt, deltaHandoff, token).ConfigureAwait(false);
+            var delta = await DeliverDelta(worker, spec, start.Attempt, deltaHandoff, token).ConfigureAwait(false);
             log($"Round {start.Round}{(continues ? " (continued)" : "")}: {spec.InnerSteps} steps took {stats.StepSeconds:F2} s, waiting for q {stats.WaitSeconds:F2} s");
             return new RoundResult(spec.JobId, start.Round, start.Attempt, start.Shard, delta, stats)
             {
@@ -92,11 +92,10 @@ internal sealed class TrainerPart(
         _compute.Dispose();
     }
 
-    private async Task<ParameterSet> ReadParameters(Task<BlobRef> parameters, CancellationToken token)
+    private async Task<ParameterSet> ReadParameters(JobSpec spec, Task<BlobRef> parameters, CancellationToken token)
     {
         var blob = await parameters.WaitAsync(token).ConfigureAwait(false);
-        return handoff?.Take(blob) ?? await blobs.ReadAsync(blob,
-            (stream, _) => Task.FromResult(ParameterFile.Load(stream, $"global parameters {blob}")), token).ConfigureAwait(false);
+        return handoff?.Take(blob) ?? await ParameterBlobs.ReadAsync(blobs, spec, blob, "global parameters", token).ConfigureAwait(false);
     }
 
     // Stored once per job (the same content is stored once however many trainers write it).
@@ -110,9 +109,11 @@ internal sealed class TrainerPart(
         return _storedVocabulary;
     }
 
-    // A part stopped meanwhile delivers nothing: the trainer did not finish that round.
-    private async Task<BlobRef?> DeliverDelta(RoundWorker worker, string attempt, TensorHandoff? deltaHandoff, CancellationToken token)
+    // A part stopped meanwhile delivers nothing: the trainer did not finish that round. A delta handed over in
+    // memory is rounded as the store would keep it, so the precision gives the same outer step either way.
+    private async Task<BlobRef?> DeliverDelta(RoundWorker worker, JobSpec spec, string attempt, TensorHandoff? deltaHandoff, CancellationToken token)
     {
+        var precision = spec.DeltaPrecision;
         var delta = await _compute.Run(worker.Delta).ConfigureAwait(false);
         var handedOver = false;
         try
@@ -120,11 +121,13 @@ internal sealed class TrainerPart(
             token.ThrowIfCancellationRequested();
             if (deltaHandoff is not null)
             {
+                if (precision == DeltaPrecision.Bf16)
+                    BFloat16.Round(delta);
                 deltaHandoff.OfferDelta(trainerId, attempt, delta);
                 handedOver = true;
                 return null;
             }
-            return await blobs.WriteAsync((stream, _) => Task.Run(() => ParameterFile.Save(stream, delta), token), BlobDurability.Transient, token)
+            return await ParameterBlobs.WriteAsync(blobs, spec, delta, $"{attempt} delta {trainerId}", precision, BlobDurability.Transient, token)
                 .ConfigureAwait(false);
         }
         finally

@@ -31,14 +31,15 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     private readonly JobAdmission _admission = new();
     private RoundProtocolState _state;
 
-    public TrainingCoordinator(IBlobStore blobs, TensorHandoff? handoff, IActorRef balancers, NodeMetrics metrics, NodeFailures failures, int keepRounds)
+    public TrainingCoordinator(IBlobStore blobs, TensorHandoff? handoff, IActorRef balancers, IActorRef sliceOwners, NodeMetrics metrics, NodeFailures failures,
+        int keepRounds)
     {
         _state = RoundProtocolState.Start(Guid.NewGuid().ToString("N")[..8], keepRounds);
         _blobs = blobs;
         _balancers = balancers;
         _metrics = metrics;
         _failures = failures;
-        _work = new OuterStepWork(blobs, handoff);
+        _work = new OuterStepWork(blobs, handoff, sliceOwners);
 
         Recover<JobStartedEvent>(e => _state = _state with { Journal = _state.Journal.Apply(e) });
         Recover<RoundCommittedEvent>(e => _state = _state with { Journal = _state.Journal.Apply(e) });
@@ -75,8 +76,10 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     /// the node's trainers then use too (both follow Blobs:LocalHandoff).
     /// </param>
     /// <param name="keepRounds">Checkpoints kept to go back to when the latest does not read back (Blobs:KeepRounds).</param>
-    public static Props Props(IBlobStore blobs, TensorHandoff? handoff, IActorRef balancers, NodeMetrics metrics, NodeFailures failures, int keepRounds) =>
-        Akka.Actor.Props.Create(() => new TrainingCoordinator(blobs, handoff, balancers, metrics, failures, keepRounds));
+    /// <param name="sliceOwners">The shard region (or proxy) of the slice owners, which step a job whose outer step is sliced.</param>
+    public static Props Props(IBlobStore blobs, TensorHandoff? handoff, IActorRef balancers, IActorRef sliceOwners, NodeMetrics metrics, NodeFailures failures,
+        int keepRounds) =>
+        Akka.Actor.Props.Create(() => new TrainingCoordinator(blobs, handoff, balancers, sliceOwners, metrics, failures, keepRounds));
 
     private string JobLabel => _state.Spec?.JobId ?? "";
 
@@ -157,7 +160,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
                 break;
             case RunOuterStep step:
                 var localTrainers = _members.Values.Count(m => m is IActorRefScope { IsLocal: true });
-                _work.Step(step.Spec, step.Parameters, step.Momentum, step.Results, localTrainers, CancellationToken.None).PipeTo(Self,
+                _work.Step(step.Spec, step.Attempt, step.Parameters, step.Momentum, step.Results, localTrainers, CancellationToken.None).PipeTo(Self,
                     success: r => new OuterStepDone(step.Attempt, r.Parameters, r.Momentum),
                     failure: e => new StepFailed(new OuterStepFailed(step.Attempt), e));
                 break;
@@ -170,7 +173,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
                 });
                 break;
             case VerifyCheckpoints v:
-                _work.Verify(v.NewestFirst, CancellationToken.None).PipeTo(Self,
+                _work.Verify(_state.Spec!, v.NewestFirst, CancellationToken.None).PipeTo(Self,
                     success: r =>
                     {
                         _failures.Succeeded(ReadBack);
@@ -219,9 +222,9 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
                 replyTo.Tell(CurrentStatus()); // resume: the job goes on from its last committed round
                 break;
             case JobAdmission.Verdict.Create:
-                var spec = command.Spec.Resolve();
+                var spec = command.Spec.Resolve() with { Slices = command.Spec.Slices ?? DefaultSlices(Context.System) };
                 _work.InitialParameters(spec, CancellationToken.None).PipeTo(Self,
-                    success: blob => new JobCreated(spec, blob, replyTo),
+                    success: created => new JobCreated(created.Spec, created.Parameters, replyTo),
                     failure: e => new JobCreationFailed(spec.JobId, e, replyTo));
                 break;
         }
@@ -284,6 +287,11 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         }
     }
 
+    // One slice per trainer node up now, so each owns one; one node steps the parameters whole, as fast and with its
+    // trainers' deltas handed over in memory.
+    private static int DefaultSlices(ActorSystem system) =>
+        UpMembersByRole(system).GetValueOrDefault(Hosting.NodeRoles.Trainer) is var nodes and > 1 ? nodes : 0;
+
     private static Dictionary<string, int> UpMembersByRole(ActorSystem system) => Akka.Cluster.Cluster.Get(system).State.Members
         .Where(m => m.Status == Akka.Cluster.MemberStatus.Up)
         .SelectMany(m => m.Roles)
@@ -293,13 +301,14 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     // Off the actor's thread: deleting a file is synchronous. No failure of it reaches the actor.
     private void Forget(BlobRef blob)
     {
+        var spec = _state.Spec!;
         _ = Task.Run(DeleteQuietly);
 
         async Task DeleteQuietly()
         {
             try
             {
-                await _blobs.DeleteAsync(blob, CancellationToken.None).ConfigureAwait(false);
+                await ParameterBlobs.DeleteAsync(_blobs, spec, blob, CancellationToken.None).ConfigureAwait(false);
             }
             catch (Exception e)
             {

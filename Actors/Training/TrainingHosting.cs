@@ -6,6 +6,7 @@ using Moe.Actors.Balancing;
 using Moe.Actors.Blobs;
 using Moe.Actors.Faults;
 using Moe.Actors.Hosting;
+using Moe.Actors.Training.Slices;
 using Moe.Model.Training;
 using Moe.Observability;
 
@@ -36,7 +37,8 @@ public static class TrainingHosting
             CoordinatorName,
             (system, registry, _) => BackoffSupervisor.Props(
                 Backoff.OnStop(
-                        TrainingCoordinator.Props(blobs, Handoff(system, node), registry.Get<LayerBalancerRegion>(), metrics, failures, node.Blobs.KeepRounds),
+                        TrainingCoordinator.Props(blobs, Handoff(system, node), registry.Get<LayerBalancerRegion>(), registry.Get<OuterSliceRegion>(), metrics,
+                            failures, node.Blobs.KeepRounds),
                         "coordinator",
                         node.Balancer.MinBackoff,
                         node.Balancer.MaxBackoff,

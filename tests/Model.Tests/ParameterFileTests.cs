@@ -57,4 +57,41 @@ public sealed class ParameterFileTests : IDisposable
         File.WriteAllBytes(_file, [.. "NOTPARAMS"u8]);
         Assert.Contains("not a parameter file", Assert.Throws<InvalidDataException>(() => ParameterFile.Load(_file)).Message);
     }
+
+    [Fact]
+    public void A_bfloat16_file_holds_half_the_bytes_and_loads_as_float32_rounded_like_libtorch()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(5);
+        float[] special = [0f, -0f, 1f, float.PositiveInfinity, float.NegativeInfinity, float.Epsilon, 1e-40f, 3.4e38f,
+            BitConverter.UInt32BitsToSingle(0x3F808000), BitConverter.UInt32BitsToSingle(0x3F818000)]; // ties to even, down and up
+        NamedTensor[] delta = [new("w", randn(300, 70) * 1e-3), new("s", tensor(special))];
+        using (var stream = File.Create(_file))
+            ParameterFile.Save(stream, delta, DeltaPrecision.Bf16);
+        using (var stream = new MemoryStream())
+        {
+            ParameterFile.Save(stream, delta);
+            Assert.InRange(new FileInfo(_file).Length, (stream.Length / 2) - 100, (stream.Length / 2) + 100);
+        }
+
+        using var loaded = ParameterFile.Load(_file);
+
+        for (var k = 0; k < delta.Length; k++)
+        {
+            Assert.Equal(ScalarType.Float32, loaded[k].Value.dtype);
+            var expected = delta[k].Value.to(ScalarType.BFloat16).to(ScalarType.Float32).data<float>().ToArray();
+            Assert.Equal(expected, loaded[k].Value.data<float>().ToArray());
+        }
+        Assert.True(float.IsNaN(BFloat16.ToSingle(BFloat16.Of(float.NaN))));
+
+        var rounded = delta[0].Value.clone();
+        using (var set = new ParameterSet([new("w", rounded)]))
+        {
+            BFloat16.Round(set);
+            Assert.Equal(loaded[0].Value.data<float>().ToArray(), rounded.data<float>().ToArray()); // a delta handed over in memory arrives the same
+        }
+
+        File.WriteAllBytes(_file, File.ReadAllBytes(_file)[..^3]);
+        Assert.Contains("ends inside tensor s", Assert.Throws<InvalidDataException>(() => ParameterFile.Load(_file)).Message);
+    }
 }

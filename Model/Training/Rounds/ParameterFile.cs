@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Text;
 using static TorchSharp.torch;
 
@@ -5,12 +6,17 @@ namespace Moe.Model.Training.Rounds;
 
 /// <summary>
 /// Named float32 tensors in one file: the global parameters, a trainer's delta or the outer momentum of a
-/// round. Names and shapes are checked on load against the model they go into, so a file of another model shape
-/// is refused with the first difference named.
+/// round. A delta may be stored as bfloat16 (<see cref="DeltaPrecision"/>); it loads as float32 all the same. Names
+/// and shapes are checked on load against the model they go into, so a file of another model shape is refused with
+/// the first difference named.
 /// </summary>
 public static class ParameterFile
 {
     private const string Magic = "MOEPARAMS1";
+    private const string HalfMagic = "MOEPARAMH1"; // the values as bfloat16
+
+    // Values convert in chunks of this many, so a bfloat16 file needs no second copy of a tensor.
+    private const int Chunk = 1 << 16;
 
     /// <summary>Writes a file (not synced: what must survive goes through the blob store, which syncs).</summary>
     public static void Save(string path, IEnumerable<NamedTensor> tensors)
@@ -23,11 +29,12 @@ public static class ParameterFile
     /// Writes the tensors straight from their memory to <paramref name="stream"/>. Needs no libtorch kernel for
     /// contiguous float32 CPU tensors, so it may run on any thread.
     /// </summary>
-    public static void Save(Stream stream, IEnumerable<NamedTensor> tensors)
+    public static void Save(Stream stream, IEnumerable<NamedTensor> tensors, DeltaPrecision precision = DeltaPrecision.Fp32)
     {
         using var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
         var list = tensors.ToList();
-        writer.Write(Magic);
+        var half = precision == DeltaPrecision.Bf16;
+        writer.Write(half ? HalfMagic : Magic);
         writer.Write(list.Count);
         foreach (var (name, value) in list)
         {
@@ -37,9 +44,37 @@ public static class ParameterFile
             foreach (var size in host.shape)
                 writer.Write(size);
             writer.Flush();
-            stream.Write(Memory(host, name));
+            if (half)
+                WriteHalves(stream, MemoryMarshal.Cast<byte, float>(Memory(host, name)));
+            else
+                stream.Write(Memory(host, name));
         }
         writer.Flush();
+    }
+
+    private static void WriteHalves(Stream stream, ReadOnlySpan<float> values)
+    {
+        var halves = new ushort[Math.Min(Chunk, values.Length)];
+        for (var start = 0; start < values.Length; start += halves.Length)
+        {
+            var count = Math.Min(halves.Length, values.Length - start);
+            BFloat16.Encode(values.Slice(start, count), halves);
+            stream.Write(MemoryMarshal.AsBytes(halves.AsSpan(0, count)));
+        }
+    }
+
+    private static bool ReadHalves(Stream stream, Span<float> into)
+    {
+        var halves = new ushort[Math.Min(Chunk, into.Length)];
+        for (var start = 0; start < into.Length; start += halves.Length)
+        {
+            var count = Math.Min(halves.Length, into.Length - start);
+            var bytes = MemoryMarshal.AsBytes(halves.AsSpan(0, count));
+            if (stream.ReadAtLeast(bytes, bytes.Length, throwOnEndOfStream: false) != bytes.Length)
+                return false;
+            BFloat16.Decode(halves.AsSpan(0, count), into.Slice(start, count));
+        }
+        return true;
     }
 
     /// <summary>Reads every tensor (on the CPU). The caller owns and disposes them.</summary>
@@ -60,8 +95,10 @@ public static class ParameterFile
         var tensors = new List<NamedTensor>();
         try
         {
-            if (MagicOf(reader) != Magic)
+            var magic = MagicOf(reader);
+            if (magic is not (Magic or HalfMagic))
                 throw new InvalidDataException($"{source} is not a parameter file.");
+            var stored = magic == HalfMagic ? 2.0 : 4.0; // bytes per value in the file
             var count = reader.ReadInt32();
             for (var k = 0; k < count; k++)
             {
@@ -70,12 +107,15 @@ public static class ParameterFile
                 for (var d = 0; d < shape.Length; d++)
                     shape[d] = reader.ReadInt64();
                 // A damaged header must not ask for an allocation the file cannot fill.
-                if (shape.Any(size => size < 0) || shape.Aggregate(4.0, (bytes, size) => bytes * size) > stream.Length - stream.Position)
+                if (shape.Any(size => size < 0) || shape.Aggregate(stored, (bytes, size) => bytes * size) > stream.Length - stream.Position)
                     throw new InvalidDataException($"{source} ends inside tensor {name}.");
                 var values = empty(shape, ScalarType.Float32);
                 tensors.Add(new(name, values)); // disposed by the caller, or below if the file is bad
                 var memory = Memory(values, name);
-                if (stream.ReadAtLeast(memory, memory.Length, throwOnEndOfStream: false) != memory.Length)
+                var whole = magic == HalfMagic
+                    ? ReadHalves(stream, MemoryMarshal.Cast<byte, float>(memory))
+                    : stream.ReadAtLeast(memory, memory.Length, throwOnEndOfStream: false) == memory.Length;
+                if (!whole)
                     throw new InvalidDataException($"{source} ends inside tensor {name}.");
             }
             if (stream.Position != stream.Length)

@@ -1,8 +1,10 @@
 using Moe.Actors.Balancing;
 using Moe.Actors.Blobs;
 using Moe.Actors.Training;
+using Moe.Actors.Training.Slices;
 using Moe.Model.Balancing;
 using Moe.Model.Routing;
+using Moe.Model.Training.Rounds;
 
 namespace Moe.Actors.Tests.Serialization;
 
@@ -77,6 +79,12 @@ internal static class MessageSamples
         yield return new RoundFailed("job-1", 3, "abc123", "t0", "blob missing");
         yield return new JobFinished("job-1", 7);
         yield return new JobStartedEvent(Job, Blob);
+        yield return new JobStartedEvent(Job with { DeltaPrecision = DeltaPrecision.Bf16, Slices = 4, GradientAccumulation = 2 }, Blob);
+        yield return new StepSlice("job-1", 2, "abc123", Blob, Blob with { Size = 5 }, [Blob with { Size = 6 }, Blob with { Size = 7 }], 0.7, 0.9);
+        yield return new StepSlice("job-1", 0, "abc123", Blob, null, [Blob], 1, 0);
+        yield return new SliceStepped("job-1", 2, "abc123", Blob, Blob with { Size = 8 });
+        yield return new SliceStepped("job-1", 0, "abc123", Blob, null);
+        yield return new SliceStepFailed("job-1", 1, "abc123", "delta 0 is damaged", Permanent: true);
         yield return new JobStartedEvent(Job.Resolve(), Blob);
         yield return new JobStartedEvent(Shaped.Resolve(), Blob);
         yield return new RoundCommittedEvent(3, Blob, Blob with { Size = 7 }, new ShardPlan(12, [4, 9]), [Part("t0"), Part("t1") with { LayerMaxVio = [] }],

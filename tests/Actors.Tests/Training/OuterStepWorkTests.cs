@@ -1,3 +1,4 @@
+using Akka.Actor;
 using Moe.Actors.Blobs;
 using Moe.Actors.Tests.Support;
 using Moe.Actors.Training;
@@ -21,18 +22,18 @@ public sealed class OuterStepWorkTests : IDisposable
     public async Task Consecutive_steps_read_only_the_deltas_and_match_a_coordinator_that_reads_everything()
     {
         var token = TestContext.Current.CancellationToken;
-        using var warm = new OuterStepWork(_store, handoff: null);
-        var initial = await warm.InitialParameters(_spec, token);
+        using var warm = new OuterStepWork(_store, handoff: null, sliceOwners: ActorRefs.Nobody);
+        var initial = (await warm.InitialParameters(_spec, token)).Parameters;
         var (d1, d2) = (await Delta(initial, seed: 1), await Delta(initial, seed: 2));
 
         _store.Reads.Clear();
-        var (p1, m1) = await warm.Step(_spec, initial, null, [Result(d1)], localReaders: 0, token);
-        var (p2, m2) = await warm.Step(_spec, p1, m1, [Result(d2)], localReaders: 0, token);
+        var (p1, m1) = await warm.Step(_spec, "attempt", initial, null, [Result(d1)], localReaders: 0, token);
+        var (p2, m2) = await warm.Step(_spec, "attempt", p1, m1, [Result(d2)], localReaders: 0, token);
 
         Assert.Equal([d1, d2], _store.Reads); // the parameters and momentum it stored stayed in memory
-        using var cold = new OuterStepWork(_store, handoff: null);
+        using var cold = new OuterStepWork(_store, handoff: null, sliceOwners: ActorRefs.Nobody);
         _store.Reads.Clear();
-        Assert.Equal((p2, m2), await cold.Step(_spec, p1, m1, [Result(d2)], localReaders: 0, token)); // content-addressed: bit for bit
+        Assert.Equal((p2, m2), await cold.Step(_spec, "attempt", p1, m1, [Result(d2)], localReaders: 0, token)); // content-addressed: bit for bit
         Assert.Equal(3, _store.Reads.Count);
         Assert.Equal(new HashSet<BlobRef> { p1, m1!, d2 }, _store.Reads.ToHashSet());
     }
@@ -41,14 +42,14 @@ public sealed class OuterStepWorkTests : IDisposable
     public async Task A_step_from_parameters_it_does_not_hold_reads_them_from_the_store()
     {
         var token = TestContext.Current.CancellationToken;
-        using var warm = new OuterStepWork(_store, handoff: null);
-        var initial = await warm.InitialParameters(_spec, token);
+        using var warm = new OuterStepWork(_store, handoff: null, sliceOwners: ActorRefs.Nobody);
+        var initial = (await warm.InitialParameters(_spec, token)).Parameters;
         var delta = await Delta(initial, seed: 1);
-        var (p1, _) = await warm.Step(_spec with { OuterMomentum = 0 }, initial, null, [Result(delta)], localReaders: 0, token);
+        var (p1, _) = await warm.Step(_spec with { OuterMomentum = 0 }, "attempt", initial, null, [Result(delta)], localReaders: 0, token);
 
         // As after a round that did not commit: the journal still points at the initial parameters.
         _store.Reads.Clear();
-        var again = await warm.Step(_spec with { OuterMomentum = 0 }, initial, null, [Result(delta)], localReaders: 0, token);
+        var again = await warm.Step(_spec with { OuterMomentum = 0 }, "attempt", initial, null, [Result(delta)], localReaders: 0, token);
 
         Assert.Equal((p1, (BlobRef?)null), again);
         Assert.Contains(initial, _store.Reads);
@@ -59,17 +60,17 @@ public sealed class OuterStepWorkTests : IDisposable
     {
         var token = TestContext.Current.CancellationToken;
         using var handoff = new TensorHandoff();
-        using var work = new OuterStepWork(_store, handoff);
-        var initial = await work.InitialParameters(_spec, token);
+        using var work = new OuterStepWork(_store, handoff, sliceOwners: ActorRefs.Nobody);
+        var initial = (await work.InitialParameters(_spec, token)).Parameters;
         var delta = await Delta(initial, seed: 1);
         handoff.OfferDelta("trainer", "attempt", await Load(delta)); // as a trainer on this node leaves it, unstored
 
         _store.Reads.Clear();
-        var (parameters, _) = await work.Step(_spec, initial, null, [Result(null, "trainer", "attempt")], localReaders: 2, token);
+        var (parameters, _) = await work.Step(_spec, "attempt", initial, null, [Result(null, "trainer", "attempt")], localReaders: 2, token);
 
         Assert.Empty(_store.Reads);
-        using var fromStore = new OuterStepWork(_store, handoff: null);
-        Assert.Equal(parameters, (await fromStore.Step(_spec, initial, null, [Result(delta)], localReaders: 0, token)).Parameters);
+        using var fromStore = new OuterStepWork(_store, handoff: null, sliceOwners: ActorRefs.Nobody);
+        Assert.Equal(parameters, (await fromStore.Step(_spec, "attempt", initial, null, [Result(delta)], localReaders: 0, token)).Parameters);
         var stored = await Load(parameters);
         foreach (var reader in new[] { "first", "last" })
         {
@@ -87,15 +88,15 @@ public sealed class OuterStepWorkTests : IDisposable
     {
         var token = TestContext.Current.CancellationToken;
         using var handoff = new TensorHandoff();
-        using var mixed = new OuterStepWork(_store, handoff);
-        var initial = await mixed.InitialParameters(_spec, token);
+        using var mixed = new OuterStepWork(_store, handoff, sliceOwners: ActorRefs.Nobody);
+        var initial = (await mixed.InitialParameters(_spec, token)).Parameters;
         var (local, remote) = (await Delta(initial, seed: 1), await Delta(initial, seed: 2));
         handoff.OfferDelta("a", "attempt", await Load(local));
 
-        var fromBoth = await mixed.Step(_spec, initial, null, [Result(null, "a"), Result(remote, "b")], localReaders: 0, token);
+        var fromBoth = await mixed.Step(_spec, "attempt", initial, null, [Result(null, "a"), Result(remote, "b")], localReaders: 0, token);
 
-        using var fromStore = new OuterStepWork(_store, handoff: null);
-        Assert.Equal(fromBoth, await fromStore.Step(_spec, initial, null, [Result(local, "a"), Result(remote, "b")], localReaders: 0, token));
+        using var fromStore = new OuterStepWork(_store, handoff: null, sliceOwners: ActorRefs.Nobody);
+        Assert.Equal(fromBoth, await fromStore.Step(_spec, "attempt", initial, null, [Result(local, "a"), Result(remote, "b")], localReaders: 0, token));
     }
 
     [Fact]
@@ -103,19 +104,19 @@ public sealed class OuterStepWorkTests : IDisposable
     {
         var token = TestContext.Current.CancellationToken;
         using var handoff = new TensorHandoff();
-        using var work = new OuterStepWork(_store, handoff);
-        var initial = await work.InitialParameters(_spec with { OuterMomentum = 0 }, token);
+        using var work = new OuterStepWork(_store, handoff, sliceOwners: ActorRefs.Nobody);
+        var initial = (await work.InitialParameters(_spec with { OuterMomentum = 0 }, token)).Parameters;
         var delta = await Delta(initial, seed: 1);
         handoff.OfferDelta("trainer", "first attempt", await Load(delta));
         handoff.OfferDelta("trainer", "second attempt", await Load(delta)); // replaces the first in the trainer's slot
 
         var failure = await Assert.ThrowsAsync<InvalidOperationException>(() =>
-            work.Step(_spec with { OuterMomentum = 0 }, initial, null, [Result(null, "trainer", "first attempt")], localReaders: 0, token));
-        var again = await work.Step(_spec with { OuterMomentum = 0 }, initial, null, [Result(null, "trainer", "second attempt")], localReaders: 0, token);
+            work.Step(_spec with { OuterMomentum = 0 }, "attempt", initial, null, [Result(null, "trainer", "first attempt")], localReaders: 0, token));
+        var again = await work.Step(_spec with { OuterMomentum = 0 }, "attempt", initial, null, [Result(null, "trainer", "second attempt")], localReaders: 0, token);
 
         Assert.Contains("delta of trainer trainer for round 0 was handed over in memory on this node and is not there", failure.Message, StringComparison.Ordinal);
-        using var fromStore = new OuterStepWork(_store, handoff: null);
-        Assert.Equal(again, await fromStore.Step(_spec with { OuterMomentum = 0 }, initial, null, [Result(delta)], localReaders: 0, token));
+        using var fromStore = new OuterStepWork(_store, handoff: null, sliceOwners: ActorRefs.Nobody);
+        Assert.Equal(again, await fromStore.Step(_spec with { OuterMomentum = 0 }, "attempt", initial, null, [Result(delta)], localReaders: 0, token));
     }
 
     private static RoundResult Result(BlobRef? delta, string trainer = "trainer", string attempt = "attempt") =>

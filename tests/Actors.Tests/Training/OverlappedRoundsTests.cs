@@ -150,10 +150,10 @@ public sealed class OverlappedRoundsTests : IDisposable
     {
         var store = Store();
         var delta = await ScriptedTrainer.DeltaOf(store, deltaBase);
-        using var work = new OuterStepWork(store, handoff: null);
+        using var work = new OuterStepWork(store, handoff: null, sliceOwners: ActorRefs.Nobody);
         var spec = Spec();
         RoundResult result = new(spec.JobId, 0, "attempt", 0, delta, ScriptedTrainer.Stats);
-        return (await work.Step(spec, parameters, null, [result], localReaders: 0, TestContext.Current.CancellationToken)).Parameters;
+        return (await work.Step(spec, "attempt", parameters, null, [result], localReaders: 0, TestContext.Current.CancellationToken)).Parameters;
     }
 
     private DirectoryBlobStore Store() => new(Path.Combine(NodeDirectory, "blobs"));
