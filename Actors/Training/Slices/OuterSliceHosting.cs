@@ -33,7 +33,8 @@ public static class OuterSliceHosting
             new ShardOptions { Role = NodeRoles.Trainer, RememberEntities = false });
     }
 
-    private sealed class SliceMessageExtractor : IMessageExtractor
+    /// <summary>Entity "JOB-SLICE" in shard "SLICE".</summary>
+    internal sealed class SliceMessageExtractor : IMessageExtractor
     {
         public string? EntityId(object message) => message is IOuterSliceCommand c ? $"{c.JobId}-{c.Slice}" : null;
 
