@@ -15,11 +15,11 @@ public sealed class CheckpointRecoveryTests : IDisposable
 
     private string Data => Path.Combine(_temp.Path, "data");
 
-    private async Task<(int Code, string Output, string Error)> Train(int rounds, CancellationToken cancellation)
+    private async Task<(int Code, string Output, string Error)> Train(int rounds, CancellationToken cancellation, params string[] flags)
     {
         var (output, error) = (new StringWriter(), new StringWriter());
         var code = await Cli.RunAsync(["train", "--preset", "tiny", "--rounds", $"{rounds}", "--inner-steps", "2", "--trainers", "1",
-            "--text", SampleText.Write(_temp.Path), "--data-dir", Data], TextWriter.Synchronized(output), TextWriter.Synchronized(error), cancellation);
+            "--text", SampleText.Write(_temp.Path), "--data-dir", Data, .. flags], TextWriter.Synchronized(output), TextWriter.Synchronized(error), cancellation);
         return (code, output.ToString(), error.ToString());
     }
 
@@ -40,10 +40,10 @@ public sealed class CheckpointRecoveryTests : IDisposable
     private const int Rounds = 40;
 
     /// <summary>Trains until two rounds are committed, then stops the job as Ctrl-C would (long before its end).</summary>
-    private async Task TwoRoundsOrMore()
+    private async Task TwoRoundsOrMore(params string[] flags)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-        var train = Train(Rounds, stop.Token);
+        var train = Train(Rounds, stop.Token, flags);
         await Eventually.Until(async () => await Committed() >= 2, TimeSpan.FromSeconds(120), "two committed rounds", TestContext.Current.CancellationToken);
         await stop.CancelAsync();
         await train;
@@ -72,6 +72,39 @@ public sealed class CheckpointRecoveryTests : IDisposable
         Assert.Equal(before.Rounds.Count - 2, rollback.ToRound);
         Assert.Contains($"round {before.Rounds.Count - 1}: parameters {before.Rounds[^1].Parameters.Sha256} is damaged", rollback.Problem, StringComparison.Ordinal);
         Assert.Single(Directory.GetFiles(store.QuarantineFolder)); // the damaged bytes are kept
+    }
+
+    [Fact]
+    public async Task A_job_stepped_in_slices_quarantines_a_damaged_slice_goes_on_from_the_round_before_keeps_only_its_kept_rounds_and_leaves_a_model()
+    {
+        string[] flags = ["--slices", "2", "--delta-precision", "bf16"];
+        await TwoRoundsOrMore(flags);
+        var before = await History();
+        Assert.Equal((2, Moe.Model.Training.Rounds.DeltaPrecision.Bf16), (before.Spec.Slices, before.Spec.DeltaPrecision));
+        var store = new DirectoryBlobStore(Path.Combine(Data, "blobs"));
+        var index = before.Rounds[^1].Parameters;
+        var slices = await Moe.Actors.Training.Slices.SlicedBlobs.ReadIndexAsync(store, index, TestContext.Current.CancellationToken);
+        Assert.Equal(2, slices.Count);
+        var latest = store.PathOf(slices[1]);
+        var bytes = File.ReadAllBytes(latest);
+        bytes[bytes.Length / 2] ^= 0x20;
+        File.WriteAllBytes(latest, bytes);
+
+        var (code, output, error) = await Train(Rounds, TestContext.Current.CancellationToken, flags);
+
+        Assert.True(code == 0, error + output);
+        var after = await History();
+        Assert.Equal(Enumerable.Range(0, Rounds), after.Rounds.Select(r => r.Round));
+        var rollback = Assert.Single(after.Rollbacks);
+        Assert.Equal(before.Rounds.Count - 2, rollback.ToRound);
+        Assert.Contains($"parameters {index.Sha256} (slice {slices[1].Sha256}) is damaged", rollback.Problem, StringComparison.Ordinal);
+        Assert.Single(Directory.GetFiles(store.QuarantineFolder));
+        // What stays is the kept rounds' indexes and slices and the vocabulary; forty rounds of deltas and
+        // checkpoints went as they fell out of use.
+        var kept = new NodeSettings().Blobs.KeepRounds + 1;
+        var stored = Directory.GetFiles(Path.Combine(Data, "blobs"), "*", SearchOption.AllDirectories).Count(f => !f.StartsWith(store.QuarantineFolder, StringComparison.Ordinal));
+        Assert.InRange(stored, kept * 3, (kept * 3) + 2);
+        Assert.True(File.Exists(Path.Combine(Data, "models", "train-tiny", Moe.Model.Inference.ModelFolder.Weights)), output);
     }
 
     [Fact]
