@@ -10,8 +10,14 @@ namespace Moe.Actors.Training.Slices;
 /// answer within the round timeout (its node died, or it moved) is asked again, and only its slice runs again; a
 /// slice that fails permanently fails the step, and the round runs again.
 /// </summary>
-internal sealed class SlicedOuterStep(IBlobStore blobs, IActorRef owners)
+/// <param name="ask">Sends a step to its slice's owner and returns the answer, or throws <see cref="AskTimeoutException"/>.</param>
+internal sealed class SlicedOuterStep(IBlobStore blobs, Func<StepSlice, TimeSpan, CancellationToken, Task<object>> ask)
 {
+    public SlicedOuterStep(IBlobStore blobs, IActorRef owners)
+        : this(blobs, (step, timeout, token) => owners.Ask<object>(step, timeout, token))
+    {
+    }
+
     /// <summary>Asks of one slice before the step fails: the first, and one after each lost answer or transient failure.</summary>
     public const int AsksPerSlice = 3;
 
@@ -39,14 +45,14 @@ internal sealed class SlicedOuterStep(IBlobStore blobs, IActorRef owners)
 
     private async Task<SliceStepped> StepOne(StepSlice step, TimeSpan timeout, CancellationToken token)
     {
-        for (var ask = 1; ; ask++)
+        for (var asked = 1; ; asked++)
         {
             object reply;
             try
             {
-                reply = await owners.Ask<object>(step, timeout, token).ConfigureAwait(false);
+                reply = await ask(step, timeout, token).ConfigureAwait(false);
             }
-            catch (AskTimeoutException) when (ask < AsksPerSlice)
+            catch (AskTimeoutException) when (asked < AsksPerSlice)
             {
                 continue; // the owner died or moved: its successor steps the slice again
             }
@@ -58,7 +64,7 @@ internal sealed class SlicedOuterStep(IBlobStore blobs, IActorRef owners)
             {
                 case SliceStepped stepped:
                     return stepped;
-                case SliceStepFailed { Permanent: false } when ask < AsksPerSlice:
+                case SliceStepFailed { Permanent: false } when asked < AsksPerSlice:
                     continue;
                 case SliceStepFailed failed:
                     throw new InvalidOperationException($"Slice {failed.Slice} could not be stepped: {failed.Reason}");

@@ -70,6 +70,10 @@ public sealed class ElasticTrainingTests : IDisposable
         Assert.DoesNotContain(afterCrash.LastContributors, t => t.StartsWith($"127.0.0.1:{second.Port}/", StringComparison.Ordinal));
         Assert.Equal(14, done.CommittedRounds);
         Assert.True(double.IsFinite(done.LastLoss));
+        // Two trainer nodes were up when the job started: two slice owners stepped it, and the crashed node's
+        // owner moved to a node still up.
+        var history = await JobHistory.ReadAsync(seed.System, TestContext.Current.CancellationToken);
+        Assert.Equal(2, history!.Spec.Slices);
     }
 
     [Fact]
