@@ -54,6 +54,13 @@ public sealed record JobSpec
     /// </summary>
     public int? Slices { get; init; }
 
+    /// <summary>
+    /// S when the job does not give it: one slice per trainer node up, so each owns one. One node steps the parameters
+    /// whole, faster, with its trainers' deltas handed over in memory; so does a coordinator that serves the blobs
+    /// over HTTP, through which every byte would then pass more often than with the central step.
+    /// </summary>
+    public static int DefaultSlices(int trainerNodes, bool coordinatorServesBlobs) => trainerNodes > 1 && !coordinatorServesBlobs ? trainerNodes : 0;
+
     /// <summary>Whether slice owners step the parameters (S > 0); else the coordinator steps them whole.</summary>
     public bool Sliced => Slices > 0;
 

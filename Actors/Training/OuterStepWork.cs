@@ -1,4 +1,3 @@
-using Akka.Actor;
 using Moe.Actors.Blobs;
 using Moe.Actors.Training.Slices;
 using Moe.Model.Training;
@@ -16,7 +15,8 @@ namespace Moe.Actors.Training;
 /// new parameters go there for them as well as to the store. A job stepped in slices hands its step to the slice
 /// owners (<see cref="SlicedOuterStep"/>) and keeps nothing in memory.
 /// </summary>
-internal sealed class OuterStepWork(IBlobStore blobs, TensorHandoff? handoff, IActorRef sliceOwners) : IDisposable
+/// <param name="sliced">The step of jobs stepped in slices; null where there is none (one node, a test).</param>
+internal sealed class OuterStepWork(IBlobStore blobs, TensorHandoff? handoff, SlicedOuterStep? sliced = null) : IDisposable
 {
     /// <summary>The coordinator's slot in the handoff: each step's parameters replace the last step's.</summary>
     private const string HandoffSlot = "coordinator";
@@ -64,7 +64,10 @@ internal sealed class OuterStepWork(IBlobStore blobs, TensorHandoff? handoff, IA
         JobSpec spec, string attempt, BlobRef parameters, BlobRef? momentum, IReadOnlyList<RoundResult> results, int localReaders, CancellationToken token)
     {
         if (spec.Sliced)
-            return await new SlicedOuterStep(blobs, sliceOwners).Step(spec, attempt, parameters, momentum, results, token).ConfigureAwait(false);
+        {
+            return await (sliced ?? throw new InvalidOperationException($"Job {spec.JobId} is stepped in slices, and this node has no slice owners to ask."))
+                .Step(spec, attempt, parameters, momentum, results, token).ConfigureAwait(false);
+        }
         var inputs = new List<Task<ParameterSet>>();
         ParameterSet? next = null, nextVelocity = null;
         Task<ParameterSet>? handed = null; // the copy for the handoff

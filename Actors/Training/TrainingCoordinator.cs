@@ -5,6 +5,7 @@ using Moe.Actors.Balancing;
 using Moe.Actors.Blobs;
 using Moe.Actors.Faults;
 using Moe.Actors.Training.Protocol;
+using Moe.Actors.Training.Slices;
 using Moe.Observability;
 
 namespace Moe.Actors.Training;
@@ -29,17 +30,19 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<string, IActorRef> _members = [];
     private readonly JobAdmission _admission = new();
+    private readonly bool _servesBlobs;
     private RoundProtocolState _state;
 
-    public TrainingCoordinator(IBlobStore blobs, TensorHandoff? handoff, IActorRef balancers, IActorRef sliceOwners, NodeMetrics metrics, NodeFailures failures,
-        int keepRounds)
+    public TrainingCoordinator(IBlobStore blobs, BlobStoreSettings blobSettings, TensorHandoff? handoff, IActorRef balancers, IActorRef sliceOwners,
+        NodeMetrics metrics, NodeFailures failures)
     {
-        _state = RoundProtocolState.Start(Guid.NewGuid().ToString("N")[..8], keepRounds);
+        _state = RoundProtocolState.Start(Guid.NewGuid().ToString("N")[..8], blobSettings.KeepRounds);
+        _servesBlobs = blobSettings.ServeUrl is not null;
         _blobs = blobs;
         _balancers = balancers;
         _metrics = metrics;
         _failures = failures;
-        _work = new OuterStepWork(blobs, handoff, sliceOwners);
+        _work = new OuterStepWork(blobs, handoff, new SlicedOuterStep(blobs, sliceOwners, blobSettings.AttemptTimeoutFor));
 
         Recover<JobStartedEvent>(e => _state = _state with { Journal = _state.Journal.Apply(e) });
         Recover<RoundCommittedEvent>(e => _state = _state with { Journal = _state.Journal.Apply(e) });
@@ -75,11 +78,14 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     /// Where trainers on this node leave their deltas and find the new parameters; null: all through the store, which
     /// the node's trainers then use too (both follow Blobs:LocalHandoff).
     /// </param>
-    /// <param name="keepRounds">Checkpoints kept to go back to when the latest does not read back (Blobs:KeepRounds).</param>
+    /// <param name="blobSettings">
+    /// This node's blob settings: the checkpoints kept to go back to when the latest does not read back
+    /// (Blobs:KeepRounds), whether it serves the cluster's blobs, and how long a transfer of a size may take.
+    /// </param>
     /// <param name="sliceOwners">The shard region (or proxy) of the slice owners, which step a job whose outer step is sliced.</param>
-    public static Props Props(IBlobStore blobs, TensorHandoff? handoff, IActorRef balancers, IActorRef sliceOwners, NodeMetrics metrics, NodeFailures failures,
-        int keepRounds) =>
-        Akka.Actor.Props.Create(() => new TrainingCoordinator(blobs, handoff, balancers, sliceOwners, metrics, failures, keepRounds));
+    public static Props Props(IBlobStore blobs, BlobStoreSettings blobSettings, TensorHandoff? handoff, IActorRef balancers, IActorRef sliceOwners,
+        NodeMetrics metrics, NodeFailures failures) =>
+        Akka.Actor.Props.Create(() => new TrainingCoordinator(blobs, blobSettings, handoff, balancers, sliceOwners, metrics, failures));
 
     private string JobLabel => _state.Spec?.JobId ?? "";
 
@@ -222,7 +228,8 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
                 replyTo.Tell(CurrentStatus()); // resume: the job goes on from its last committed round
                 break;
             case JobAdmission.Verdict.Create:
-                var spec = command.Spec.Resolve() with { Slices = command.Spec.Slices ?? DefaultSlices(Context.System) };
+                var trainerNodes = UpMembersByRole(Context.System).GetValueOrDefault(Hosting.NodeRoles.Trainer);
+                var spec = command.Spec.Resolve() with { Slices = command.Spec.Slices ?? JobSpec.DefaultSlices(trainerNodes, _servesBlobs) };
                 _work.InitialParameters(spec, CancellationToken.None).PipeTo(Self,
                     success: created => new JobCreated(created.Spec, created.Parameters, replyTo),
                     failure: e => new JobCreationFailed(spec.JobId, e, replyTo));
@@ -286,11 +293,6 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
             Decide(new TrainerUnreachable(id));
         }
     }
-
-    // One slice per trainer node up now, so each owns one; one node steps the parameters whole, as fast and with its
-    // trainers' deltas handed over in memory.
-    private static int DefaultSlices(ActorSystem system) =>
-        UpMembersByRole(system).GetValueOrDefault(Hosting.NodeRoles.Trainer) is var nodes and > 1 ? nodes : 0;
 
     private static Dictionary<string, int> UpMembersByRole(ActorSystem system) => Akka.Cluster.Cluster.Get(system).State.Members
         .Where(m => m.Status == Akka.Cluster.MemberStatus.Up)

@@ -37,8 +37,8 @@ public static class TrainingHosting
             CoordinatorName,
             (system, registry, _) => BackoffSupervisor.Props(
                 Backoff.OnStop(
-                        TrainingCoordinator.Props(blobs, Handoff(system, node), registry.Get<LayerBalancerRegion>(), registry.Get<OuterSliceRegion>(), metrics,
-                            failures, node.Blobs.KeepRounds),
+                        TrainingCoordinator.Props(blobs, node.Blobs, Handoff(system, node), registry.Get<LayerBalancerRegion>(),
+                            registry.Get<OuterSliceRegion>(), metrics, failures),
                         "coordinator",
                         node.Balancer.MinBackoff,
                         node.Balancer.MaxBackoff,

@@ -3,6 +3,7 @@ using System.Text;
 using Moe.Actors.Training;
 using Moe.Actors.Training.Protocol;
 using Moe.Model.Data;
+using Moe.Model.Training.Rounds;
 
 namespace Moe.Cluster.Host.Reports;
 
@@ -52,6 +53,8 @@ public static class JobReport
         Row(text, "outer step", spec.OuterMomentum == 0 && spec.OuterLearningRate == 1
             ? "plain averaging of the trainers' parameters"
             : $"Nesterov, learning rate {spec.OuterLearningRate}, momentum {spec.OuterMomentum}");
+        Row(text, "round data", (spec.Sliced ? $"stepped in {spec.Slices} slices by their owners" : "stepped whole by the coordinator") +
+            $", deltas as {(spec.DeltaPrecision == DeltaPrecision.Bf16 ? "bfloat16" : "float32")}");
         Row(text, "balancing", $"{spec.HistogramBins} histogram bins per read-out window, q staleness at most {spec.MaxStaleness} steps " +
             $"at first, {StalenessBound.After(spec, history.Rounds.SkipLast(1))} in the last round");
         Row(text, "seed", spec.Seed.ToString(Invariant));

@@ -3,6 +3,7 @@ using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
 using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using Moe.Benchmarks;
+using Moe.Model.Training.Rounds;
 
 switch (args)
 {
@@ -45,6 +46,13 @@ switch (args)
     case ["step-profile", ..]:
         StepProfileBench.Run(args.Length > 1 && !args[1].StartsWith('-') ? args[1] : "small-64e", Option("--device") ?? "auto",
             alternations: int.Parse(Option("--alternations") ?? "7"), Option("--data-dir") ?? "data");
+        return;
+    case ["round-data-node", var index, var floats, var store, var directory]: // a trainer node of `round-data`
+        await RoundDataBench.Node(int.Parse(index), long.Parse(floats), store, directory);
+        return;
+    case ["round-data", ..]:
+        await RoundDataBench.Run(long.Parse(Option("--floats") ?? "25000000"), [.. (Option("--trainers") ?? "1,2,4,8").Split(',').Select(int.Parse)],
+            Option("--store") ?? "directory", Option("--delta-precision") == "bf16" ? DeltaPrecision.Bf16 : DeltaPrecision.Fp32, int.Parse(Option("--rounds") ?? "3"));
         return;
     case ["openmp-teams"]:
         OpenMpTeamsBench.Run();

@@ -17,7 +17,8 @@ public static class OuterSliceHosting
     /// <summary>
     /// Hosts slice owners on trainer nodes and a proxy elsewhere. Slice s of every job is shard s, so S slices
     /// spread over the trainer nodes as evenly as sharding spreads shards, and move when nodes come and go. The
-    /// owners of a node share one compute thread of one libtorch thread: a slice step is elementwise.
+    /// owners of a node share one compute thread of one libtorch thread: a slice step is elementwise. An owner idle
+    /// for an hour (its job finished or stopped) stops and releases the slices it kept; a later step reads them back.
     /// </summary>
     public static AkkaConfigurationBuilder WithOuterSlices(this AkkaConfigurationBuilder builder, NodeSettings node)
     {
@@ -30,7 +31,7 @@ public static class OuterSliceHosting
             TypeName,
             entityId => OuterSlice.Props(entityId, blobs, compute.Value),
             extractor,
-            new ShardOptions { Role = NodeRoles.Trainer, RememberEntities = false });
+            new ShardOptions { Role = NodeRoles.Trainer, RememberEntities = false, PassivateIdleEntityAfter = TimeSpan.FromHours(1) });
     }
 
     /// <summary>Entity "JOB-SLICE" in shard "SLICE".</summary>

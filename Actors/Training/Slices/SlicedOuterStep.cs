@@ -7,14 +7,15 @@ namespace Moe.Actors.Training.Slices;
 /// The coordinator's side of a sliced outer step: it looks up each input's slices in its index, asks every slice
 /// owner to step its slice, and stores the index of the new slices once all are durable. The coordinator moves only
 /// the indexes: the parameters, momentum and deltas go between the store and the owners. An owner that does not
-/// answer within the round timeout (its node died, or it moved) is asked again, and only its slice runs again; a
-/// slice that fails permanently fails the step, and the round runs again.
+/// answer in the time its step's transfers may take (its node died, or it moved) is asked again, and only its slice
+/// runs again; a slice that fails permanently fails the step, and the round runs again.
 /// </summary>
 /// <param name="ask">Sends a step to its slice's owner and returns the answer, or throws <see cref="AskTimeoutException"/>.</param>
-internal sealed class SlicedOuterStep(IBlobStore blobs, Func<StepSlice, TimeSpan, CancellationToken, Task<object>> ask)
+/// <param name="transferTimeout">How long moving a number of bytes may take.</param>
+internal sealed class SlicedOuterStep(IBlobStore blobs, Func<StepSlice, TimeSpan, CancellationToken, Task<object>> ask, Func<long, TimeSpan> transferTimeout)
 {
-    public SlicedOuterStep(IBlobStore blobs, IActorRef owners)
-        : this(blobs, (step, timeout, token) => owners.Ask<object>(step, timeout, token))
+    public SlicedOuterStep(IBlobStore blobs, IActorRef owners, Func<long, TimeSpan> transferTimeout)
+        : this(blobs, (step, timeout, token) => owners.Ask<object>(step, timeout, token), transferTimeout)
     {
     }
 
@@ -33,8 +34,8 @@ internal sealed class SlicedOuterStep(IBlobStore blobs, Func<StepSlice, TimeSpan
             throw new InvalidDataException($"An input of the outer step of job {spec.JobId} has {wrong.Count} slices, the job {slices}.");
         var deltaSlices = indexes[(momentum is null ? 1 : 2)..];
         var stepped = await Task.WhenAll(Enumerable.Range(0, slices).Select(s => StepOne(new StepSlice(spec.JobId, s, attempt, indexes[0][s],
-            momentum is null ? null : indexes[1][s], [.. deltaSlices.Select(d => d[s])], spec.OuterLearningRate, spec.OuterMomentum),
-            spec.RoundTimeout, token))).ConfigureAwait(false);
+            momentum is null ? null : indexes[1][s], [.. deltaSlices.Select(d => d[s])], spec.OuterLearningRate, spec.OuterMomentum), token)))
+            .ConfigureAwait(false);
         var tag = $"{spec.JobId} {attempt}";
         var newParameters = SlicedBlobs.WriteIndexAsync(blobs, $"{tag} parameters", [.. stepped.Select(s => s.Parameters)], BlobDurability.Durable, token);
         var newMomentum = spec.OuterMomentum > 0
@@ -43,8 +44,10 @@ internal sealed class SlicedOuterStep(IBlobStore blobs, Func<StepSlice, TimeSpan
         return (await newParameters.ConfigureAwait(false), newMomentum is null ? null : await newMomentum.ConfigureAwait(false));
     }
 
-    private async Task<SliceStepped> StepOne(StepSlice step, TimeSpan timeout, CancellationToken token)
+    private async Task<SliceStepped> StepOne(StepSlice step, CancellationToken token)
     {
+        // What the owner reads and writes: its parameter and momentum slices twice, every delta slice once.
+        var timeout = transferTimeout(step.Deltas.Sum(d => d.Size) + (2 * (step.Parameters.Size + (step.Momentum?.Size ?? 0))));
         for (var asked = 1; ; asked++)
         {
             object reply;

@@ -31,6 +31,12 @@
   value: {{ .Values.job.overlapSteps | quote }}
 - name: MOE_Job__Quorum
   value: {{ .Values.job.quorum | quote }}
+- name: MOE_Job__DeltaPrecision
+  value: {{ .Values.job.deltaPrecision | quote }}
+{{- if not (kindIs "invalid" .Values.job.slices) }}
+- name: MOE_Job__Slices
+  value: {{ .Values.job.slices | quote }}
+{{- end }}
 {{- range $key, $value := .Values.job.shape }}
 - name: {{ printf "MOE_Job__%s" $key }}
   value: {{ $value | quote }}

@@ -59,4 +59,19 @@ public sealed class JobSpecTests
 
         Assert.StartsWith(expected, error.Message, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData(1, false, 0)] // one node: the central step, deltas in memory
+    [InlineData(2, false, 2)]
+    [InlineData(8, false, 8)]
+    [InlineData(8, true, 0)] // the coordinator serves every byte over HTTP: slicing would add to them
+    public void A_job_without_slices_gets_one_per_trainer_node_unless_one_node_or_the_coordinator_serves_the_blobs(int nodes, bool serves, int slices)
+    {
+        Assert.Equal(slices, JobSpec.DefaultSlices(nodes, serves));
+        Assert.Equal(slices > 0, new JobSpec { JobId = "j", Slices = JobSpec.DefaultSlices(nodes, serves) }.Sliced);
+    }
+
+    [Fact]
+    public void A_negative_slice_count_is_refused_by_name() =>
+        Assert.StartsWith("Job:Slices = -1 is invalid", Assert.Throws<ArgumentException>(new JobSpec { JobId = "j", Slices = -1 }.Validate).Message, StringComparison.Ordinal);
 }

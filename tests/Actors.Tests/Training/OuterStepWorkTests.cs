@@ -1,4 +1,3 @@
-using Akka.Actor;
 using Moe.Actors.Blobs;
 using Moe.Actors.Tests.Support;
 using Moe.Actors.Training;
@@ -22,7 +21,7 @@ public sealed class OuterStepWorkTests : IDisposable
     public async Task Consecutive_steps_read_only_the_deltas_and_match_a_coordinator_that_reads_everything()
     {
         var token = TestContext.Current.CancellationToken;
-        using var warm = new OuterStepWork(_store, handoff: null, sliceOwners: ActorRefs.Nobody);
+        using var warm = new OuterStepWork(_store, handoff: null);
         var initial = (await warm.InitialParameters(_spec, token)).Parameters;
         var (d1, d2) = (await Delta(initial, seed: 1), await Delta(initial, seed: 2));
 
@@ -31,7 +30,7 @@ public sealed class OuterStepWorkTests : IDisposable
         var (p2, m2) = await warm.Step(_spec, "attempt", p1, m1, [Result(d2)], localReaders: 0, token);
 
         Assert.Equal([d1, d2], _store.Reads); // the parameters and momentum it stored stayed in memory
-        using var cold = new OuterStepWork(_store, handoff: null, sliceOwners: ActorRefs.Nobody);
+        using var cold = new OuterStepWork(_store, handoff: null);
         _store.Reads.Clear();
         Assert.Equal((p2, m2), await cold.Step(_spec, "attempt", p1, m1, [Result(d2)], localReaders: 0, token)); // content-addressed: bit for bit
         Assert.Equal(3, _store.Reads.Count);
@@ -42,7 +41,7 @@ public sealed class OuterStepWorkTests : IDisposable
     public async Task A_step_from_parameters_it_does_not_hold_reads_them_from_the_store()
     {
         var token = TestContext.Current.CancellationToken;
-        using var warm = new OuterStepWork(_store, handoff: null, sliceOwners: ActorRefs.Nobody);
+        using var warm = new OuterStepWork(_store, handoff: null);
         var initial = (await warm.InitialParameters(_spec, token)).Parameters;
         var delta = await Delta(initial, seed: 1);
         var (p1, _) = await warm.Step(_spec with { OuterMomentum = 0 }, "attempt", initial, null, [Result(delta)], localReaders: 0, token);
@@ -60,7 +59,7 @@ public sealed class OuterStepWorkTests : IDisposable
     {
         var token = TestContext.Current.CancellationToken;
         using var handoff = new TensorHandoff();
-        using var work = new OuterStepWork(_store, handoff, sliceOwners: ActorRefs.Nobody);
+        using var work = new OuterStepWork(_store, handoff);
         var initial = (await work.InitialParameters(_spec, token)).Parameters;
         var delta = await Delta(initial, seed: 1);
         handoff.OfferDelta("trainer", "attempt", await Load(delta)); // as a trainer on this node leaves it, unstored
@@ -69,7 +68,7 @@ public sealed class OuterStepWorkTests : IDisposable
         var (parameters, _) = await work.Step(_spec, "attempt", initial, null, [Result(null, "trainer", "attempt")], localReaders: 2, token);
 
         Assert.Empty(_store.Reads);
-        using var fromStore = new OuterStepWork(_store, handoff: null, sliceOwners: ActorRefs.Nobody);
+        using var fromStore = new OuterStepWork(_store, handoff: null);
         Assert.Equal(parameters, (await fromStore.Step(_spec, "attempt", initial, null, [Result(delta)], localReaders: 0, token)).Parameters);
         var stored = await Load(parameters);
         foreach (var reader in new[] { "first", "last" })
@@ -88,14 +87,14 @@ public sealed class OuterStepWorkTests : IDisposable
     {
         var token = TestContext.Current.CancellationToken;
         using var handoff = new TensorHandoff();
-        using var mixed = new OuterStepWork(_store, handoff, sliceOwners: ActorRefs.Nobody);
+        using var mixed = new OuterStepWork(_store, handoff);
         var initial = (await mixed.InitialParameters(_spec, token)).Parameters;
         var (local, remote) = (await Delta(initial, seed: 1), await Delta(initial, seed: 2));
         handoff.OfferDelta("a", "attempt", await Load(local));
 
         var fromBoth = await mixed.Step(_spec, "attempt", initial, null, [Result(null, "a"), Result(remote, "b")], localReaders: 0, token);
 
-        using var fromStore = new OuterStepWork(_store, handoff: null, sliceOwners: ActorRefs.Nobody);
+        using var fromStore = new OuterStepWork(_store, handoff: null);
         Assert.Equal(fromBoth, await fromStore.Step(_spec, "attempt", initial, null, [Result(local, "a"), Result(remote, "b")], localReaders: 0, token));
     }
 
@@ -104,7 +103,7 @@ public sealed class OuterStepWorkTests : IDisposable
     {
         var token = TestContext.Current.CancellationToken;
         using var handoff = new TensorHandoff();
-        using var work = new OuterStepWork(_store, handoff, sliceOwners: ActorRefs.Nobody);
+        using var work = new OuterStepWork(_store, handoff);
         var initial = (await work.InitialParameters(_spec with { OuterMomentum = 0 }, token)).Parameters;
         var delta = await Delta(initial, seed: 1);
         handoff.OfferDelta("trainer", "first attempt", await Load(delta));
@@ -115,7 +114,7 @@ public sealed class OuterStepWorkTests : IDisposable
         var again = await work.Step(_spec with { OuterMomentum = 0 }, "attempt", initial, null, [Result(null, "trainer", "second attempt")], localReaders: 0, token);
 
         Assert.Contains("delta of trainer trainer for round 0 was handed over in memory on this node and is not there", failure.Message, StringComparison.Ordinal);
-        using var fromStore = new OuterStepWork(_store, handoff: null, sliceOwners: ActorRefs.Nobody);
+        using var fromStore = new OuterStepWork(_store, handoff: null);
         Assert.Equal(again, await fromStore.Step(_spec with { OuterMomentum = 0 }, "attempt", initial, null, [Result(delta)], localReaders: 0, token));
     }
 

@@ -150,7 +150,7 @@ public sealed class OverlappedRoundsTests : IDisposable
     {
         var store = Store();
         var delta = await ScriptedTrainer.DeltaOf(store, deltaBase);
-        using var work = new OuterStepWork(store, handoff: null, sliceOwners: ActorRefs.Nobody);
+        using var work = new OuterStepWork(store, handoff: null);
         var spec = Spec();
         RoundResult result = new(spec.JobId, 0, "attempt", 0, delta, ScriptedTrainer.Stats);
         return (await work.Step(spec, "attempt", parameters, null, [result], localReaders: 0, TestContext.Current.CancellationToken)).Parameters;

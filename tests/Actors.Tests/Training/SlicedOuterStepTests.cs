@@ -47,9 +47,9 @@ public sealed class SlicedOuterStepTests : IAsyncLifetime
         using var initial = Initial();
         var central = _sliced with { Slices = 0 };
         var (p, m, sp, sm) = (await Write(central, initial), (BlobRef?)null, await Write(_sliced, initial), (BlobRef?)null);
-        using var work = new OuterStepWork(_store, handoff: null, sliceOwners: ActorRefs.Nobody);
+        using var work = new OuterStepWork(_store, handoff: null);
         var read = new WatchedStore(_store); // the coordinator's own
-        var coordinator = new SlicedOuterStep(read, _owners);
+        var coordinator = new SlicedOuterStep(read, _owners, _ => TimeSpan.FromSeconds(60));
         for (var round = 0; round < 2; round++) // the second round steps the momentum the first one stored
         {
             using var d1 = Delta(initial, seed: (2 * round) + 1);
@@ -72,7 +72,7 @@ public sealed class SlicedOuterStepTests : IAsyncLifetime
     public async Task An_owner_that_dies_mid_step_has_its_slice_stepped_again_by_its_successor_and_only_that_slice()
     {
         var token = TestContext.Current.CancellationToken;
-        var spec = _sliced with { RoundTimeout = TimeSpan.FromSeconds(3) };
+        var spec = _sliced;
         using var initial = Initial();
         var (p, sp) = (await Write(spec with { Slices = 0 }, initial), await Write(spec, initial));
         using var d1 = Delta(initial, seed: 1);
@@ -80,7 +80,7 @@ public sealed class SlicedOuterStepTests : IAsyncLifetime
         var deltaSlices = await SlicedBlobs.ReadIndexAsync(_store, index, token);
         var held = _store.HoldFirstRead(deltaSlices[1]);
 
-        var step = new SlicedOuterStep(_store, _owners).Step(spec, "attempt", sp, null, [Result(index, "a")], token);
+        var step = new SlicedOuterStep(_store, _owners, _ => TimeSpan.FromSeconds(3)).Step(spec, "attempt", sp, null, [Result(index, "a")], token);
         await held.Entered.Task.WaitAsync(TimeSpan.FromSeconds(30), token);
         _node.System.ActorSelection($"/system/sharding/watched-slices/1/{spec.JobId}-1").Tell(PoisonPill.Instance);
         await Task.Delay(500, token);
@@ -93,7 +93,7 @@ public sealed class SlicedOuterStepTests : IAsyncLifetime
         Assert.Equal(2, reads.Count(r => r == deltaSlices[1]));
         Assert.Equal(1, reads.Count(r => r == deltaSlices[0]));
         Assert.Equal(1, reads.Count(r => r == deltaSlices[2]));
-        using var work = new OuterStepWork(_store, handoff: null, sliceOwners: ActorRefs.Nobody);
+        using var work = new OuterStepWork(_store, handoff: null);
         var (central, _) = await work.Step(spec with { Slices = 0, OuterMomentum = 0.9 }, "attempt", p, null, [Result(whole, "a")], localReaders: 0, token);
         await AssertSame(spec with { Slices = 0 }, central, stepped, token);
     }

@@ -27,7 +27,7 @@ public sealed class TrainerTests : IDisposable
         await using var node = await ClusterNode.StartAsync(ClusterNode.Settings(Path.Combine(_data.Path, "node"), NodeRoles.Balancer), cancellation: TestContext.Current.CancellationToken);
         var store = new DirectoryBlobStore(Path.Combine(_data.Path, "blobs"));
         BlobRef parameters;
-        using (var work = new OuterStepWork(store, handoff: null, sliceOwners: ActorRefs.Nobody))
+        using (var work = new OuterStepWork(store, handoff: null))
             parameters = (await work.InitialParameters(spec, token)).Parameters;
         var handed = handoff ? new TensorHandoff() : null;
         var inbox = Channel.CreateUnbounded<object>();
@@ -92,7 +92,7 @@ public sealed class TrainerTests : IDisposable
         await using var node = await ClusterNode.StartAsync(ClusterNode.Settings(Path.Combine(_data.Path, "node"), NodeRoles.Balancer), cancellation: token);
         var store = new DirectoryBlobStore(Path.Combine(_data.Path, "blobs"));
         BlobRef parameters;
-        using (var work = new OuterStepWork(store, handoff: null, sliceOwners: ActorRefs.Nobody))
+        using (var work = new OuterStepWork(store, handoff: null))
             parameters = (await work.InitialParameters(spec, token)).Parameters;
         beforeRound();
         var failures = new NodeFailures(10, _data.Path);

@@ -37,6 +37,7 @@ public sealed class RenderedChartTests : IDisposable
         { "GPU trainers", "image: {variant: cuda}\ntrainer: {gpu: {enabled: true, count: 4}}" },
         { "an external PostgreSQL", "postgresql: {enabled: false, external: {existingSecret: pg}}" },
         { "jobs started by hand", "job: {enabled: false}" },
+        { "a job in slices with bfloat16 deltas", "blobs: {mode: s3, s3: {bucket: moe}}\njob: {slices: 4, deltaPrecision: Bf16}" },
         { "a model of its own shape", "job: {shape: {Layers: 8, Dim: 512, Heads: 8, Experts: 32, TopK: 4, GradientAccumulation: 2}}" },
         { "sizes from plan --helm", "trainer: {resources: {requests: {memory: 10Gi}, limits: {memory: 12Gi}}, scratchSize: 3Gi}\ncoordinator: {persistence: {size: 8Gi}}" },
     };
@@ -86,6 +87,24 @@ public sealed class RenderedChartTests : IDisposable
         Assert.StartsWith("https://", coordinator.Node.Blobs.ServeUrl, StringComparison.Ordinal);
         Assert.All(nodes, n => Assert.True(n.Node.Tls.Enabled));
         Assert.Equal("https", nodes.Single(n => !n.Node.Has(NodeRoles.Coordinator)).Node.Blobs.Url!.Scheme);
+    }
+
+    [Fact]
+    public void The_slices_and_the_delta_precision_reach_the_coordinator_and_unset_slices_stay_for_the_job_to_decide()
+    {
+        JobSpec JobOf(string values)
+        {
+            var (documents, error) = ChartRenderer.Render(values);
+            Assert.Equal("", error);
+            var coordinator = Nodes(documents).Single(n => n.Node.Has(NodeRoles.Coordinator));
+            return HostConfiguration.Job(coordinator.Configuration, new JobSpec { JobId = "x" }).Spec;
+        }
+
+        var sliced = JobOf("job: {slices: 4, deltaPrecision: Bf16}");
+        var unset = JobOf("{}");
+
+        Assert.Equal((4, Moe.Model.Training.Rounds.DeltaPrecision.Bf16), (sliced.Slices, sliced.DeltaPrecision));
+        Assert.Equal(((int?)null, Moe.Model.Training.Rounds.DeltaPrecision.Fp32), (unset.Slices, unset.DeltaPrecision));
     }
 
     [Theory]

@@ -51,6 +51,9 @@ public sealed class JobSummaryTests
         Assert.Contains("| overlap | each round's first 1 step(s) run while the round before commits |", JobReport.Markdown(History(), JobSummary.Of(History()), null, []), StringComparison.Ordinal);
         var sequential = History() with { Spec = History().Spec with { OverlapSteps = 0 } };
         Assert.Contains("| overlap | none:", JobReport.Markdown(sequential, JobSummary.Of(sequential), null, []), StringComparison.Ordinal);
+        Assert.Contains("| round data | stepped whole by the coordinator, deltas as float32 |", JobReport.Markdown(History(), JobSummary.Of(History()), null, []), StringComparison.Ordinal);
+        var sliced = History() with { Spec = History().Spec with { Slices = 4, DeltaPrecision = Moe.Model.Training.Rounds.DeltaPrecision.Bf16 } };
+        Assert.Contains("| round data | stepped in 4 slices by their owners, deltas as bfloat16 |", JobReport.Markdown(sliced, JobSummary.Of(sliced), null, []), StringComparison.Ordinal);
     }
 
     [Fact]
