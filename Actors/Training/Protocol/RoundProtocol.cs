@@ -66,7 +66,8 @@ public static class RoundProtocol
 
         public RoundProtocolState JobStarted(RoundProtocolState state, JobStartedEvent e)
         {
-            Effects.Add(new Log(LogLevel.Info, $"Job {e.Spec.JobId} started: {e.Spec.Rounds} rounds of {e.Spec.InnerSteps} inner steps"));
+            var outer = e.Spec.Sliced ? $"an outer step in {e.Spec.Slices} slices" : "a central outer step";
+            Effects.Add(new Log(LogLevel.Info, $"Job {e.Spec.JobId} started: {e.Spec.Rounds} rounds of {e.Spec.InnerSteps} inner steps, {outer}"));
             Effects.Add(new ConfigureBalancers(e.Spec));
             return state with { Journal = state.Journal.Apply(e), Verified = true }; // its parameters were just written
         }

@@ -53,6 +53,9 @@ public sealed class ElasticTrainingTests : IDisposable
         await using var second = await ClusterNode.StartAsync(Node("t2", seed.Port, NodeRoles.Trainer), cancellation: TestContext.Current.CancellationToken);
         var coordinator = seed.Registry.Get<TrainingCoordinatorKey>();
         await ClusterWait.ForStatus(coordinator, _ => true, TimeSpan.FromSeconds(10));
+        await Eventually.Until(() => Task.FromResult(Akka.Cluster.Cluster.Get(seed.System).State.Members
+            .Count(m => m.Status == Akka.Cluster.MemberStatus.Up && m.HasRole(NodeRoles.Trainer)) == 2), TimeSpan.FromSeconds(30),
+            "both trainer nodes up in the coordinator's view", TestContext.Current.CancellationToken);
         await coordinator.Ask<JobStatus>(new StartJob(Job("elastic", rounds: 14)), TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
 
         var together = await ClusterWait.ForStatus(coordinator, s => s.LastContributors.Length == 2, Long);
