@@ -66,7 +66,7 @@ public static class SlicedBlobs
             try
             {
                 if (reader.ReadString() != IndexMagic)
-                    throw new InvalidDataException($"Blob {index} is not a slice index.");
+                    throw NotAnIndex(index, null);
                 _ = reader.ReadString();
                 var slices = new BlobRef[reader.ReadInt32()];
                 for (var k = 0; k < slices.Length; k++)
@@ -75,9 +75,13 @@ public static class SlicedBlobs
             }
             catch (Exception e) when (e is EndOfStreamException or ArgumentException)
             {
-                throw new InvalidDataException($"Blob {index} is not a slice index.", e);
+                throw NotAnIndex(index, e);
             }
         }, token);
+
+    private static InvalidDataException NotAnIndex(BlobRef blob, Exception? inner) => new(
+        $"Blob {blob} is not a slice index: a job stepped in slices met parameters or a delta stored whole (by a node of a version without slices?).",
+        inner);
 
     /// <summary>One slice's tensors (float32 on the CPU), which the caller disposes.</summary>
     public static Task<ParameterSet> ReadSliceAsync(IBlobStore store, BlobRef slice, string what, CancellationToken token) =>
