@@ -63,10 +63,13 @@ public sealed class JobAdmission
         return waiting;
     }
 
-    /// <summary>Each explicitly given setting that differs from the recorded one, as "Name: recorded X, given Y".</summary>
+    /// <summary>
+    /// Each explicitly given setting that differs from the recorded one, as "Name: recorded X, given Y". Slices given
+    /// as null ask for what the job decided when it started, so they match whatever it recorded.
+    /// </summary>
     public static IReadOnlyList<string> Differences(JobSpec recorded, StartJob request) =>
         [.. request.Explicit.Distinct(StringComparer.Ordinal)
             .Select(name => (Name: name, Recorded: JobSpec.Setting(recorded, name), Given: JobSpec.Setting(request.Spec, name)))
-            .Where(s => !Equals(s.Recorded, s.Given))
+            .Where(s => !Equals(s.Recorded, s.Given) && !(s.Name == nameof(JobSpec.Slices) && s.Given is null))
             .Select(s => $"{s.Name}: recorded {s.Recorded ?? "none"}, given {s.Given ?? "none"}")];
 }

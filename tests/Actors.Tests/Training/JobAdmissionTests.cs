@@ -34,6 +34,17 @@ public sealed class JobAdmissionTests
     }
 
     [Fact]
+    public void Slices_left_to_the_job_match_what_it_decided_and_slices_given_must_match_it()
+    {
+        var admission = new JobAdmission();
+        var recorded = Recorded with { Slices = 0 };
+
+        Assert.IsType<JobAdmission.Verdict.Running>(admission.Admit(recorded, new StartJob(new JobSpec { JobId = "job", Preset = "tiny", Rounds = 20 }), ActorRefs.Nobody));
+        var refused = admission.Admit(recorded, new StartJob(new JobSpec { JobId = "job", Preset = "tiny", Rounds = 20, Slices = 4 }), ActorRefs.Nobody);
+        Assert.Contains("Slices: recorded 0, given 4", Assert.IsType<JobAdmission.Verdict.Rejected>(refused).Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_resumed_job_keeps_its_recorded_model_when_its_preset_changes_later()
     {
         // As if the tiny preset had grown since the job started: the job keeps the shape it recorded.
