@@ -33,15 +33,41 @@ internal sealed class SlicedOuterStep(IBlobStore blobs, Func<StepSlice, TimeSpan
         if (indexes.FirstOrDefault(i => i.Count != slices) is { } wrong)
             throw new InvalidDataException($"An input of the outer step of job {spec.JobId} has {wrong.Count} slices, the job {slices}.");
         var deltaSlices = indexes[(momentum is null ? 1 : 2)..];
-        var stepped = await Task.WhenAll(Enumerable.Range(0, slices).Select(s => StepOne(new StepSlice(spec.JobId, s, attempt, indexes[0][s],
-            momentum is null ? null : indexes[1][s], [.. deltaSlices.Select(d => d[s])], spec.OuterLearningRate, spec.OuterMomentum), token)))
-            .ConfigureAwait(false);
-        var tag = $"{spec.JobId} {attempt}";
-        var newParameters = SlicedBlobs.WriteIndexAsync(blobs, $"{tag} parameters", [.. stepped.Select(s => s.Parameters)], BlobDurability.Durable, token);
-        var newMomentum = spec.OuterMomentum > 0
-            ? SlicedBlobs.WriteIndexAsync(blobs, $"{tag} momentum", [.. stepped.Select(s => s.Momentum!)], BlobDurability.Durable, token)
-            : null;
-        return (await newParameters.ConfigureAwait(false), newMomentum is null ? null : await newMomentum.ConfigureAwait(false));
+        var asks = Enumerable.Range(0, slices).Select(s => StepOne(new StepSlice(spec.JobId, s, attempt, indexes[0][s],
+            momentum is null ? null : indexes[1][s], [.. deltaSlices.Select(d => d[s])], spec.OuterLearningRate, spec.OuterMomentum), token)).ToList();
+        try
+        {
+            var stepped = await Task.WhenAll(asks).ConfigureAwait(false);
+            var tag = $"{spec.JobId} {attempt}";
+            var newParameters = SlicedBlobs.WriteIndexAsync(blobs, $"{tag} parameters", [.. stepped.Select(s => s.Parameters)], BlobDurability.Durable, token);
+            var newMomentum = spec.OuterMomentum > 0
+                ? SlicedBlobs.WriteIndexAsync(blobs, $"{tag} momentum", [.. stepped.Select(s => s.Momentum!)], BlobDurability.Durable, token)
+                : null;
+            return (await newParameters.ConfigureAwait(false), newMomentum is null ? null : await newMomentum.ConfigureAwait(false));
+        }
+        catch
+        {
+            // No index will ever list what this attempt's owners stored (a failed step's round runs under a new
+            // attempt), so it goes now or stays for good.
+            await DeleteQuietly(asks.Where(a => a.IsCompletedSuccessfully).SelectMany(a => new[] { a.Result.Parameters, a.Result.Momentum }).OfType<BlobRef>())
+                .ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private async Task DeleteQuietly(IEnumerable<BlobRef> slices)
+    {
+        foreach (var slice in slices)
+        {
+            try
+            {
+                await blobs.DeleteAsync(slice, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or HttpRequestException or UnauthorizedAccessException or InvalidOperationException)
+            {
+                // Left behind: the step's own failure is what the caller must hear of.
+            }
+        }
     }
 
     private async Task<SliceStepped> StepOne(StepSlice step, CancellationToken token)
