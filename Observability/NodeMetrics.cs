@@ -103,11 +103,12 @@ public sealed class NodeMetrics : IDisposable
     /// <summary>The layer's balancer stopped or moved to another node: its gauges go with it.</summary>
     public void LayerStopped(string job, int layer) => _layers.TryRemove((job, layer), out _);
 
-    public void RoundCommitted(string job, double seconds, double loss, long rounds, double checkpointSeconds, long checkpointBytes)
+    /// <param name="checkpointBytes">The new parameters' bytes; null: not known (the gauge keeps the last size).</param>
+    public void RoundCommitted(string job, double seconds, double loss, long rounds, double checkpointSeconds, long? checkpointBytes)
     {
         _roundDuration.Record(seconds, Job(job));
         _checkpointDuration.Record(checkpointSeconds, Job(job));
-        _jobs[job] = (loss, rounds, checkpointBytes);
+        _jobs[job] = (loss, rounds, checkpointBytes ?? (_jobs.TryGetValue(job, out var last) ? last.CheckpointBytes : 0));
     }
 
     /// <summary>The job's coordinator stopped or moved to another node: its gauges go with it.</summary>

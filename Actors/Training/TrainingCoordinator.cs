@@ -64,6 +64,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
             Decide(f.Input);
         });
         Command<ICoordinatorInput>(Decide);
+        Command<CheckpointMeasured>(RecordCommitted);
         Command<Status.Failure>(f => _log.Info("Layer balancers not ready yet ({0}); retrying", f.Cause.GetBaseException().Message));
     }
 
@@ -197,8 +198,14 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
                 break;
             case FailJob:
                 break; // the status carries the problem to whoever follows the job
+            case RoundCommitted c when _state.Spec?.Sliced == true:
+                // The checkpoint's blob is an index: its size is what the slices it lists add up to.
+                SlicedBlobs.ReadIndexAsync(_blobs, c.Event.Parameters, CancellationToken.None).PipeTo(Self,
+                    success: slices => new CheckpointMeasured(c, slices.Sum(s => s.Size)), failure: _ => new CheckpointMeasured(c, null));
+                _log.Info("Round {0} committed: {1} trainers, loss {2:F4}, {3:F1} s", c.Event.Round, c.Event.Parts.Length, c.Event.MeanLoss, c.Event.Seconds);
+                break;
             case RoundCommitted c:
-                _metrics.RoundCommitted(JobLabel, c.Event.Seconds, c.Event.MeanLoss, c.CommittedRounds, c.CheckpointSeconds, c.Event.Parameters.Size);
+                RecordCommitted(new CheckpointMeasured(c, c.Event.Parameters.Size));
                 _log.Info("Round {0} committed: {1} trainers, loss {2:F4}, {3:F1} s", c.Event.Round, c.Event.Parts.Length, c.Event.MeanLoss, c.Event.Seconds);
                 break;
             case DeleteBlobs d:
@@ -319,6 +326,10 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         }
     }
 
+    // A checkpoint whose size could not be read keeps the last size on its gauge.
+    private void RecordCommitted(CheckpointMeasured m) => _metrics.RoundCommitted(JobLabel, m.Round.Event.Seconds, m.Round.Event.MeanLoss,
+        m.Round.CommittedRounds, m.Round.CheckpointSeconds, m.Bytes);
+
     private JobStatus CurrentStatus() => _state.Journal.Status([.. _members.Keys.Order(StringComparer.Ordinal)], _state.Problem);
 
     private sealed record JobCreated(JobSpec Spec, BlobRef Parameters, IActorRef ReplyTo);
@@ -326,4 +337,6 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     private sealed record JobCreationFailed(string JobId, Exception Cause, IActorRef ReplyTo);
 
     private sealed record StepFailed(OuterStepFailed Input, Exception Cause);
+
+    private sealed record CheckpointMeasured(RoundCommitted Round, long? Bytes);
 }

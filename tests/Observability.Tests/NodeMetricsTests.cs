@@ -94,4 +94,33 @@ public sealed class NodeMetricsTests
 
     private static Uri Address(WebApplication app) =>
         new(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+
+    [Fact]
+    public void A_round_whose_checkpoint_size_is_unknown_keeps_the_last_size()
+    {
+        using var metrics = new NodeMetrics();
+        metrics.RoundCommitted("job", 1.5, 4.2, 1, 0.1, 1000);
+        metrics.RoundCommitted("job", 1.5, 4.1, 2, 0.1, null);
+
+        Assert.Equal(1000, CheckpointSize(metrics));
+        metrics.RoundCommitted("job", 1.5, 4.0, 3, 0.1, 2000);
+        Assert.Equal(2000, CheckpointSize(metrics));
+    }
+
+    private static long CheckpointSize(NodeMetrics metrics)
+    {
+        long size = -1;
+        using var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (ReferenceEquals(instrument.Meter.Scope, metrics) && instrument.Name == "moe_checkpoint_size")
+                    l.EnableMeasurementEvents(instrument);
+            },
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, _, _) => size = value);
+        listener.Start();
+        listener.RecordObservableInstruments();
+        return size;
+    }
 }

@@ -28,6 +28,8 @@ public sealed class OuterSlice : ReceivePersistentActor
         Recover<SliceStepped>(e => _last = e);
         Command<StepSlice>(OnStep);
         Command<Done>(OnDone);
+        Command<DeleteMessagesSuccess>(_ => { });
+        Command<DeleteMessagesFailure>(f => _log.Warning("Could not delete the journal of earlier steps: {0}", f.Cause.Message)); // replayed once more at most
     }
 
     public override string PersistenceId { get; }
