@@ -29,7 +29,7 @@ public sealed class OuterSlice : ReceivePersistentActor
         Command<StepSlice>(OnStep);
         Command<Done>(OnDone);
         Command<DeleteMessagesSuccess>(_ => { });
-        Command<DeleteMessagesFailure>(f => _log.Warning("Could not delete the journal of earlier steps: {0}", f.Cause.Message)); // replayed once more at most
+        Command<DeleteMessagesFailure>(f => _log.Warning("Could not delete the journal of earlier steps: {0}", f.Cause.Message)); // the next step deletes them too
     }
 
     public override string PersistenceId { get; }
