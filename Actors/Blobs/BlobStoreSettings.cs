@@ -36,7 +36,9 @@ public sealed record BlobStoreSettings
     public TimeSpan AttemptTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>The slowest transfer worth waiting for, in bytes per second: a large blob gets its attempt time from it.</summary>
-    public long MinBandwidth { get; init; } = 10_000_000;
+    public long MinBandwidth { get; init; } = DefaultMinBandwidth;
+
+    public const long DefaultMinBandwidth = 10_000_000;
 
     /// <summary>How long one attempt at a blob of <paramref name="bytes"/> may take.</summary>
     public TimeSpan AttemptTimeoutFor(long bytes) => AttemptTimeout + TimeSpan.FromSeconds((double)bytes / MinBandwidth);

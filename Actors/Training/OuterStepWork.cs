@@ -1,3 +1,4 @@
+using Akka.Actor;
 using Moe.Actors.Blobs;
 using Moe.Actors.Training.Slices;
 using Moe.Model.Training;
@@ -15,13 +16,16 @@ namespace Moe.Actors.Training;
 /// new parameters go there for them as well as to the store. A job stepped in slices hands its step to the slice
 /// owners (<see cref="SlicedOuterStep"/>) and keeps nothing in memory.
 /// </summary>
-/// <param name="sliced">The step of jobs stepped in slices; null where there is none (one node, a test).</param>
-internal sealed class OuterStepWork(IBlobStore blobs, TensorHandoff? handoff, SlicedOuterStep? sliced = null) : IDisposable
+/// <param name="sliceOwners">The slice owners' shard region, which steps jobs stepped in slices; null where there is none (a test).</param>
+/// <param name="minBandwidth">The store's slowest bandwidth worth waiting for, in bytes per second: how long a slice owner may take.</param>
+internal sealed class OuterStepWork(IBlobStore blobs, TensorHandoff? handoff, IActorRef? sliceOwners = null, long minBandwidth = BlobStoreSettings.DefaultMinBandwidth)
+    : IDisposable
 {
     /// <summary>The coordinator's slot in the handoff: each step's parameters replace the last step's.</summary>
     private const string HandoffSlot = "coordinator";
 
     private readonly ComputeThread _compute = new("coordinator", intraOpThreads: 1);
+    private SlicedOuterStep? _sliced;
     private readonly Lock _lock = new();
 
     // The parameters and momentum the last step stored, kept in memory: every trainer waits for the round boundary,
@@ -65,8 +69,10 @@ internal sealed class OuterStepWork(IBlobStore blobs, TensorHandoff? handoff, Sl
     {
         if (spec.Sliced)
         {
-            return await (sliced ?? throw new InvalidOperationException($"Job {spec.JobId} is stepped in slices, and this node has no slice owners to ask."))
-                .Step(spec, attempt, parameters, momentum, results, token).ConfigureAwait(false);
+            _sliced ??= new SlicedOuterStep(blobs,
+                sliceOwners ?? throw new InvalidOperationException($"Job {spec.JobId} is stepped in slices, and this node has no slice owners to ask."),
+                bytes => SlicedOuterStep.AnswerGrace + TimeSpan.FromSeconds((double)bytes / minBandwidth), _compute);
+            return await _sliced.Step(spec, attempt, parameters, momentum, results, token).ConfigureAwait(false);
         }
         var inputs = new List<Task<ParameterSet>>();
         ParameterSet? next = null, nextVelocity = null;

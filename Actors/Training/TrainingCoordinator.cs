@@ -42,7 +42,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         _balancers = balancers;
         _metrics = metrics;
         _failures = failures;
-        _work = new OuterStepWork(blobs, handoff, new SlicedOuterStep(blobs, sliceOwners, blobSettings.AttemptTimeoutFor));
+        _work = new OuterStepWork(blobs, handoff, sliceOwners, blobSettings.MinBandwidth);
 
         Recover<JobStartedEvent>(e => _state = _state with { Journal = _state.Journal.Apply(e) });
         Recover<RoundCommittedEvent>(e => _state = _state with { Journal = _state.Journal.Apply(e) });
@@ -81,7 +81,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     /// </param>
     /// <param name="blobSettings">
     /// This node's blob settings: the checkpoints kept to go back to when the latest does not read back
-    /// (Blobs:KeepRounds), whether it serves the cluster's blobs, and how long a transfer of a size may take.
+    /// (Blobs:KeepRounds), whether it serves the cluster's blobs, and the slowest bandwidth worth waiting for.
     /// </param>
     /// <param name="sliceOwners">The shard region (or proxy) of the slice owners, which step a job whose outer step is sliced.</param>
     public static Props Props(IBlobStore blobs, BlobStoreSettings blobSettings, TensorHandoff? handoff, IActorRef balancers, IActorRef sliceOwners,

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Moe.Actors.Blobs;
+using Moe.Model.Training;
 
 namespace Moe.Actors.Training.Slices;
 
@@ -7,17 +8,26 @@ namespace Moe.Actors.Training.Slices;
 /// The coordinator's side of a sliced outer step: it looks up each input's slices in its index, asks every slice
 /// owner to step its slice, and stores the index of the new slices once all are durable. The coordinator moves only
 /// the indexes: the parameters, momentum and deltas go between the store and the owners. An owner that does not
-/// answer in the time its step's transfers may take (its node died, or it moved) is asked again, and only its slice
-/// runs again; a slice that fails permanently fails the step, and the round runs again.
+/// answer in the time its step's transfers may take has a node that died or is slow: the coordinator steps that
+/// slice itself, with the owners' code (or, without a compute thread of its own, asks again), and only that slice
+/// runs again; it goes on stepping that slice itself, while asking its owner too, until the owner answers again.
+/// A slice that fails permanently fails the step, and the round runs again.
 /// </summary>
 /// <param name="ask">Sends a step to its slice's owner and returns the answer, or throws <see cref="AskTimeoutException"/>.</param>
-/// <param name="transferTimeout">How long moving a number of bytes may take.</param>
-internal sealed class SlicedOuterStep(IBlobStore blobs, Func<StepSlice, TimeSpan, CancellationToken, Task<object>> ask, Func<long, TimeSpan> transferTimeout)
+/// <param name="answerTimeout">How long an owner may take to answer a step that reads and writes a number of bytes.</param>
+/// <param name="here">Where the coordinator steps a slice whose owner did not answer; null: it asks again.</param>
+internal sealed class SlicedOuterStep(IBlobStore blobs, Func<StepSlice, TimeSpan, CancellationToken, Task<object>> ask, Func<long, TimeSpan> answerTimeout,
+    ComputeThread? here = null)
 {
-    public SlicedOuterStep(IBlobStore blobs, IActorRef owners, Func<long, TimeSpan> transferTimeout)
-        : this(blobs, (step, timeout, token) => owners.Ask<object>(step, timeout, token), transferTimeout)
+    public SlicedOuterStep(IBlobStore blobs, IActorRef owners, Func<long, TimeSpan> answerTimeout, ComputeThread? here = null)
+        : this(blobs, (step, timeout, token) => owners.Ask<object>(step, timeout, token), answerTimeout, here)
     {
     }
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, bool> _silent = new(); // slices whose owner did not answer
+
+    /// <summary>The time an owner may take beyond its bytes at the store's slowest bandwidth worth waiting for.</summary>
+    public static readonly TimeSpan AnswerGrace = TimeSpan.FromSeconds(10);
 
     /// <summary>Asks of one slice before the step fails: the first, and one after each lost answer or transient failure.</summary>
     public const int AsksPerSlice = 3;
@@ -73,7 +83,14 @@ internal sealed class SlicedOuterStep(IBlobStore blobs, Func<StepSlice, TimeSpan
     private async Task<SliceStepped> StepOne(StepSlice step, CancellationToken token)
     {
         // What the owner reads and writes: its parameter and momentum slices twice, every delta slice once.
-        var timeout = transferTimeout(step.Deltas.Sum(d => d.Size) + (2 * (step.Parameters.Size + (step.Momentum?.Size ?? 0))));
+        var timeout = answerTimeout(step.Deltas.Sum(d => d.Size) + (2 * (step.Parameters.Size + (step.Momentum?.Size ?? 0))));
+        if (here is not null && _silent.ContainsKey(step.Slice))
+        {
+            // Its owner did not answer last time (a crashed node stays in the cluster until it is downed, and its
+            // shards move only then): step it here at once, and ask it first again once it answers.
+            _ = Probe(step, timeout);
+            return await StepHere(step, token).ConfigureAwait(false);
+        }
         for (var asked = 1; ; asked++)
         {
             object reply;
@@ -81,9 +98,14 @@ internal sealed class SlicedOuterStep(IBlobStore blobs, Func<StepSlice, TimeSpan
             {
                 reply = await ask(step, timeout, token).ConfigureAwait(false);
             }
+            catch (AskTimeoutException) when (here is not null)
+            {
+                _silent[step.Slice] = true;
+                return await StepHere(step, token).ConfigureAwait(false);
+            }
             catch (AskTimeoutException) when (asked < AsksPerSlice)
             {
-                continue; // the owner died or moved: its successor steps the slice again
+                continue; // the owner moved: its successor steps the slice again
             }
             catch (AskTimeoutException e)
             {
@@ -100,6 +122,26 @@ internal sealed class SlicedOuterStep(IBlobStore blobs, Func<StepSlice, TimeSpan
                 default:
                     throw new InvalidOperationException($"The owner of slice {step.Slice} answered {reply.GetType().Name}.");
             }
+        }
+    }
+
+    // The owners' code gives the same slice here, stored under the same ids whichever finishes first.
+    private async Task<SliceStepped> StepHere(StepSlice step, CancellationToken token)
+    {
+        using var work = new SliceStepWork(blobs, here!);
+        return await work.Step(step, token).ConfigureAwait(false);
+    }
+
+    private async Task Probe(StepSlice step, TimeSpan timeout)
+    {
+        try
+        {
+            if (await ask(step, timeout, CancellationToken.None).ConfigureAwait(false) is SliceStepped)
+                _silent.TryRemove(step.Slice, out _);
+        }
+        catch (Exception)
+        {
+            // Whatever went wrong, the slice stays silent: the next round steps it here again.
         }
     }
 }

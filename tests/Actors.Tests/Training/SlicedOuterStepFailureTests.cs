@@ -72,6 +72,71 @@ public sealed class SlicedOuterStepFailureTests : IDisposable
         Assert.All(timeouts, t => Assert.Equal(TimeSpan.FromSeconds(1) + TimeSpan.FromTicks((2 * slices[1].Size) + (2 * parameterSlices[1].Size)), t));
     }
 
+    [Fact]
+    public async Task The_slice_of_an_owner_that_does_not_answer_is_stepped_by_the_coordinator_itself_bit_for_bit()
+    {
+        var token = TestContext.Current.CancellationToken;
+        using var compute = new Moe.Model.Training.ComputeThread("test", intraOpThreads: 1);
+        using var tensors = new ParameterSet(Enumerable.Range(0, 5).Select(k => new NamedTensor($"t{k}", randn(k + 2, 3))));
+        using var change = new ParameterSet(tensors.Select(t => t with { Value = randn(t.Value.shape) * 0.01 }));
+        var central = _spec with { Slices = 0 };
+        var (wholeParameters, wholeDelta) = (await Write(central, tensors, "parameters"), await Write(central, change, "delta"));
+        var (parameters, delta) = (await Write(_spec, tensors, "parameters"), await Write(_spec, change, "delta"));
+        var silent = 0;
+        var step = new SlicedOuterStep(_store, async (s, _, t) =>
+        {
+            if (s.Slice == 1)
+            {
+                Interlocked.Increment(ref silent);
+                throw new AskTimeoutException("its node died");
+            }
+            using var owner = new SliceStepWork(_store, compute);
+            return await owner.Step(s, t);
+        }, _ => TimeSpan.FromSeconds(5), here: compute);
+
+        var (sliced, slicedMomentum) = await step.Step(_spec, "attempt", parameters, null, [Result(delta)], token);
+
+        Assert.Equal(1, silent); // asked once, then stepped here
+        using var work = new OuterStepWork(_store, handoff: null);
+        var (expected, expectedMomentum) = await work.Step(central, "attempt", wholeParameters, null, [Result(wholeDelta)], localReaders: 0, token);
+        foreach (var (whole, index) in new[] { (expected, sliced), (expectedMomentum!, slicedMomentum!) })
+        {
+            using var a = await ParameterBlobs.ReadAsync(_store, central, whole, "central", token);
+            using var b = await ParameterBlobs.ReadAsync(_store, _spec, index, "sliced", token);
+            Assert.All(a.Zip(b), p => Assert.True(p.Item1.Value.bytes.SequenceEqual(p.Item2.Value.bytes), p.Item1.Name));
+        }
+    }
+
+    [Fact]
+    public async Task A_slice_whose_owner_was_silent_is_stepped_here_at_once_while_its_owner_is_asked_again()
+    {
+        var token = TestContext.Current.CancellationToken;
+        using var compute = new Moe.Model.Training.ComputeThread("test", intraOpThreads: 1);
+        var (parameters, delta) = await Inputs();
+        var calls = 0;
+        var probe = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var step = new SlicedOuterStep(_store, async (s, _, t) =>
+        {
+            if (s.Slice == 1 && Interlocked.Increment(ref calls) == 1)
+                throw new AskTimeoutException("its node died");
+            if (s.Slice == 1)
+                await probe.Task; // still silent while the round goes on
+            using var owner = new SliceStepWork(_store, compute);
+            return await owner.Step(s, t);
+        }, _ => TimeSpan.FromSeconds(5), here: compute);
+
+        var first = await step.Step(_spec, "first", parameters, null, [Result(delta)], token);
+        var second = await step.Step(_spec, "second", first.Parameters, first.Momentum, [Result(delta)], token);
+
+        Assert.Equal(2, calls); // asked again in the second round, which did not wait for it
+        Assert.False(probe.Task.IsCompleted);
+        Assert.Equal(3, (await SlicedBlobs.ReadIndexAsync(_store, second.Parameters, token)).Count);
+        probe.SetResult();
+    }
+
+    private Task<BlobRef> Write(JobSpec spec, ParameterSet tensors, string tag) =>
+        ParameterBlobs.WriteAsync(_store, spec, tensors, tag, DeltaPrecision.Fp32, BlobDurability.Durable, TestContext.Current.CancellationToken);
+
     private async Task<(BlobRef Parameters, BlobRef Delta)> Inputs()
     {
         using var tensors = new ParameterSet(Enumerable.Range(0, 5).Select(k => new NamedTensor($"t{k}", ones(k + 2, 3))));
