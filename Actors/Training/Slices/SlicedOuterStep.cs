@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Akka.Actor;
 using Moe.Actors.Blobs;
 using Moe.Model.Training;
@@ -24,7 +25,7 @@ internal sealed class SlicedOuterStep(IBlobStore blobs, Func<StepSlice, TimeSpan
     {
     }
 
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, bool> _silent = new(); // slices whose owner did not answer
+    private readonly ConcurrentDictionary<int, bool> _silent = new(); // slices whose owner did not answer
 
     /// <summary>The time an owner may take beyond its bytes at the store's slowest bandwidth worth waiting for.</summary>
     public static readonly TimeSpan AnswerGrace = TimeSpan.FromSeconds(10);
