@@ -10,10 +10,10 @@ namespace Moe.Actors.Tests.Training;
 public sealed class OuterStepWorkTests : IDisposable
 {
     private readonly TempDirectory _temp = new();
-    private readonly CountingStore _store;
+    private readonly WatchedStore _store;
     private readonly JobSpec _spec = new() { JobId = "outer", Preset = "tiny", OuterLearningRate = 0.7, OuterMomentum = 0.9 };
 
-    public OuterStepWorkTests() => _store = new CountingStore(new DirectoryBlobStore(Path.Combine(_temp.Path, "blobs")));
+    public OuterStepWorkTests() => _store = new WatchedStore(new DirectoryBlobStore(Path.Combine(_temp.Path, "blobs")));
 
     public void Dispose() => _temp.Dispose();
 
@@ -138,22 +138,5 @@ public sealed class OuterStepWorkTests : IDisposable
         {
             generator.Dispose();
         }
-    }
-
-    private sealed class CountingStore(IBlobStore inner) : IBlobStore
-    {
-        public List<BlobRef> Reads { get; } = [];
-
-        public Task<BlobRef> WriteAsync(Func<Stream, CancellationToken, Task> write, BlobDurability durability, CancellationToken cancellationToken) =>
-            inner.WriteAsync(write, durability, cancellationToken);
-
-        public Task<T> ReadAsync<T>(BlobRef blob, Func<Stream, CancellationToken, Task<T>> read, CancellationToken cancellationToken)
-        {
-            lock (Reads)
-                Reads.Add(blob);
-            return inner.ReadAsync(blob, read, cancellationToken);
-        }
-
-        public Task DeleteAsync(BlobRef blob, CancellationToken cancellationToken) => inner.DeleteAsync(blob, cancellationToken);
     }
 }

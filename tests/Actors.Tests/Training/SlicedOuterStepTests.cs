@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Cluster.Sharding;
 using Moe.Actors.Blobs;
 using Moe.Actors.Hosting;
+using Moe.Actors.Tests.Support;
 using Moe.Actors.Training;
 using Moe.Actors.Training.Slices;
 using Moe.Model.Network;
@@ -124,46 +125,4 @@ public sealed class SlicedOuterStepTests : IAsyncLifetime
 
     private static RoundResult Result(BlobRef delta, string trainer) =>
         new("sliced", 0, "attempt", 0, delta, new PartStats(trainer, 0, 0, 0, 0, 0, [], 0));
-
-    /// <summary>Records every read, and can hold the first read of one blob.</summary>
-    private sealed class WatchedStore(IBlobStore inner) : IBlobStore
-    {
-        private (BlobRef Blob, Hold Hold)? _hold;
-
-        public List<BlobRef> Reads { get; } = [];
-
-        public Hold HoldFirstRead(BlobRef blob)
-        {
-            var hold = new Hold();
-            _hold = (blob, hold);
-            return hold;
-        }
-
-        public Task<BlobRef> WriteAsync(Func<Stream, CancellationToken, Task> write, BlobDurability durability, CancellationToken cancellationToken) =>
-            inner.WriteAsync(write, durability, cancellationToken);
-
-        public async Task<T> ReadAsync<T>(BlobRef blob, Func<Stream, CancellationToken, Task<T>> read, CancellationToken cancellationToken)
-        {
-            lock (Reads)
-                Reads.Add(blob);
-            if (_hold is { } hold && hold.Blob == blob)
-            {
-                _hold = null;
-                hold.Hold.Entered.TrySetResult();
-                await hold.Hold.Released.Task.ConfigureAwait(false);
-            }
-            return await inner.ReadAsync(blob, read, cancellationToken).ConfigureAwait(false);
-        }
-
-        public Task DeleteAsync(BlobRef blob, CancellationToken cancellationToken) => inner.DeleteAsync(blob, cancellationToken);
-    }
-
-    private sealed class Hold
-    {
-        public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public TaskCompletionSource Released { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public void Release() => Released.TrySetResult();
-    }
 }
