@@ -14,6 +14,7 @@ namespace Moe.Cluster.Host.Tests;
 /// joins. The job must keep committing rounds, lose none, take the newcomer's work, and end with a loadable checkpoint.
 /// </summary>
 [Trait("Category", "Integration")]
+[Collection(nameof(RunAlone))]
 public sealed partial class LocalClusterTests : IDisposable
 {
     private readonly string _directory = Directory.CreateTempSubdirectory("cluster-").FullName;
@@ -153,3 +154,10 @@ public sealed partial class LocalClusterTests : IDisposable
         }
     }
 }
+
+/// <summary>
+/// Tests whose processes detect failures by heartbeats: on a machine busy with the other tests a stalled process
+/// looks dead and the cluster splits, so they run alone, after the rest.
+/// </summary>
+[CollectionDefinition(nameof(RunAlone), DisableParallelization = true)]
+public sealed class RunAlone;
