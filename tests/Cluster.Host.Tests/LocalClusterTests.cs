@@ -45,12 +45,15 @@ public sealed partial class LocalClusterTests : IDisposable
         await File.WriteAllLinesAsync(text, Enumerable.Range(0, 3000).Select(_ => string.Join(' ', Enumerable.Range(0, 10).Select(_ => words[random.Next(words.Length)]))), TestContext.Current.CancellationToken);
         var seedPort = MoeNodeHost.FreePort();
         var blobs = $"http://127.0.0.1:{MoeNodeHost.FreePort()}";
-        const int Rounds = 24;
+        const int Rounds = 40;
 
         var seed = Start("seed", ["--roles", "coordinator,balancer", "--port", $"{seedPort}", "--serve-blobs", blobs,
             "--job-id", "e2e", "--preset", "tiny", "--rounds", $"{Rounds}", "--inner-steps", "4", "--text", text],
             ("MOE_Job__RoundTimeout", "00:00:20"));
         string[] trainer = ["--roles", "trainer", "--seed", $"127.0.0.1:{seedPort}", "--port", "0", "--blobs", blobs, "--trainers", "1"];
+        // A trainer that asks to join before the seed listens retries only after several seconds, by which time a
+        // job of tiny rounds is far along with the other one alone.
+        await seed.WaitFor(l => l.StartsWith("Member of the cluster", StringComparison.Ordinal), TimeSpan.FromMinutes(1));
         var survivor = Start("a", trainer);
         var doomed = Start("b", trainer);
 
