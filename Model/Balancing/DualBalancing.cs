@@ -55,7 +55,7 @@ public static class DualBalancing
 
     private static Tensor ClipAtZero(Tensor prices)
     {
-        using var zero = 0.0.ToScalar(); // explicit and disposed: see RmsNorm on implicit Scalars
+        using var zero = 0.0.ToScalar(); // held Scalar: see KeptScalars
         return prices.clamp_min_(zero);
     }
 

@@ -74,14 +74,14 @@ public sealed class ExpertHistogram
             throw new ArgumentException($"The window has {window.Experts} experts but the scores have {experts}.", nameof(window));
         using var scope = NewDisposeScope();
         using var no = no_grad();
-        using var first = 0.ToScalar(); // explicit Scalars: see RmsNorm
+        using var first = 0.ToScalar(); // held Scalars: see KeptScalars
         using var last = (window.Bins - 1).ToScalar();
         using var binsPerExpert = window.Bins.ToScalar();
         var low = tensor(window.Low.ToArray(), device: scores.device).unsqueeze(0);
         var width = tensor(Enumerable.Range(0, experts).Select(window.Width).ToArray(), device: scores.device).unsqueeze(0);
         var shifted = scores.detach().to(ScalarType.Float32) - tokenPrices.detach().to(ScalarType.Float32).unsqueeze(1);
         var bins = ((shifted - low) / width).floor().clamp(first, last).to(ScalarType.Int64);
-        var cells = (bins + (arange(experts, device: scores.device) * binsPerExpert).unsqueeze(0)).flatten();
+        var cells = bins.Plus((KeptScalars.Indices(experts, scores.device) * binsPerExpert).unsqueeze(0)).flatten();
         var counts = zeros(experts * window.Bins, dtype: ScalarType.Int32, device: scores.device);
         return counts.scatter_add_(0, cells, ones_like(cells, dtype: ScalarType.Int32)).MoveToOuterDisposeScope();
     }

@@ -1,3 +1,4 @@
+using Moe.Model.Devices;
 using static TorchSharp.torch;
 
 namespace Moe.Model.Network;
@@ -25,13 +26,13 @@ public sealed class Block : nn.Module<Tensor, (Tensor Output, LayerRouting? Rout
     /// <summary>The block's output, and how its MoE layer routed (null for a dense block).</summary>
     public override (Tensor Output, LayerRouting? Routing) forward(Tensor x)
     {
-        x = x + attention.forward(attentionNorm.forward(x));
+        x = x.Plus(attention.forward(attentionNorm.forward(x)));
         var normed = feedForwardNorm.forward(x);
         if (Moe is { } moe)
         {
             var (output, routing) = moe.forward(normed);
-            return (x + output, routing);
+            return (x.Plus(output), routing);
         }
-        return (x + ((SwiGlu)feedForward).forward(normed), null);
+        return (x.Plus(((SwiGlu)feedForward).forward(normed)), null);
     }
 }

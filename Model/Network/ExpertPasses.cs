@@ -20,7 +20,7 @@ internal static class ExpertPasses
         var outputs = new Tensor[experts.Count];
         for (var e = 0; e < experts.Count; e++)
             outputs[e] = experts[e].forward(runs[e]);
-        using var one = 1.ToScalar(); // explicit Scalar: see RmsNorm
+        using var one = 1.ToScalar(); // held Scalar: see KeptScalars
         return zeros_like(tokens).index_add_(0, slots.TokenOfSlot, cat(outputs) * slots.WeightOfSlot, one);
     }
 

@@ -14,7 +14,7 @@ internal sealed record ExpertSlots(Tensor TokenOfSlot, Tensor WeightOfSlot, long
     /// <summary>Groups the slots by expert with one stable sort; a capacity keeps each expert's first slots.</summary>
     public static ExpertSlots Group(Tensor experts, Tensor weights, long[] loads, long capacity, ScalarType dtype)
     {
-        using var slotsPerToken = experts.shape[1].ToScalar(); // explicit Scalar: see RmsNorm
+        using var slotsPerToken = experts.shape[1].ToScalar(); // held Scalar: see KeptScalars
         var (_, order) = experts.flatten().sort(stable: true);
         var kept = loads.Select(load => Math.Min(load, capacity)).ToArray();
         if (kept.AsSpan().SequenceEqual(loads))

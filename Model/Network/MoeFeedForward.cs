@@ -61,7 +61,7 @@ public sealed class MoeFeedForward : nn.Module<Tensor, (Tensor Output, LayerRout
         var slots = ExpertSlots.Group(decision.Experts, decision.Weights, loads, capacity, x.dtype);
         var output = Pass([.. experts], tokens, slots);
         if (shared is not null)
-            output = output + shared.forward(tokens);
+            output = output.Plus(shared.forward(tokens));
 
         var dropped = loads.Sum() - slots.Kept.Sum();
         return (output.view(x.shape), new LayerRouting(decision, scores, loads, dropped));

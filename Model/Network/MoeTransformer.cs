@@ -1,3 +1,4 @@
+using Moe.Model.Devices;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -84,7 +85,7 @@ public sealed class MoeTransformer : nn.Module<Tensor, Tensor>
         foreach (var layer in routing)
         {
             if (layer.Decision.AuxLoss is { } aux)
-                total = total + aux;
+                total = total.Plus(aux);
         }
         return (total, lm, routing);
     }

@@ -1,3 +1,4 @@
+using Moe.Model.Devices;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -9,8 +10,7 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
 {
     private readonly Parameter weight;
 
-    // Held as a field: TorchSharp's implicit double-to-Scalar temporaries can be finalised while native code
-    // still reads them (seen as a "toFloat" abort after minutes of training).
+    // Held as a field, for the reason in KeptScalars.
     private readonly Scalar _epsilon;
 
     public RmsNorm(int dim, double epsilon) : base(nameof(RmsNorm))
@@ -21,7 +21,7 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     }
 
     public override Tensor forward(Tensor x) =>
-        x * (x.square().mean([-1], keepdim: true) + _epsilon).rsqrt() * weight;
+        x * x.square().mean([-1], keepdim: true).add(_epsilon, KeptScalars.One).rsqrt() * weight;
 
     protected override void Dispose(bool disposing)
     {

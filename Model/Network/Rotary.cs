@@ -1,3 +1,5 @@
+using Moe.Model.Devices;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Moe.Model.Network;
@@ -11,8 +13,13 @@ public sealed class Rotary : IDisposable
     public Rotary(int headDim, int context, double theta)
     {
         using var scope = NewDisposeScope();
-        var frequencies = pow(theta, -arange(0, headDim, 2, dtype: ScalarType.Float32) / headDim);
-        var angles = outer(arange(context, dtype: ScalarType.Float32), frequencies);
+        using var start = 0.ToScalar(); // held Scalars: see KeptScalars
+        using var stop = headDim.ToScalar();
+        using var step = 2.ToScalar();
+        using var positions = context.ToScalar();
+        var exponents = arange(start, stop, step, dtype: ScalarType.Float32).div(stop).neg();
+        var frequencies = pow(tensor(theta), exponents);
+        var angles = outer(arange(positions, dtype: ScalarType.Float32), frequencies);
         _cos = angles.cos().DetachFromDisposeScope();
         _sin = angles.sin().DetachFromDisposeScope();
     }
@@ -26,7 +33,7 @@ public sealed class Rotary : IDisposable
         var sin = _sin.narrow(0, 0, time).to(x.dtype, x.device);
         var x1 = x.narrow(-1, 0, half);
         var x2 = x.narrow(-1, half, half);
-        return cat([(x1 * cos) - (x2 * sin), (x1 * sin) + (x2 * cos)], -1);
+        return cat([(x1 * cos) - (x2 * sin), (x1 * sin).Plus(x2 * cos)], -1);
     }
 
     public void Dispose()

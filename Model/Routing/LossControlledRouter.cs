@@ -15,7 +15,7 @@ public sealed class LossControlledRouter(RouterConfig config) : StatelessRouter(
     {
         RoutingGuards.Scores(scores, Config.Experts, checkFinite);
         var decision = TopKSelection.Route(scores, scores.detach(), Config);
-        using var slots = ((double)scores.shape[0] * Config.TopK).ToScalar(); // explicit Scalars: see RmsNorm
+        using var slots = ((double)scores.shape[0] * Config.TopK).ToScalar(); // held Scalars: see KeptScalars
         using var scale = ((double)Config.AuxLossAlpha * Config.Experts).ToScalar();
         var share = decision.Loads.to(scores.dtype) / slots;
         var meanScore = scores.mean([0]);

@@ -1,3 +1,4 @@
+using Moe.Model.Devices;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -27,12 +28,12 @@ public sealed class LossFreeRouter : IRouter
     public RoutingDecision Route(Tensor scores, bool checkFinite = true)
     {
         RoutingGuards.Scores(scores, Config.Experts, checkFinite);
-        using var ranking = scores.detach() + _bias.to(scores.dtype, scores.device);
+        using var ranking = scores.detach().Plus(_bias.to(scores.dtype, scores.device));
         return TopKSelection.Route(scores, ranking, Config);
     }
 
     public RoutingDecision RouteForInference(Tensor scores) =>
-        TopKSelection.PerToken(scores, scores.detach() + _bias.to(scores.dtype, scores.device), Config);
+        TopKSelection.PerToken(scores, scores.detach().Plus(_bias.to(scores.dtype, scores.device)), Config);
 
     public void AfterStep(RoutingDecision decision)
     {
@@ -40,7 +41,7 @@ public sealed class LossFreeRouter : IRouter
         {
             // On the loads' device: the update needs no host read.
             var loads = decision.Loads.to(ScalarType.Float32);
-            using var rate = Config.BiasUpdateRate.ToScalar(); // explicit Scalar: see RmsNorm
+            using var rate = Config.BiasUpdateRate.ToScalar(); // held Scalar: see KeptScalars
             var update = (loads.mean() - loads).sign() * rate;
             if (_bias.device_type != update.device_type || _bias.device_index != update.device_index)
             {
@@ -48,7 +49,7 @@ public sealed class LossFreeRouter : IRouter
                 _bias.Dispose();
                 _bias = moved;
             }
-            _bias.add_(update);
+            _bias.PlusInPlace(update);
         }
     }
 

@@ -1,3 +1,4 @@
+using Moe.Model.Devices;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -24,9 +25,9 @@ internal static class TopKSelection
         using (no_grad())
         {
             var (tokens, m) = (ranking.shape[0], ranking.shape[1]);
-            using var count = m.ToScalar(); // explicit and disposed: see RmsNorm on implicit Scalars
-            var start = arange(tokens, dtype: ScalarType.Int64, device: ranking.device).remainder(count).unsqueeze(1);
-            var order = (arange(m, dtype: ScalarType.Int64, device: ranking.device).unsqueeze(0) + start).remainder(count);
+            using var count = m.ToScalar(); // held Scalar: see KeptScalars
+            var start = KeptScalars.Indices(tokens, ranking.device).remainder(count).unsqueeze(1);
+            var order = KeptScalars.Indices(m, ranking.device).unsqueeze(0).Plus(start).remainder(count);
             var priced = withTokenPrices && config.TopK < m;
             var (values, positions) = ranking.gather(1, order).topk(priced ? config.TopK + 1 : config.TopK, dim: 1);
             if (priced)
@@ -60,7 +61,7 @@ internal static class TopKSelection
         var weights = scores.gather(1, experts);
         if (config.NormalizeTopK)
         {
-            using var tiny = 1e-20.ToScalar(); // explicit and disposed: see RmsNorm on implicit Scalars
+            using var tiny = 1e-20.ToScalar(); // held Scalar: see KeptScalars
             weights = weights / weights.sum(1, keepdim: true).clamp_min(tiny);
         }
         return new RoutingDecision(experts, weights, Loads(experts, config.Experts), auxLoss, tokenPrices);

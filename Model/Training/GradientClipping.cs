@@ -1,3 +1,4 @@
+using Moe.Model.Devices;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -20,10 +21,10 @@ public static class GradientClipping
             if (gradients.Length == 0)
                 return zeros([], device: all.Length > 0 ? all[0].device : null);
             var norm = stack([.. gradients.Select(g => g.norm())]).norm();
-            using var max = maxNorm.ToScalar(); // explicit Scalars: see RmsNorm
+            using var max = maxNorm.ToScalar(); // held Scalars: see KeptScalars
             using var epsilon = 1e-6.ToScalar();
             using var one = 1.0.ToScalar();
-            using var coefficient = norm.add(epsilon).reciprocal_().mul_(max).clamp_max_(one);
+            using var coefficient = norm.add(epsilon, KeptScalars.One).reciprocal_().mul_(max).clamp_max_(one);
             foreach (var gradient in gradients)
                 gradient.mul_(coefficient);
             return norm;

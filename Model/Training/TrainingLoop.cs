@@ -137,7 +137,7 @@ public sealed class TrainingLoop : IDisposable
             using var micro = NewDisposeScope();
             var share = (double)inputParts[p].shape[0] / rows;
             var (total, languageModel, routing) = Model.Loss(inputParts[p], targetParts[p]);
-            using var weight = share.ToScalar(); // explicit Scalar: see RmsNorm
+            using var weight = share.ToScalar(); // held Scalar: see KeptScalars
             (parts == 1 ? total : total.mul(weight)).backward();
             losses.Add(languageModel.detach().mul(weight).MoveToOuterDisposeScope());
             foreach (var layer in routing)

@@ -5,6 +5,7 @@ using Akka.Cluster.Tools.PublishSubscribe;
 using Moe.Actors.Balancing;
 using Moe.Actors.Hosting;
 using Moe.Model.Balancing;
+using Moe.Model.Devices;
 using Moe.Model.Routing;
 using static TorchSharp.torch;
 
@@ -217,8 +218,8 @@ internal static class BalancerBench
         {
             using var scope = NewDisposeScope();
             manual_seed(v);
-            var skew = arange(experts, dtype: ScalarType.Float32) * (-3.2f / experts);
-            var scores = Scoring.Scores(randn(TokensPerTrainer * trainers, experts) + skew, ScoreFunction.Softmax);
+            var skew = KeptScalars.Indices(experts, CPU).to(ScalarType.Float32).Times(-3.2f / experts);
+            var scores = Scoring.Scores(randn(TokensPerTrainer * trainers, experts).Plus(skew), ScoreFunction.Softmax);
             var q = DualBalancing.Solve(scores, zeros(experts), TopK, 4, clip: true);
             var p = DualBalancing.TokenPrices(scores, q, TopK, clip: true);
             var window = ReadoutWindow.Fixed(range, experts);

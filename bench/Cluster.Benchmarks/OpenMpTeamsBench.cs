@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Moe.Model.Devices;
 using static TorchSharp.torch;
 
 namespace Moe.Benchmarks;
@@ -20,7 +21,7 @@ internal static class OpenMpTeamsBench
             for (var i = 0; i < 3000; i++)
             {
                 using var product = a.matmul(b);
-                using var sum = product.add(a);
+                using var sum = product.Plus(a);
             }
             return watch.Elapsed.TotalMilliseconds;
         }

@@ -54,6 +54,9 @@ switch (args)
         await RoundDataBench.Run(long.Parse(Option("--floats") ?? "25000000"), [.. (Option("--trainers") ?? "1,2,4,8").Split(',').Select(int.Parse)],
             Option("--store") ?? "directory", Option("--delta-precision") == "bf16" ? DeltaPrecision.Bf16 : DeltaPrecision.Fp32, int.Parse(Option("--rounds") ?? "3"));
         return;
+    case ["scalar-lifetime", ..]:
+        ScalarLifetimeBench.Run(TimeSpan.FromSeconds(int.Parse(Option("--seconds") ?? "20")));
+        return;
     case ["openmp-teams"]:
         OpenMpTeamsBench.Run();
         return;

@@ -4,6 +4,7 @@ using System.Text.Json;
 using Moe.Actors.Blobs;
 using Moe.Actors.Training;
 using Moe.Actors.Training.Slices;
+using Moe.Model.Devices;
 using Moe.Model.Training;
 using Moe.Model.Training.Rounds;
 using static TorchSharp.torch;
@@ -134,7 +135,7 @@ internal static class RoundDataBench
     {
         using var generator = new Generator((ulong)seed + 1);
         var sizes = Enumerable.Range(0, Tensors).Select(k => (floats / Tensors) + (k < floats % Tensors ? 1 : 0));
-        return new ParameterSet(sizes.Select((size, k) => new NamedTensor($"p{k}", randn([size], generator: generator).mul_(scale))));
+        return new ParameterSet(sizes.Select((size, k) => new NamedTensor($"p{k}", randn([size], generator: generator).Times(scale))));
     }
 
     private static BlobStoreSettings StoreSettings(string store, string directory) => store switch

@@ -1,5 +1,6 @@
 using System.Text;
 using Moe.Model.Data;
+using Moe.Model.Devices;
 
 namespace Moe.Model.Tests;
 
@@ -111,7 +112,7 @@ public sealed class DataTests : IDisposable
 
         var (inputs, targets) = sampler.Next(4);
         Assert.Equal([4L, 10], inputs.shape);
-        Assert.True(targets.equal(inputs + 1).all().item<bool>());
+        Assert.True(targets.equal(inputs.Plus(TorchSharp.torch.ones_like(inputs))).all().item<bool>());
         Assert.Equal(0, inputs[0, 0].item<long>() % 10);
 
         var seen = new List<long>();

@@ -1,5 +1,7 @@
 using Moe.Model.Balancing;
+using Moe.Model.Devices;
 using Moe.Model.Routing;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Moe.Model.Tests;
@@ -19,7 +21,7 @@ public class DualBalancingTests
     {
         using var scope = NewDisposeScope();
         var scores = TestScores.Make(n, m, seed: n + m, skew);
-        var q0 = rand(m) * 0.05f;
+        var q0 = rand(m).Times(0.05f);
 
         var expected = TestScores.ToArray(DualBalancing.Solve(scores, q0, k, iterations: 3, clip));
         var actual = TestScores.ToArray(q0);
@@ -35,7 +37,8 @@ public class DualBalancingTests
     {
         using var scope = NewDisposeScope();
         var scores = TestScores.Make(3000, 16, seed: 5, skew: 4, ScoreFunction.Sigmoid);
-        var q0 = (rand(16) * 0.2f) - 0.1f;
+        using var tenth = 0.1f.ToScalar();
+        var q0 = rand(16).Times(0.2f).sub(tenth);
 
         var expected = TestScores.ToArray(DualBalancing.Solve(scores, q0, 2, iterations: 3, clipTokenPrices, clipExpertPrices));
         var actual = TestScores.ToArray(q0);
@@ -54,14 +57,15 @@ public class DualBalancingTests
     {
         using var scope = NewDisposeScope();
         var scores = TestScores.Make(n, m, seed: n + k, skew: 2);
-        var q = rand(m) * 0.05f;
+        var q = rand(m).Times(0.05f);
+        using var zero = 0.ToScalar();
         var capacity = DualBalancing.Capacity(n, m, k);
 
         // The selections by kthvalue that the top-k ones replace.
         var p = (scores - q.unsqueeze(0)).kthvalue(m - k, dim: 1).values;
-        p = clip ? p.clamp_min(0) : p;
+        p = clip ? p.clamp_min(zero) : p;
         var expertPrices = (scores - p.unsqueeze(1)).kthvalue(n - capacity, dim: 0).values;
-        expertPrices = clip ? expertPrices.clamp_min(0) : expertPrices;
+        expertPrices = clip ? expertPrices.clamp_min(zero) : expertPrices;
 
         Assert.Equal(TestScores.ToArray(p), TestScores.ToArray(DualBalancing.TokenPrices(scores, q, k, clip)));
         Assert.Equal(TestScores.ToArray(expertPrices), TestScores.ToArray(DualBalancing.ExpertPrices(scores, p, capacity, clip)));

@@ -1,4 +1,5 @@
 using Moe.Model.Balancing;
+using Moe.Model.Devices;
 using static TorchSharp.torch;
 
 namespace Moe.Model.Tests;
@@ -71,7 +72,7 @@ public class ExpertHistogramTests
         using var scope = NewDisposeScope();
         var (n, m) = (700, 16);
         var scores = TestScores.Make(n, m, seed: 9, skew: 3);
-        var p = rand(n) * 0.1f;
+        var p = rand(n).Times(0.1f);
         var range = HistogramRange.Default;
 
         var histogram = ExpertHistogram.Build(scores, p, range);

@@ -1,4 +1,5 @@
 using Moe.Model.Data;
+using Moe.Model.Devices;
 using Moe.Model.Inference;
 using Moe.Model.IO;
 using Moe.Model.Network;
@@ -38,7 +39,7 @@ public sealed class ModelFolderTests : IDisposable
         using var scope = NewDisposeScope();
         var path = Path.Combine(_directory, "t.safetensors");
         var a = randn(3, 5);
-        var b = arange(4, dtype: ScalarType.Float32);
+        var b = KeptScalars.Indices(4, CPU).to(ScalarType.Float32);
         using (var stream = File.Create(path))
             SafeTensors.Write(stream, [("a", a), ("b.c", b)], new Dictionary<string, string> { ["format"] = "pt" });
 

@@ -1,5 +1,7 @@
+using Moe.Model.Devices;
 using Moe.Model.Network;
 using Moe.Model.Routing;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Moe.Model.Tests;
@@ -49,7 +51,7 @@ public class MoeTransformerTests
         {
             var expected = zeros(32);
             for (var k = 0; k < 2; k++)
-                expected += layer.Expert((int)experts[(i * 2) + k]).forward(tokens[i].unsqueeze(0))[0] * weights[(i * 2) + k];
+                expected = expected.Plus(layer.Expert((int)experts[(i * 2) + k]).forward(tokens[i].unsqueeze(0))[0].Times(weights[(i * 2) + k]));
             Assert.True(output[i].allclose(expected, rtol: 1e-5, atol: 1e-6), $"token {i}");
         }
     }
@@ -75,7 +77,7 @@ public class MoeTransformerTests
         {
             var expert = (int)experts[slot];
             if (taken[expert]++ < capacity)
-                expected[slot / 2] += layer.Expert(expert).forward(tokens[slot / 2].unsqueeze(0))[0] * weights[slot];
+                expected[slot / 2].PlusInPlace(layer.Expert(expert).forward(tokens[slot / 2].unsqueeze(0))[0].Times(weights[slot]));
         }
         Assert.True(routing.Dropped > 0, "the capacity must turn some slots away");
         Assert.True(output.allclose(expected, rtol: 1e-5, atol: 1e-6));
@@ -105,7 +107,8 @@ public class MoeTransformerTests
         using var model = new MoeTransformer(Tiny with { Router = router, AuxLossAlpha = 0.01f });
         using var optimizer = optim.AdamW(model.parameters(), lr: 3e-3);
         // A fixed batch of periodic sequences: easy to learn, so 40 steps must cut the loss.
-        var sequence = arange(17).remainder(7).unsqueeze(0).repeat(4, 1) + randint(0, 5, [4, 1]);
+        using var period = 7.ToScalar();
+        var sequence = KeptScalars.Indices(17, CPU).remainder(period).unsqueeze(0).repeat(4, 1).Plus(randint(0, 5, [4, 1]));
         var inputs = sequence.narrow(1, 0, 16);
         var targets = sequence.narrow(1, 1, 16);
 
@@ -153,7 +156,7 @@ public class MoeTransformerTests
             var state = layer.Router.State!.clone();
             var (output, _) = layer.forward(x);
             layer.Router.LoadState(state); // the same q for both passes
-            output.pow(2).sum().backward();
+            output.square().sum().backward();
             return (output.detach(), [.. layer.parameters().Select(p => p.grad!.clone())]);
         }
 

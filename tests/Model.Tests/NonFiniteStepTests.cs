@@ -1,6 +1,7 @@
 using Moe.Model.Network;
 using Moe.Model.Routing;
 using Moe.Model.Training;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Moe.Model.Tests;
@@ -9,8 +10,9 @@ public sealed class NonFiniteStepTests
 {
     private static void Poison(TrainingLoop loop)
     {
+        using var nan = float.NaN.ToScalar();
         using (no_grad())
-            loop.Model.MoeLayers[0].Expert(0).parameters().First().fill_(float.NaN);
+            loop.Model.MoeLayers[0].Expert(0).parameters().First().fill_(nan);
     }
 
     [Theory]

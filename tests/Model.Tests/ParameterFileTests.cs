@@ -1,3 +1,4 @@
+using Moe.Model.Devices;
 using Moe.Model.Training.Rounds;
 using static TorchSharp.torch;
 
@@ -65,7 +66,7 @@ public sealed class ParameterFileTests : IDisposable
         manual_seed(5);
         float[] special = [0f, -0f, 1f, float.PositiveInfinity, float.NegativeInfinity, float.Epsilon, 1e-40f, 3.4e38f,
             BitConverter.UInt32BitsToSingle(0x3F808000), BitConverter.UInt32BitsToSingle(0x3F818000)]; // ties to even, down and up
-        NamedTensor[] delta = [new("w", randn(300, 70) * 1e-3), new("s", tensor(special))];
+        NamedTensor[] delta = [new("w", randn(300, 70).Times(1e-3)), new("s", tensor(special))];
         using (var stream = File.Create(_file))
             ParameterFile.Save(stream, delta, DeltaPrecision.Bf16);
         using (var stream = new MemoryStream())

@@ -1,4 +1,5 @@
 using Moe.Model.Balancing;
+using Moe.Model.Devices;
 using Moe.Model.Training.Rounds;
 using static TorchSharp.torch;
 
@@ -39,7 +40,7 @@ public sealed class RoundWorkerTests
         var delta = worker.Delta();
         // What an outer step could have made of round 0: anything near where it ended.
         manual_seed(11);
-        var global = new ParameterSet(end.Select(p => p with { Value = p.Value + (0.01f * randn_like(p.Value)) }));
+        var global = new ParameterSet(end.Select(p => p with { Value = p.Value.Plus(randn_like(p.Value).Times(0.01f)) }));
         worker.Rebase(global.Copy());
 
         Assert.False(worker.AwaitingGlobal);

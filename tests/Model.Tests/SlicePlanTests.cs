@@ -1,3 +1,4 @@
+using Moe.Model.Devices;
 using Moe.Model.Training.Rounds;
 using static TorchSharp.torch;
 
@@ -45,8 +46,8 @@ public sealed class SlicePlanTests
         using var scope = NewDisposeScope();
         manual_seed(11);
         var global = new ParameterSet(Enumerable.Range(0, 9).Select(k => new NamedTensor($"p{k}", randn(3 + k, 5))));
-        var deltas = Enumerable.Range(0, 3).Select(_ => new ParameterSet(global.Select(p => p with { Value = randn(p.Value.shape) * 1e-2 }))).ToList();
-        var momentum = new ParameterSet(global.Select(p => p with { Value = randn(p.Value.shape) * 1e-3 }));
+        var deltas = Enumerable.Range(0, 3).Select(_ => new ParameterSet(global.Select(p => p with { Value = randn(p.Value.shape).Times(1e-2) }))).ToList();
+        var momentum = new ParameterSet(global.Select(p => p with { Value = randn(p.Value.shape).Times(1e-3) }));
         var (whole, wholeMomentum) = OuterNesterov.Step(global, deltas, momentum, 0.7, 0.9);
 
         var plan = SlicePlan.Cut(global, 4);

@@ -23,7 +23,7 @@ public sealed record LayerSummary(long[] Loads, ExpertHistogram Histogram)
         if (routing.Count == 0)
             return [];
         using var scope = NewDisposeScope();
-        using var zero = 0.0.ToScalar(); // explicit Scalar: see RmsNorm
+        using var zero = 0.0.ToScalar(); // held Scalar: see KeptScalars
         var counts = routing.Select((layer, k) =>
         {
             var prices = layer.Decision.TokenPrices

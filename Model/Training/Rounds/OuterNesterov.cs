@@ -1,3 +1,4 @@
+using Moe.Model.Devices;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -32,7 +33,7 @@ public static class OuterNesterov
         var parameters = new List<NamedTensor>(global.Count);
         var velocities = keepsMomentum ? new List<NamedTensor>(global.Count) : null;
         using var noGrad = no_grad();
-        // Explicit Scalars (see RmsNorm), and every update fused into one pass over the parameter where libtorch
+        // Held Scalars (see KeptScalars), and every update fused into one pass over the parameter where libtorch
         // allows: the outer step is on the round's critical path while every trainer waits.
         using var mu = momentumFactor.ToScalar();
         using var minusLr = (-learningRate).ToScalar();
@@ -66,7 +67,7 @@ public static class OuterNesterov
     {
         var sum = deltas[0][k].Value.clone();
         for (var d = 1; d < deltas.Count; d++)
-            sum.add_(deltas[d][k].Value);
+            sum.PlusInPlace(deltas[d][k].Value);
         return sum.div_(count);
     }
 }

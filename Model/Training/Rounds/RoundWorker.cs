@@ -1,5 +1,6 @@
 using Moe.Model.Balancing;
 using Moe.Model.Data;
+using Moe.Model.Devices;
 using Moe.Model.Network;
 using static TorchSharp.torch;
 
@@ -73,7 +74,7 @@ public sealed class RoundWorker : IDisposable
         {
             var local = ParameterFile.CheckMatches(Loop.Model, global, "the global parameters");
             for (var k = 0; k < local.Count; k++)
-                local[k].parameter.add_((global[k].Value - _global[k].Value).to(local[k].parameter.device));
+                local[k].parameter.PlusInPlace((global[k].Value - _global[k].Value).to(local[k].parameter.device));
         }
         _global.Dispose();
         _global = global;

@@ -8,7 +8,7 @@ public sealed class TensorHandoffTests
 {
     private static BlobRef Blob(int k) => new(k.ToString("x64", System.Globalization.CultureInfo.InvariantCulture), 8);
 
-    private static ParameterSet Tensors(float value) => new([new("w", full(2, value)), new("b", full(3, value))]);
+    private static ParameterSet Tensors(float value) => new([new("w", tensor(new[] { value, value })), new("b", tensor(new[] { value, value, value }))]);
 
     [Fact]
     public void Readers_before_the_last_get_independent_copies_and_the_last_gets_the_offered_tensors()
@@ -18,7 +18,7 @@ public sealed class TensorHandoffTests
         handoff.Offer("coordinator", Blob(1), offered, readers: 2);
 
         var first = handoff.Take(Blob(1))!;
-        first[0].Value.fill_(7f);
+        first[0].Value.copy_(tensor(new[] { 7f, 7f }));
         var last = handoff.Take(Blob(1))!;
 
         Assert.Same(offered[0].Value, last[0].Value);

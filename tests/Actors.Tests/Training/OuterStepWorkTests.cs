@@ -1,6 +1,7 @@
 using Moe.Actors.Blobs;
 using Moe.Actors.Tests.Support;
 using Moe.Actors.Training;
+using Moe.Model.Devices;
 using Moe.Model.Training.Rounds;
 using Moe.Testing;
 using static TorchSharp.torch;
@@ -129,7 +130,7 @@ public sealed class OuterStepWorkTests : IDisposable
     {
         using var global = await _store.ReadAsync(parameters, (s, _) => Task.FromResult(ParameterFile.Load(s, "global")), CancellationToken.None);
         var generator = new TorchSharp.torch.Generator((ulong)seed);
-        using var delta = new ParameterSet(global.Select(p => p with { Value = randn(p.Value.shape, generator: generator) * 0.01 }));
+        using var delta = new ParameterSet(global.Select(p => p with { Value = randn(p.Value.shape, generator: generator).Times(0.01) }));
         try
         {
             return await _store.WriteAsync((s, _) => { ParameterFile.Save(s, delta); return Task.CompletedTask; }, BlobDurability.Transient, CancellationToken.None);

@@ -5,6 +5,7 @@ using Moe.Actors.Blobs;
 using Moe.Actors.Hosting;
 using Moe.Actors.Tests.Support;
 using Moe.Actors.Training;
+using Moe.Model.Devices;
 using Moe.Model.Training.Rounds;
 using Moe.Testing;
 
@@ -233,7 +234,7 @@ public sealed class OverlappedRoundsTests : IDisposable
             store.ReadAsync(parameters, async (stream, token) =>
             {
                 using var tensors = ParameterFile.Load(stream, "parameters");
-                using var delta = new ParameterSet(tensors.Select(t => t with { Value = t.Value * -share }));
+                using var delta = new ParameterSet(tensors.Select(t => t with { Value = t.Value.Times(-share) }));
                 return await store.WriteAsync((output, _) =>
                 {
                     ParameterFile.Save(output, delta);

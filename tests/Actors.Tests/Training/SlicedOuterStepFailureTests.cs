@@ -3,6 +3,7 @@ using Moe.Actors.Blobs;
 using Moe.Actors.Tests.Blobs;
 using Moe.Actors.Training;
 using Moe.Actors.Training.Slices;
+using Moe.Model.Devices;
 using Moe.Model.Training.Rounds;
 using Moe.Testing;
 using static TorchSharp.torch;
@@ -31,7 +32,7 @@ public sealed class SlicedOuterStepFailureTests : IDisposable
                 asked.Add(s.Slice);
             if (s.Slice == 2)
                 return new SliceStepFailed(s.JobId, s.Slice, s.Attempt, "delta 0 is damaged", Permanent: true);
-            using var tensors = new ParameterSet([new NamedTensor("w", full(2, 2, s.Slice))]);
+            using var tensors = new ParameterSet([new NamedTensor("w", ones(2, 2).Times(s.Slice))]);
             var stored = await SlicedBlobs.WriteSliceAsync(_store, tensors, $"{s.Attempt} parameters slice {s.Slice}", DeltaPrecision.Fp32, BlobDurability.Durable, token);
             var velocity = await SlicedBlobs.WriteSliceAsync(_store, tensors, $"{s.Attempt} momentum slice {s.Slice}", DeltaPrecision.Fp32, BlobDurability.Durable, token);
             return new SliceStepped(s.JobId, s.Slice, s.Attempt, stored, velocity);
@@ -78,7 +79,7 @@ public sealed class SlicedOuterStepFailureTests : IDisposable
         var token = TestContext.Current.CancellationToken;
         using var compute = new Moe.Model.Training.ComputeThread("test", intraOpThreads: 1);
         using var tensors = new ParameterSet(Enumerable.Range(0, 5).Select(k => new NamedTensor($"t{k}", randn(k + 2, 3))));
-        using var change = new ParameterSet(tensors.Select(t => t with { Value = randn(t.Value.shape) * 0.01 }));
+        using var change = new ParameterSet(tensors.Select(t => t with { Value = randn(t.Value.shape).Times(0.01) }));
         var central = _spec with { Slices = 0 };
         var (wholeParameters, wholeDelta) = (await Write(central, tensors, "parameters"), await Write(central, change, "delta"));
         var (parameters, delta) = (await Write(_spec, tensors, "parameters"), await Write(_spec, change, "delta"));

@@ -5,6 +5,7 @@ using Moe.Actors.Hosting;
 using Moe.Actors.Tests.Support;
 using Moe.Actors.Training;
 using Moe.Actors.Training.Slices;
+using Moe.Model.Devices;
 using Moe.Model.Network;
 using Moe.Model.Training;
 using Moe.Model.Training.Rounds;
@@ -117,7 +118,7 @@ public sealed class SlicedOuterStepTests : IAsyncLifetime
     private static ParameterSet Delta(ParameterSet like, int seed)
     {
         using var generator = new Generator((ulong)seed);
-        return new ParameterSet(like.Select(p => p with { Value = randn(p.Value.shape, generator: generator) * 0.01 }));
+        return new ParameterSet(like.Select(p => p with { Value = randn(p.Value.shape, generator: generator).Times(0.01) }));
     }
 
     private Task<BlobRef> Write(JobSpec spec, ParameterSet tensors) =>
