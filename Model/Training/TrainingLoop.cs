@@ -35,7 +35,7 @@ public sealed class TrainingLoop : IDisposable
         }
         Model = new MoeTransformer(model);
         Model.to(Device);
-        _optimizer = optim.AdamW(Model.parameters(), lr: training.LearningRate, beta1: 0.9, beta2: 0.95, weight_decay: training.WeightDecay);
+        _optimizer = new AdamW(Model.parameters(), lr: training.LearningRate, beta1: 0.9, beta2: 0.95, weightDecay: training.WeightDecay);
         Sampler = new SequenceSampler(data.Train, model.ContextLength, training.Seed);
         _validation = new SequenceSampler(data.Validation, model.ContextLength, training.Seed);
     }
