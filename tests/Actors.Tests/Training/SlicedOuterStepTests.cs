@@ -84,8 +84,8 @@ public sealed class SlicedOuterStepTests : IAsyncLifetime
 
         var step = new SlicedOuterStep(_store, _owners, _ => TimeSpan.FromSeconds(3)).Step(spec, "attempt", sp, null, [Result(index, "a")], token);
         await held.Entered.Task.WaitAsync(TimeSpan.FromSeconds(30), token);
-        _node.System.ActorSelection($"/system/sharding/watched-slices/1/{spec.JobId}-1").Tell(PoisonPill.Instance);
-        await Task.Delay(500, token);
+        var owner = await _node.System.ActorSelection($"/system/sharding/watched-slices/1/{spec.JobId}-1").ResolveOne(TimeSpan.FromSeconds(10), token);
+        Assert.True(await owner.GracefulStop(TimeSpan.FromSeconds(10)), "the owner of slice 1 did not stop");
         held.Release(); // the dead owner's read goes on; what it stores is never asked for
         var (stepped, _) = await step.WaitAsync(TimeSpan.FromSeconds(60), token);
 
